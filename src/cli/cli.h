@@ -1,0 +1,43 @@
+/*
+ * cli.h - what every `vxpu` subcommand shares: the command table entry,
+ * exit codes, and the usage-error convention.
+ *
+ * Exit codes: 0 success, 1 runtime failure, 2 usage error. A usage error
+ * names the bad flag or value and points to `vxpu CMD --help`.
+ *
+ * A subcommand lives in its own file cli/cmd_NAME.c, defines one
+ * `const struct vxpu_command vxpu_cmd_NAME`, and is listed in main.c.
+ */
+#ifndef VXPU_CLI_CLI_H
+#define VXPU_CLI_CLI_H
+
+#include <stdbool.h>
+
+enum {
+	VXPU_EXIT_OK = 0,
+	VXPU_EXIT_FAILURE = 1,
+	VXPU_EXIT_USAGE = 2,
+};
+
+struct vxpu_command {
+	const char *name;
+	const char *summary; /* one line for `vxpu --help` */
+	const char *usage;   /* full text for `vxpu help NAME` / `vxpu NAME --help` */
+	/* argv[0] is the subcommand name; argv[argc] is NULL. */
+	int (*run)(int argc, char **argv);
+};
+
+/* Prints "vxpu CMD: MESSAGE" and the --help hint to stderr; returns 2. */
+int vxpu_cli_usage_error(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Prints "vxpu CMD: MESSAGE" to stderr; returns 1. */
+int vxpu_cli_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* True when argv holds -h or --help before any "--". */
+bool vxpu_cli_wants_help(int argc, char **argv);
+
+/* Prints a command's usage text to stdout; returns 0. */
+int vxpu_cli_print_usage(const struct vxpu_command *cmd);
+
+#endif
