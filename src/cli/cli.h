@@ -5,8 +5,11 @@
  * Exit codes: 0 success, 1 runtime failure, 2 usage error. A usage error
  * names the bad flag or value and points to `vxpu CMD --help`.
  *
- * A subcommand lives in its own file cli/cmd_NAME.c, defines one
- * `const struct vxpu_command vxpu_cmd_NAME`, and is listed in main.c.
+ * A subcommand lives in its own file src/cli/cmd_NAME.c (picked up by the
+ * build), defines its struct vxpu_command and registers it with
+ * VXPU_REGISTER_COMMAND(var). Registration puts a pointer into the
+ * vxpu_commands linker section, so adding a command touches no shared file;
+ * main.c lists the section sorted by name.
  */
 #ifndef VXPU_CLI_CLI_H
 #define VXPU_CLI_CLI_H
@@ -26,6 +29,10 @@ struct vxpu_command {
 	/* argv[0] is the subcommand name; argv[argc] is NULL. */
 	int (*run)(int argc, char **argv);
 };
+
+#define VXPU_REGISTER_COMMAND(var)                                                         \
+	static const struct vxpu_command *const vxpu_command_entry_##var                   \
+		__attribute__((used, section("vxpu_commands"), aligned(sizeof(void *)))) = &var
 
 /* Prints "vxpu CMD: MESSAGE" and the --help hint to stderr; returns 2. */
 int vxpu_cli_usage_error(const char *cmd, const char *fmt, ...)

@@ -9,6 +9,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int cmd_help_run(int argc, char **argv);
@@ -32,16 +33,35 @@ static const struct vxpu_command vxpu_cmd_version = {
 	.run = cmd_version_run,
 };
 
-/* Sorted by name: `vxpu --help` lists them in this order. */
-static const struct vxpu_command *const command_table[] = {
-	&vxpu_cmd_help,
-	&vxpu_cmd_version,
-};
-#define COMMAND_COUNT (sizeof(command_table) / sizeof(command_table[0]))
+VXPU_REGISTER_COMMAND(vxpu_cmd_help);
+VXPU_REGISTER_COMMAND(vxpu_cmd_version);
+
+/* Bounds of the vxpu_commands section, provided by the linker. */
+extern const struct vxpu_command *const __start_vxpu_commands[];
+extern const struct vxpu_command *const __stop_vxpu_commands[];
+
+#define COMMAND_MAX 64
+static const struct vxpu_command *command_table[COMMAND_MAX];
+static size_t command_count;
+
+static int command_cmp(const void *a, const void *b)
+{
+	const struct vxpu_command *const *x = a, *const *y = b;
+	return strcmp((*x)->name, (*y)->name);
+}
+
+/* Collects the registered commands, sorted by name (`vxpu --help` order). */
+static void command_table_load(void)
+{
+	for (const struct vxpu_command *const *p = __start_vxpu_commands;
+	     p < __stop_vxpu_commands && command_count < COMMAND_MAX; p++)
+		command_table[command_count++] = *p;
+	qsort(command_table, command_count, sizeof(command_table[0]), command_cmp);
+}
 
 static const struct vxpu_command *command_find(const char *name)
 {
-	for (size_t i = 0; i < COMMAND_COUNT; i++)
+	for (size_t i = 0; i < command_count; i++)
 		if (strcmp(command_table[i]->name, name) == 0)
 			return command_table[i];
 	return NULL;
@@ -55,7 +75,7 @@ static void print_main_usage(FILE *out)
 		     "compute in 1%% steps), isolates each fraction and meters its use.\n"
 		     "\n"
 		     "Commands:\n");
-	for (size_t i = 0; i < COMMAND_COUNT; i++)
+	for (size_t i = 0; i < command_count; i++)
 		fprintf(out, "  %-10s %s\n", command_table[i]->name, command_table[i]->summary);
 	fprintf(out, "\n"
 		     "Run 'vxpu help COMMAND' or 'vxpu COMMAND --help' for a command's usage.\n"
@@ -130,6 +150,7 @@ static int cmd_version_run(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	command_table_load();
 	if (argc < 2) {
 		print_main_usage(stderr);
 		return VXPU_EXIT_USAGE;
