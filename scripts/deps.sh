@@ -15,6 +15,7 @@ PACKAGES=(
 	libc6-dev          # libc headers
 	libcjson-dev       # JSON codecs (core)
 	libcmocka-dev      # unit tests
+	libsqlite3-dev     # local ledger and allocation state (meter, node)
 	make               # front door
 	pkg-config         # locating libraries
 	valgrind           # memory checks in the suite
