@@ -210,7 +210,8 @@ static int add_sample(const struct vxpu_ledger_sample *smp, void *ctx)
 	struct builder *b = ctx;
 	struct span key = {.allocation_id = (char *)smp->allocation_id,
 			   .device_index = smp->device_index};
-	struct span *s = bsearch(&key, b->spans, b->count, sizeof(key), span_id_cmp);
+	struct span *s =
+		b->count ? bsearch(&key, b->spans, b->count, sizeof(key), span_id_cmp) : NULL;
 	if (!s)
 		return 0; /* its interval is outside the window or empty there */
 	int64_t from = smp->minute_ms > s->from_ms ? smp->minute_ms : s->from_ms;
@@ -337,7 +338,8 @@ int vxpu_report_build(struct vxpu_ledger *ledger, const struct vxpu_report_optio
 			rc = vxpu_ledger_each_interval(ledger, o->since_ms, o->until_ms, add_interval, &b,
 						       err, errlen);
 		if (rc == 0 && !b.oom) {
-			qsort(b.spans, b.count, sizeof(*b.spans), span_id_cmp);
+			if (b.count)
+				qsort(b.spans, b.count, sizeof(*b.spans), span_id_cmp);
 			rc = vxpu_ledger_each_sample(ledger, o->since_ms, o->until_ms, add_sample, &b,
 						     err, errlen);
 		}
@@ -350,7 +352,8 @@ int vxpu_report_build(struct vxpu_ledger *ledger, const struct vxpu_report_optio
 	}
 	if (rc == 0) {
 		enum vxpu_report_by by = o->by;
-		qsort_r(b.spans, b.count, sizeof(*b.spans), span_group_cmp, &by);
+		if (b.count)
+			qsort_r(b.spans, b.count, sizeof(*b.spans), span_group_cmp, &by);
 		rc = fold(&b, r, err, errlen);
 	}
 	for (size_t i = 0; i < b.count; i++)
