@@ -119,9 +119,11 @@ bool vxpu_ledger_valid_name(const char *text)
 	       only_chars(text, VXPU_LEDGER_NAME_MAX, "_.@+-");
 }
 
+/* A host name; a letter or digit first (no CSV cell may start a formula). */
 static bool valid_node(const char *text)
 {
-	return text && only_chars(text, VXPU_LEDGER_NODE_MAX, "._-");
+	return text && is_alnum((unsigned char)text[0]) &&
+	       only_chars(text, VXPU_LEDGER_NODE_MAX, "._-");
 }
 
 /* Printable ASCII, starts with a letter or digit (so no cell of a CSV export
@@ -916,7 +918,9 @@ int vxpu_ledger_each_sample(struct vxpu_ledger *l, int64_t since_ms, int64_t unt
 	sqlite3_stmt *stmt;
 	if (prepare(l, vxpu_ledger_sql_samples_window, &stmt, err, errlen) != 0)
 		return -1;
-	bind_i64(stmt, 1, since_ms);
+	bind_i64(stmt, 1,
+		 since_ms > INT64_MIN + VXPU_LEDGER_MINUTE_MS ? since_ms - VXPU_LEDGER_MINUTE_MS
+							      : INT64_MIN);
 	bind_i64(stmt, 2, until_ms);
 	int rc;
 	int result = 0;

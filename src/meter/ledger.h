@@ -79,7 +79,8 @@ enum {
  *   tenant, project, user
  *                  1..128 bytes, first [A-Za-z0-9_], then [A-Za-z0-9_.@+-]
  *                  (safe in CSV cells, label values and file names);
- *   node           1..253 bytes of [A-Za-z0-9.-] (a host name);
+ *   node           1..253 bytes of [A-Za-z0-9._-], a letter or digit
+ *                  first (a host name);
  *   device_uuid, device_model
  *                  1..128 printable ASCII bytes, no leading/trailing space;
  *   command        0..4096 bytes of UTF-8 without control characters

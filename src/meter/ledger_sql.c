@@ -122,8 +122,10 @@ const char vxpu_ledger_sql_sample_upsert[] =
 	" used_memory_mib = excluded.used_memory_mib,"
 	" utilisation_percent = excluded.utilisation_percent";
 
-/* $1 since_ms, $2 until_ms -> samples whose minute overlaps [since, until):
- * allocation_id, device_index, minute_ms, used_memory_mib, utilisation_percent */
+/* $1 since_ms - 60000, $2 until_ms -> samples whose minute overlaps
+ * [since, until): allocation_id, device_index, minute_ms, used_memory_mib,
+ * utilisation_percent. The caller subtracts the minute: arithmetic on a
+ * parameter would make PostgreSQL infer it as a 32-bit integer. */
 const char vxpu_ledger_sql_samples_window[] =
 	"SELECT allocation_id, device_index, minute_ms, used_memory_mib, utilisation_percent"
-	" FROM ledger_sample WHERE minute_ms < $2 AND minute_ms > $1 - 60000";
+	" FROM ledger_sample WHERE minute_ms > $1 AND minute_ms < $2";

@@ -10,7 +10,9 @@
  *     semantics differ between engines;
  *   - no engine-specific clauses (no AUTOINCREMENT/SERIAL, STRICT, WITHOUT
  *     ROWID, RETURNING): identifiers are chosen by the writer;
- *   - placeholders are $1..$n (PostgreSQL's form; SQLite binds them by name);
+ *   - placeholders are $1..$n (PostgreSQL's form; SQLite binds them by name),
+ *     and a parameter is only ever compared with a column, never used in
+ *     arithmetic, so that PostgreSQL infers the column's type for it;
  *   - upserts use INSERT ... ON CONFLICT (cols) DO UPDATE, which both accept;
  *   - no reserved words as column names ("user" and "end" are spelled
  *     user_name and end_ms);

@@ -504,6 +504,9 @@ static void test_refused_writes_change_nothing(void **state)
 	t.node = "node 1";
 	assert_int_equal(vxpu_ledger_interval_start(l, &t, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "invalid node \"node 1\""));
+	t.node = "-node";
+	assert_int_equal(vxpu_ledger_interval_start(l, &t, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "invalid node \"-node\""));
 	t = interval("ok", 0, 5);
 	t.device_model = "=HYPERLINK(\"x\")";
 	assert_int_equal(vxpu_ledger_interval_start(l, &t, err, sizeof(err)), -1);
