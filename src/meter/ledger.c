@@ -75,7 +75,7 @@ static const char *shown(const char *value, char *buf, size_t buflen)
 {
 	size_t o = 0;
 	size_t i = 0;
-	for (; value[i] && i < 64 && o + 5 < buflen; i++) {
+	for (; i < 64 && value[i] && o + 5 < buflen; i++) {
 		unsigned char c = (unsigned char)value[i];
 		if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\')
 			o += (size_t)snprintf(buf + o, buflen - o, "\\x%02x", c);
@@ -519,7 +519,7 @@ fail:
  * hold it open in the rollback journal mode at the same moment. */
 static int use_wal(struct vxpu_ledger *l, char *err, size_t errlen)
 {
-	struct timespec pause = {0, 5 * 1000 * 1000};
+	struct timespec pause = {0, 5L * 1000 * 1000};
 	for (int waited_ms = 0;; waited_ms += 5) {
 		sqlite3_stmt *stmt;
 		if (prepare(l, "PRAGMA journal_mode=WAL", &stmt, err, errlen) != 0)

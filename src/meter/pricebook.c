@@ -257,7 +257,7 @@ static int parse_models(const cJSON *models, struct vxpu_price_book *book, char 
 				    m->string);
 		char field[200];
 		snprintf(field, sizeof(field), "\"models\".\"%.128s\"", m->string);
-		double price;
+		double price = 0;
 		if (read_price(m, src, field, &price, err, errlen) != 0)
 			return -1;
 		struct vxpu_price_entry *e = &book->entries[book->count];
@@ -370,7 +370,7 @@ int vxpu_price_book_load(const char *path, struct vxpu_price_book **out, char *e
 	if (read_error)
 		rc = fail(err, errlen, path, "cannot read the file");
 	else if (len > VXPU_PRICE_BOOK_MAX_BYTES)
-		rc = fail(err, errlen, path, "larger than %d bytes", VXPU_PRICE_BOOK_MAX_BYTES);
+		rc = fail(err, errlen, path, "larger than %zu bytes", VXPU_PRICE_BOOK_MAX_BYTES);
 	else
 		rc = vxpu_price_book_parse(text, len, path, out, err, errlen);
 	free(text);

@@ -28,7 +28,7 @@
 #include <stddef.h>
 
 #define VXPU_PRICE_BOOK_VERSION 1
-#define VXPU_PRICE_BOOK_MAX_BYTES (1024 * 1024)
+#define VXPU_PRICE_BOOK_MAX_BYTES ((size_t)1024 * 1024)
 
 struct vxpu_price_entry {
 	char *model;

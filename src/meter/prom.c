@@ -152,7 +152,7 @@ int vxpu_prom_sample(struct vxpu_prom *w, const struct vxpu_prom_label *labels, 
 	const char *name = w->families[w->family_count - 1];
 	if (nlabels > MAX_LABELS)
 		return refuse(w, "metric %s: %zu labels (at most %d)", name, nlabels, MAX_LABELS);
-	struct vxpu_prom_label sorted[MAX_LABELS];
+	struct vxpu_prom_label sorted[MAX_LABELS] = {{NULL, NULL}};
 	for (size_t i = 0; i < nlabels; i++) {
 		const struct vxpu_prom_label *l = &labels[i];
 		if (!valid_name(l->name) || strncmp(l->name, "__", 2) == 0)

@@ -477,7 +477,7 @@ static void render_table(const struct vxpu_report *r, struct vxpu_strbuf *b)
 	for (size_t c = 0; c < ncols; c++) {
 		const char *name = c < nkeys ? keys[c] : value_names[c - nkeys];
 		size_t n = 0;
-		for (; name[n] && n < 40; n++)
+		for (; n < 40 && name[n]; n++)
 			headers[c][n] = name[n] == '_' ? '-' : (char)(name[n] - 32 * (name[n] >= 'a' &&
 										name[n] <= 'z'));
 		headers[c][n] = '\0';
@@ -485,7 +485,7 @@ static void render_table(const struct vxpu_report *r, struct vxpu_strbuf *b)
 			snprintf(headers[c] + n, sizeof(headers[c]) - n, " (%s)", r->currency);
 	}
 	/* Widths: the widest of header, cells and the total row. */
-	size_t width[VXPU_REPORT_MAX_KEYS + 5];
+	size_t width[VXPU_REPORT_MAX_KEYS + 5] = {0};
 	for (size_t c = 0; c < ncols; c++)
 		width[c] = strlen(headers[c]);
 	if (nkeys && width[0] < 5)

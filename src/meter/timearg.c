@@ -74,13 +74,13 @@ static int parse_relative(const char *text, int64_t now_ms, int64_t *unix_ms, ch
 	if (strcmp(unit, "s") == 0)
 		unit_ms = 1000;
 	else if (strcmp(unit, "m") == 0)
-		unit_ms = 60 * 1000;
+		unit_ms = INT64_C(60000);
 	else if (strcmp(unit, "h") == 0)
-		unit_ms = 3600 * 1000;
+		unit_ms = INT64_C(3600000);
 	else if (strcmp(unit, "d") == 0)
-		unit_ms = 86400 * 1000;
+		unit_ms = INT64_C(86400000);
 	else if (strcmp(unit, "w") == 0)
-		unit_ms = 7 * 86400 * (int64_t)1000;
+		unit_ms = INT64_C(604800000);
 	else if (unit[0] == '\0')
 		return fail(err, errlen, text, "a duration needs a unit: s, m, h, d or w");
 	else
@@ -145,8 +145,8 @@ static int parse_absolute(const char *text, int64_t *unix_ms, char *err, size_t 
 		if (*p != '\0')
 			return fail(err, errlen, text, HINT);
 	}
-	int64_t seconds = days_since_epoch(year, month, day) * 86400 + hour * 3600 +
-			  minute * 60 + second - (int64_t)offset_min * 60;
+	int64_t seconds = days_since_epoch(year, month, day) * 86400 + (int64_t)hour * 3600 +
+			  (int64_t)minute * 60 + second - (int64_t)offset_min * 60;
 	if (seconds < 0)
 		return fail(err, errlen, text, "that is before 1970-01-01T00:00:00Z");
 	*unix_ms = seconds * 1000 + ms;
