@@ -346,7 +346,7 @@ int vxpu_report_build(struct vxpu_ledger *ledger, const struct vxpu_report_optio
 		if (vxpu_ledger_in_transaction(ledger))
 			vxpu_ledger_rollback(ledger); /* read only: nothing to keep */
 	}
-	if (rc == 0 && b.oom) {
+	if (b.oom) { /* a callback stopped the walk: its error, not the ledger's */
 		set_err(err, errlen, "out of memory");
 		rc = -1;
 	}
