@@ -244,9 +244,9 @@ static int discover_nvml(const char *path, struct vxpu_discovery *out, char *err
 		api.shutdown();
 		return fail(err, errlen, "%s: cannot count devices: %s", path, nvml_strerror(&api, rc));
 	}
-	if (count > VXPU_NODE_MAX_DEVICES)
-		count = VXPU_NODE_MAX_DEVICES;
-	nvmlDevice_t handles[VXPU_NODE_MAX_DEVICES];
+	if (count > VXPU_FOUND_MAX_DEVICES)
+		count = VXPU_FOUND_MAX_DEVICES;
+	nvmlDevice_t handles[VXPU_FOUND_MAX_DEVICES];
 	out->count = count;
 	for (unsigned i = 0; i < count; i++) {
 		struct vxpu_found_device *d = &out->devices[i];
@@ -467,7 +467,7 @@ int vxpu_inventory_parse(const char *json, const char *origin, struct vxpu_disco
 		inv_fail(err, errlen, origin, "devices", "must be a non-empty array");
 		goto done;
 	}
-	if (cJSON_GetArraySize(devices) > VXPU_NODE_MAX_DEVICES) {
+	if (cJSON_GetArraySize(devices) > VXPU_FOUND_MAX_DEVICES) {
 		inv_fail(err, errlen, origin, "devices", "more than 32 devices");
 		goto done;
 	}

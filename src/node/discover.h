@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define VXPU_NODE_MAX_DEVICES 32
+#define VXPU_FOUND_MAX_DEVICES 32
 
 enum vxpu_backend {
 	VXPU_BACKEND_AUTO,
@@ -54,8 +54,8 @@ struct vxpu_discovery {
 	char vendor[32];           /* "nvidia", or the inventory's vendor */
 	char driver_version[80];
 	unsigned count;
-	struct vxpu_found_device devices[VXPU_NODE_MAX_DEVICES];
-	struct vxpu_found_link links[VXPU_NODE_MAX_DEVICES][VXPU_NODE_MAX_DEVICES];
+	struct vxpu_found_device devices[VXPU_FOUND_MAX_DEVICES];
+	struct vxpu_found_link links[VXPU_FOUND_MAX_DEVICES][VXPU_FOUND_MAX_DEVICES];
 };
 
 /* "auto", "nvml", "sim", "inventory" -> 0, else -1. */
