@@ -6,8 +6,9 @@
  * in scope reads them), so they have no host backing; what matters is their
  * cost on the device. An array of W x H x D elements of E bytes (format size
  * x channels) is charged with rows padded to VXPU_SIM_ALLOC_ALIGN bytes:
- *     round_up(W*E, 512) * max(H,1) * max(D,1)   (x 6 for cube maps)
- * and the total rounded up to 64 KiB, the order of the real driver's
+ *     round_up(W*E, 512) * max(H,1) * max(D,1)
+ * (D counts layers, and for cube maps the 6 faces of each layer) and the
+ * total rounded up to 64 KiB, the order of the real driver's
  * tiling waste for small arrays. A mipmapped array is charged the sum of its
  * levels (each dimension halved per level, at least 1) at creation; its
  * level arrays belong to it and are not charged again.
@@ -92,9 +93,11 @@ static uint64_t array_bytes(const CUDA_ARRAY3D_DESCRIPTOR *d)
 	    d->Depth > (1u << 16))
 		return 0;
 	uint64_t row = sim_round_up((uint64_t)d->Width * fb * d->NumChannels, VXPU_SIM_ALLOC_ALIGN);
+	if ((d->Flags & CUDA_ARRAY3D_CUBEMAP) &&
+	    (d->Width != d->Height || d->Depth == 0 || d->Depth % 6 != 0 ||
+	     (!(d->Flags & CUDA_ARRAY3D_LAYERED) && d->Depth != 6)))
+		return 0; /* a cube map has square faces, 6 per layer */
 	uint64_t bytes = row * (d->Height ? d->Height : 1) * (d->Depth ? d->Depth : 1);
-	if (d->Flags & CUDA_ARRAY3D_CUBEMAP)
-		bytes *= 6;
 	return sim_round_up(bytes, ARRAY_ROUND);
 }
 

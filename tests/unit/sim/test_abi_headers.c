@@ -83,9 +83,9 @@ static void test_nvml(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_cuda_values),
-		cmocka_unit_test(test_cuda_layouts),
-		cmocka_unit_test(test_nvml),
+	        cmocka_unit_test(test_cuda_values),
+	        cmocka_unit_test(test_cuda_layouts),
+	        cmocka_unit_test(test_nvml),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
