@@ -1,0 +1,213 @@
+/*
+ * cmd_region.c - `vxpu region show FILE [--json]`: a container's shared
+ * region as the limiter keeps it (src/limiter/region.h): per device the
+ * limit, the UUID and the container's use; per process its pid, the host pid
+ * the node agent recorded, whether it is alive, and what it holds.
+ *
+ * The file is opened read-only and nothing is changed: a dead process's
+ * charge is shown as "dead" (awaiting reclaim by the next process that
+ * needs the room) rather than reclaimed from here. A file of an unknown
+ * layout version is refused with the reader's message.
+ */
+#include "cli/cli.h"
+#include "core/logfmt.h"
+#include "core/size.h"
+#include "limiter/region.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void format_size(uint64_t bytes, char *buf, size_t len)
+{
+	vxpu_size_format(bytes, buf, len);
+}
+
+static void format_limit(uint64_t limit, char *buf, size_t len)
+{
+	if (limit == VXPU_REGION_UNLIMITED)
+		snprintf(buf, len, "unlimited");
+	else
+		format_size(limit, buf, len);
+}
+
+static void region_totals(const struct vxpu_region_view *v, uint64_t *used, unsigned *live,
+			  unsigned *dead)
+{
+	*used = 0;
+	*live = 0;
+	*dead = 0;
+	for (unsigned d = 0; d < v->device_count; d++)
+		*used += v->devices[d].used;
+	for (unsigned i = 0; i < v->process_count; i++) {
+		if (v->processes[i].alive)
+			(*live)++;
+		else
+			(*dead)++;
+	}
+}
+
+static int region_print_text(const char *path, const struct vxpu_region_view *v)
+{
+	char created[40];
+	vxpu_format_rfc3339_ms((int64_t)v->created_unix_ms, created, sizeof(created));
+	printf("region %s (layout version %u, created %s)\n\n", path, v->version, created);
+	printf("%-4s %-41s %-10s %-10s %-10s\n", "DEV", "UUID", "LIMIT", "USED", "DEAD");
+	for (unsigned d = 0; d < v->device_count; d++) {
+		const struct vxpu_region_device_view *dv = &v->devices[d];
+		char uuid[48] = "-", limit[32], used[32], dead[32];
+		if (dv->uuid_set)
+			vxpu_region_format_uuid(dv->uuid, uuid, sizeof(uuid));
+		format_limit(dv->memory_limit, limit, sizeof(limit));
+		format_size(dv->used, used, sizeof(used));
+		format_size(dv->used_dead, dead, sizeof(dead));
+		printf("%-4u %-41s %-10s %-10s %-10s\n", d, uuid, limit, used, dead);
+	}
+	printf("\n%-5s %-8s %-9s %-6s %s\n", "SLOT", "PID", "HOST-PID", "STATE", "USED BY DEVICE");
+	for (unsigned i = 0; i < v->process_count; i++) {
+		const struct vxpu_region_process *p = &v->processes[i];
+		char host[16] = "-";
+		if (p->host_pid)
+			snprintf(host, sizeof(host), "%d", p->host_pid);
+		printf("%-5u %-8d %-9s %-6s", p->slot, p->pid, host, p->alive ? "live" : "dead");
+		for (unsigned d = 0; d < v->device_count; d++) {
+			char used[32];
+			format_size(p->used[d], used, sizeof(used));
+			printf(" %u:%s", d, used);
+		}
+		printf("\n");
+	}
+	uint64_t used;
+	unsigned live, dead;
+	region_totals(v, &used, &live, &dead);
+	char used_text[32];
+	format_size(used, used_text, sizeof(used_text));
+	printf("\ntotal: %u processes (%u live, %u dead awaiting reclaim), %s used by live processes\n",
+	       v->process_count, live, dead, used_text);
+	return VXPU_EXIT_OK;
+}
+
+static int region_print_json(const char *path, const struct vxpu_region_view *v)
+{
+	char created[40];
+	vxpu_format_rfc3339_ms((int64_t)v->created_unix_ms, created, sizeof(created));
+	cJSON *root = cJSON_CreateObject();
+	cJSON_AddStringToObject(root, "path", path);
+	cJSON_AddNumberToObject(root, "version", v->version);
+	cJSON_AddStringToObject(root, "created", created);
+	cJSON_AddNumberToObject(root, "limits_generation", (double)v->limits_generation);
+	cJSON *devices = cJSON_AddArrayToObject(root, "devices");
+	for (unsigned d = 0; d < v->device_count; d++) {
+		const struct vxpu_region_device_view *dv = &v->devices[d];
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddNumberToObject(o, "index", d);
+		if (dv->uuid_set) {
+			char uuid[48];
+			vxpu_region_format_uuid(dv->uuid, uuid, sizeof(uuid));
+			cJSON_AddStringToObject(o, "uuid", uuid);
+		} else {
+			cJSON_AddNullToObject(o, "uuid");
+		}
+		if (dv->memory_limit == VXPU_REGION_UNLIMITED)
+			cJSON_AddNullToObject(o, "limit_bytes");
+		else
+			cJSON_AddNumberToObject(o, "limit_bytes", (double)dv->memory_limit);
+		cJSON_AddNumberToObject(o, "used_bytes", (double)dv->used);
+		cJSON_AddNumberToObject(o, "dead_bytes", (double)dv->used_dead);
+		cJSON_AddItemToArray(devices, o);
+	}
+	cJSON *procs = cJSON_AddArrayToObject(root, "processes");
+	for (unsigned i = 0; i < v->process_count; i++) {
+		const struct vxpu_region_process *p = &v->processes[i];
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddNumberToObject(o, "slot", p->slot);
+		cJSON_AddNumberToObject(o, "generation", p->generation);
+		cJSON_AddNumberToObject(o, "pid", p->pid);
+		if (p->host_pid)
+			cJSON_AddNumberToObject(o, "host_pid", p->host_pid);
+		else
+			cJSON_AddNullToObject(o, "host_pid");
+		cJSON_AddBoolToObject(o, "alive", p->alive);
+		cJSON *used = cJSON_AddArrayToObject(o, "used_bytes");
+		for (unsigned d = 0; d < v->device_count; d++)
+			cJSON_AddItemToArray(used, cJSON_CreateNumber((double)p->used[d]));
+		cJSON_AddItemToArray(procs, o);
+	}
+	uint64_t used;
+	unsigned live, dead;
+	region_totals(v, &used, &live, &dead);
+	cJSON *totals = cJSON_AddObjectToObject(root, "totals");
+	cJSON_AddNumberToObject(totals, "used_bytes", (double)used);
+	cJSON_AddNumberToObject(totals, "processes", v->process_count);
+	cJSON_AddNumberToObject(totals, "live", live);
+	cJSON_AddNumberToObject(totals, "dead", dead);
+	char *text = cJSON_Print(root);
+	cJSON_Delete(root);
+	if (!text)
+		return vxpu_cli_fail("region", "out of memory");
+	puts(text);
+	free(text);
+	return VXPU_EXIT_OK;
+}
+
+static int region_show(int argc, char **argv)
+{
+	const char *path = NULL;
+	bool json = false;
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			json = true;
+		else if (argv[i][0] == '-' && argv[i][1] != '\0')
+			return vxpu_cli_usage_error("region", "unknown flag \"%s\"", argv[i]);
+		else if (!path)
+			path = argv[i];
+		else
+			return vxpu_cli_usage_error("region", "unexpected argument \"%s\"", argv[i]);
+	}
+	if (!path)
+		return vxpu_cli_usage_error("region", "show needs a FILE");
+	struct vxpu_region r;
+	char err[512];
+	if (vxpu_region_open(&r, path, VXPU_REGION_OPEN_READ, NULL, err, sizeof(err)) != 0)
+		return vxpu_cli_fail("region", "%s", err);
+	struct vxpu_region_view *view = malloc(sizeof(*view));
+	if (!view) {
+		vxpu_region_close(&r);
+		return vxpu_cli_fail("region", "out of memory");
+	}
+	vxpu_region_read(&r, view);
+	vxpu_region_close(&r);
+	int rc = json ? region_print_json(path, view) : region_print_text(path, view);
+	free(view);
+	return rc;
+}
+
+static int cmd_region_run(int argc, char **argv)
+{
+	if (argc < 2)
+		return vxpu_cli_usage_error("region", "missing subcommand (show)");
+	if (strcmp(argv[1], "show") == 0)
+		return region_show(argc, argv);
+	return vxpu_cli_usage_error("region", "unknown subcommand \"%s\"", argv[1]);
+}
+
+static const struct vxpu_command vxpu_cmd_region = {
+	.name = "region",
+	.summary = "inspect a container's shared limiter region",
+	.usage = "usage: vxpu region show FILE [--json]\n"
+		 "\n"
+		 "Shows a shared region of libvxpu (the file named by VXPU_REGION): per device\n"
+		 "the memory limit, UUID and use; per process its pid, the host pid recorded by\n"
+		 "the node agent, whether it is alive, and the memory it holds on each device;\n"
+		 "and the totals. Memory held by processes that died is shown as dead until a\n"
+		 "process of the container reclaims it. The file is only read.\n"
+		 "\n"
+		 "  --json   machine-readable output (sizes in bytes; null = unlimited/unknown)\n"
+		 "\n"
+		 "The layout is described in docs/limiter.md; a file of another layout version\n"
+		 "is refused.\n",
+	.run = cmd_region_run,
+};
+
+VXPU_REGISTER_COMMAND(vxpu_cmd_region);

@@ -1,0 +1,189 @@
+/*
+ * config.c - strict parsing of the limiter's environment (contract in
+ * config.h). The whole environment is scanned once for the two limit
+ * prefixes so that a misspelt device suffix is refused rather than ignored.
+ */
+#include "limiter/config.h"
+
+#include "core/size.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define LIMIT_NAME "VXPU_MEMORY_LIMIT"
+#define LIMIT_ALIAS "CUDA_DEVICE_MEMORY_LIMIT"
+#define REGION_NAME "VXPU_REGION"
+#define REGION_ALIAS "CUDA_DEVICE_MEMORY_SHARED_CACHE"
+#define CONTEXT_NAME "VXPU_CONTEXT_MEMORY"
+
+/* The value of the first NAME=... in envp, or NULL. */
+static const char *env_find(char *const *envp, const char *name)
+{
+	size_t len = strlen(name);
+	for (char *const *e = envp; e && *e; e++)
+		if (strncmp(*e, name, len) == 0 && (*e)[len] == '=')
+			return *e + len + 1;
+	return NULL;
+}
+
+static int config_fail(char *err, size_t errlen, const char *name, const char *value,
+		       const char *why)
+{
+	if (err && errlen)
+		snprintf(err, errlen, "%s=\"%s\": %s", name, value, why);
+	return -1;
+}
+
+/* Parses a limit value; refuses empty, malformed and zero. */
+static int parse_limit(const char *name, const char *value, uint64_t *bytes, char *err,
+		       size_t errlen)
+{
+	char why[192];
+	if (vxpu_size_parse(value, VXPU_SIZE_BARE_BYTES, bytes, why, sizeof(why)) != 0)
+		return config_fail(err, errlen, name, value, why);
+	if (*bytes == 0)
+		return config_fail(err, errlen, name, value,
+				   "a limit must be at least 1 byte (unset the variable for no limit)");
+	return 0;
+}
+
+/*
+ * Reads NAME and its ALIAS (either may be absent). Both set to different
+ * values is a refusal. Returns 1 when a value was found, 0 when neither is
+ * set, -1 on a refusal.
+ */
+static int parse_limit_pair(char *const *envp, const char *name, const char *alias,
+			    uint64_t *bytes, char *err, size_t errlen)
+{
+	const char *v = env_find(envp, name);
+	const char *a = env_find(envp, alias);
+	uint64_t vb = 0, ab = 0;
+	if (v && parse_limit(name, v, &vb, err, errlen) != 0)
+		return -1;
+	if (a && parse_limit(alias, a, &ab, err, errlen) != 0)
+		return -1;
+	if (v && a && vb != ab) {
+		if (err && errlen)
+			snprintf(err, errlen, "%s=\"%s\" and %s=\"%s\" disagree (set one of them)",
+				 name, v, alias, a);
+		return -1;
+	}
+	if (!v && !a)
+		return 0;
+	*bytes = v ? vb : ab;
+	return 1;
+}
+
+/*
+ * For an entry "PREFIX_<suffix>=value": the device index, or -1 with err
+ * when the suffix is not a canonical 0..15.
+ */
+static int device_suffix(const char *entry, size_t prefix_len, char *err, size_t errlen)
+{
+	const char *s = entry + prefix_len + 1; /* past the '_' */
+	const char *eq = strchr(s, '=');
+	size_t n = (size_t)(eq - s);
+	int index = 0;
+	bool ok = n >= 1 && n <= 2 && !(n == 2 && s[0] == '0');
+	for (size_t i = 0; ok && i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			ok = false;
+		else
+			index = index * 10 + (s[i] - '0');
+	}
+	if (!ok || index >= (int)VXPU_REGION_MAX_DEVICES) {
+		if (err && errlen)
+			snprintf(err, errlen,
+				 "%.*s=\"%s\": unknown variable (the device index must be 0..%u)",
+				 (int)(eq - entry), entry, eq + 1, VXPU_REGION_MAX_DEVICES - 1);
+		return -1;
+	}
+	return index;
+}
+
+/* Refuses any PREFIX_<x> whose suffix is not a device index. */
+static int check_suffixes(char *const *envp, const char *prefix, char *err, size_t errlen)
+{
+	size_t len = strlen(prefix);
+	for (char *const *e = envp; e && *e; e++) {
+		if (strncmp(*e, prefix, len) != 0 || (*e)[len] != '_' || !strchr(*e, '='))
+			continue;
+		if (device_suffix(*e, len, err, errlen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int vxpu_limiter_config_parse(char *const *envp, unsigned uid, struct vxpu_limiter_config *cfg,
+			      char *err, size_t errlen)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	if (check_suffixes(envp, LIMIT_NAME, err, errlen) != 0 ||
+	    check_suffixes(envp, LIMIT_ALIAS, err, errlen) != 0)
+		return -1;
+
+	uint64_t all = VXPU_REGION_UNLIMITED;
+	int found = parse_limit_pair(envp, LIMIT_NAME, LIMIT_ALIAS, &all, err, errlen);
+	if (found < 0)
+		return -1;
+	for (unsigned d = 0; d < VXPU_REGION_MAX_DEVICES; d++) {
+		cfg->memory_limit[d] = all;
+		cfg->memory_limit_set[d] = found == 1;
+	}
+	cfg->any_limit = found == 1;
+	for (unsigned d = 0; d < VXPU_REGION_MAX_DEVICES; d++) {
+		char name[48], alias[48];
+		snprintf(name, sizeof(name), "%s_%u", LIMIT_NAME, d);
+		snprintf(alias, sizeof(alias), "%s_%u", LIMIT_ALIAS, d);
+		uint64_t bytes = 0;
+		int got = parse_limit_pair(envp, name, alias, &bytes, err, errlen);
+		if (got < 0)
+			return -1;
+		if (got == 1) {
+			cfg->memory_limit[d] = bytes;
+			cfg->memory_limit_set[d] = true;
+			cfg->any_limit = true;
+		}
+	}
+
+	const char *region = env_find(envp, REGION_NAME);
+	const char *region_alias = env_find(envp, REGION_ALIAS);
+	const char *region_var = region ? REGION_NAME : REGION_ALIAS;
+	if (region && region_alias && strcmp(region, region_alias) != 0) {
+		if (err && errlen)
+			snprintf(err, errlen, "%s=\"%s\" and %s=\"%s\" disagree (set one of them)",
+				 REGION_NAME, region, REGION_ALIAS, region_alias);
+		return -1;
+	}
+	if (!region)
+		region = region_alias;
+	if (region) {
+		if (region[0] != '/')
+			return config_fail(err, errlen, region_var, region,
+					   "must be an absolute path (every process of the container "
+					   "must name the same file)");
+		if (strlen(region) >= sizeof(cfg->region_path))
+			return config_fail(err, errlen, region_var, "...", "path too long");
+		snprintf(cfg->region_path, sizeof(cfg->region_path), "%s", region);
+		cfg->region_from_env = true;
+	} else {
+		snprintf(cfg->region_path, sizeof(cfg->region_path), "/tmp/vxpu-%u.region", uid);
+	}
+
+	const char *ctx = env_find(envp, CONTEXT_NAME);
+	if (ctx) {
+		char why[192];
+		if (vxpu_size_parse(ctx, VXPU_SIZE_BARE_BYTES, &cfg->context_memory, why,
+				    sizeof(why)) != 0)
+			return config_fail(err, errlen, CONTEXT_NAME, ctx, why);
+	}
+	return 0;
+}
+
+void vxpu_limiter_config_region_init(const struct vxpu_limiter_config *cfg,
+				     struct vxpu_region_init *init)
+{
+	vxpu_region_init_default(init);
+	for (unsigned d = 0; d < VXPU_REGION_MAX_DEVICES; d++)
+		init->memory_limit[d] = cfg->memory_limit[d];
+}
