@@ -11,6 +11,7 @@
 
 #include "core/match.h"
 #include "core/policy.h"
+#include "core/shapes.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -166,8 +167,8 @@ static void refuse_devices(struct vxpu_refusal *why, const struct vxpu_container
 /* Places one container on work (the usage it sees); appends its shares. */
 static bool place_container(const struct vxpu_node *n, struct vxpu_device_usage *work,
 			    const struct vxpu_pod_request *pod, uint32_t ci,
-			    const struct vxpu_fit_options *opt, struct vxpu_placement *out,
-			    struct vxpu_refusal *why)
+			    const struct vxpu_fit_options *opt, struct vxpu_frag_cache *frag,
+			    struct vxpu_placement *out, struct vxpu_refusal *why)
 {
 	const struct vxpu_container_request *c = &pod->containers[ci];
 	struct vxpu_candidate cands[VXPU_NODE_MAX_DEVICES];
@@ -189,8 +190,9 @@ static bool place_container(const struct vxpu_node *n, struct vxpu_device_usage 
 		return false;
 	}
 	uint8_t chosen[VXPU_NODE_MAX_DEVICES];
+	double delta = 0.0;
 	if (vxpu_choose_devices(n, work, cands, nc, c->count, c->numa_bind, opt->device_policy,
-				opt->shapes, chosen) < 0) {
+				frag, chosen, &delta) < 0) {
 		counts[VXPU_REASON_NUMA] = (uint16_t)(counts[VXPU_REASON_NUMA] + nc);
 		refuse_devices(why, c, counts, 0);
 		return false;
@@ -200,6 +202,7 @@ static bool place_container(const struct vxpu_node *n, struct vxpu_device_usage 
 		add_share(&work[s->device], s);
 		out->shares[out->nshares++] = *s;
 	}
+	out->frag_delta += delta; /* containers follow each other: deltas add up */
 	return true;
 }
 
@@ -249,6 +252,8 @@ bool vxpu_fit_node(const struct vxpu_node *n, const struct vxpu_pod_request *pod
 	memset(why, 0, sizeof(*why));
 	why->ndevices = (uint16_t)n->ndevices;
 	out->nshares = 0;
+	out->frag_delta = 0.0;
+	out->frag_delta_known = false;
 	memset(out->peak, 0, sizeof(out->peak));
 	out->cpu_milli = pod->cpu_milli;
 	out->memory_mib = pod->memory_mib;
@@ -283,15 +288,29 @@ bool vxpu_fit_node(const struct vxpu_node *n, const struct vxpu_pod_request *pod
 		return false;
 	}
 
+	/* The frag memo: the caller's, or one for this fit (only when used). */
+	struct vxpu_frag_cache local;
+	struct vxpu_frag_cache *frag = NULL;
+	if (opt->device_policy == VXPU_POLICY_FRAG && opt->shapes) {
+		frag = opt->frag_cache;
+		if (!frag || frag->stats != opt->shapes) {
+			vxpu_frag_cache_init(&local, opt->shapes);
+			frag = &local;
+		}
+	}
 	struct vxpu_device_usage work[VXPU_NODE_MAX_DEVICES];
 	size_t bytes = n->ndevices * sizeof(work[0]);
 	memcpy(work, n->usage, bytes);
+	bool has_init = false;
 	for (uint32_t i = 0; i < pod->ncontainers; i++) {
 		const struct vxpu_container_request *c = &pod->containers[i];
+		if (c->kind == VXPU_CONTAINER_INIT && c->count)
+			has_init = true;
 		if (c->kind == VXPU_CONTAINER_APP && c->count &&
-		    !place_container(n, work, pod, i, opt, out, why))
+		    !place_container(n, work, pod, i, opt, frag, out, why))
 			return false;
 	}
+	out->frag_delta_known = opt->device_policy == VXPU_POLICY_FRAG && !has_init;
 	for (uint32_t d = 0; d < n->ndevices; d++)
 		peak_merge(&out->peak[d], &work[d], &n->usage[d]);
 	for (uint32_t i = 0; i < pod->ncontainers; i++) {
@@ -299,7 +318,7 @@ bool vxpu_fit_node(const struct vxpu_node *n, const struct vxpu_pod_request *pod
 		if (c->kind != VXPU_CONTAINER_INIT || !c->count)
 			continue;
 		memcpy(work, n->usage, bytes);
-		if (!place_container(n, work, pod, i, opt, out, why))
+		if (!place_container(n, work, pod, i, opt, frag, out, why))
 			return false;
 		for (uint32_t d = 0; d < n->ndevices; d++)
 			peak_merge(&out->peak[d], &work[d], &n->usage[d]);

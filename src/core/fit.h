@@ -44,6 +44,7 @@
 #include <stdint.h>
 
 struct vxpu_shape_stats; /* shapes.h */
+struct vxpu_frag_cache;  /* shapes.h */
 
 /* Refusal reasons, in the order the aggregated string lists them. */
 enum vxpu_reason {
@@ -88,6 +89,11 @@ struct vxpu_placement {
 	struct vxpu_quota_amount quota; /* derived from peak */
 	uint64_t cpu_milli;
 	uint64_t memory_mib;
+	/* Growth of the node's expected fragmentation, when the frag device
+	 * policy placed every share (no init containers); saves the node-level
+	 * frag score from measuring the node again. */
+	bool frag_delta_known;
+	double frag_delta;
 };
 
 struct vxpu_refusal {
@@ -104,6 +110,9 @@ struct vxpu_fit_options {
 	enum vxpu_policy device_policy;        /* resolved: not DEFAULT */
 	const struct vxpu_quota_table *quota;  /* NULL = no quotas */
 	const struct vxpu_shape_stats *shapes; /* for frag; NULL = none learnt */
+	/* Optional memo for shapes (see shapes.h), shared by the fits of one
+	 * decision; NULL makes each fit resolve shapes itself. */
+	struct vxpu_frag_cache *frag_cache;
 };
 
 /* The per-device part of a request, independent of device identity. */
@@ -134,7 +143,8 @@ enum vxpu_reason vxpu_device_fit(const struct vxpu_node *n, uint32_t pos,
 
 /*
  * Fits a normalized pod request on a finalized node. Returns true and fills
- * *out, or false and fills *why. Pure: no allocation, no side effect.
+ * *out, or false and fills *why. Pure: no allocation, no side effect other
+ * than filling opt->frag_cache (a memo of a pure function).
  */
 bool vxpu_fit_node(const struct vxpu_node *n, const struct vxpu_pod_request *pod,
 		   const struct vxpu_fit_options *opt, struct vxpu_placement *out,

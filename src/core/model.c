@@ -192,6 +192,11 @@ int vxpu_node_finalize(struct vxpu_node *n, const struct vxpu_vendor_table *vend
 		d->memory_capacity_mib = (uint64_t)((double)d->memory_mib * ms);
 		d->compute_capacity = (uint32_t)((double)d->unit_count * cs);
 		d->slice_capacity = d->max_slices ? d->max_slices : p->max_slices;
+		d->inv_memory_capacity =
+			d->memory_capacity_mib ? 1.0 / (double)d->memory_capacity_mib : 0.0;
+		d->inv_compute_capacity =
+			d->compute_capacity ? 1.0 / (double)d->compute_capacity : 0.0;
+		d->inv_slice_capacity = d->slice_capacity ? 1.0 / (double)d->slice_capacity : 0.0;
 	}
 	memset(n->link_weight, 0, sizeof(n->link_weight));
 	for (uint32_t l = 0; l < n->nlinks; l++) {
@@ -209,11 +214,12 @@ int vxpu_node_finalize(struct vxpu_node *n, const struct vxpu_vendor_table *vend
 	return 0;
 }
 
-static double fraction(uint64_t used, uint64_t cap)
+/* used / capacity given 1 / capacity, clamped to [0, 1]; a zero capacity is full. */
+static double fraction(uint64_t used, double inv_capacity)
 {
-	if (cap == 0)
+	if (inv_capacity == 0.0)
 		return 1.0;
-	double f = (double)used / (double)cap;
+	double f = (double)used * inv_capacity;
 	return f > 1.0 ? 1.0 : f;
 }
 
@@ -221,17 +227,17 @@ double vxpu_device_utilization(const struct vxpu_device *d, const struct vxpu_de
 {
 	if (u->exclusive)
 		return 1.0;
-	return (fraction(u->memory_mib, d->memory_capacity_mib) +
-		fraction(u->compute_units, d->compute_capacity) +
-		fraction(u->slices, d->slice_capacity)) /
-	       3.0;
+	return (fraction(u->memory_mib, d->inv_memory_capacity) +
+		fraction(u->compute_units, d->inv_compute_capacity) +
+		fraction(u->slices, d->inv_slice_capacity)) *
+	       (1.0 / 3.0);
 }
 
 double vxpu_device_free_fraction(const struct vxpu_device *d, const struct vxpu_device_usage *u)
 {
 	if (u->exclusive)
 		return 0.0;
-	double m = 1.0 - fraction(u->memory_mib, d->memory_capacity_mib);
-	double c = 1.0 - fraction(u->compute_units, d->compute_capacity);
+	double m = 1.0 - fraction(u->memory_mib, d->inv_memory_capacity);
+	double c = 1.0 - fraction(u->compute_units, d->inv_compute_capacity);
 	return m < c ? m : c;
 }

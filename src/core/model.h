@@ -70,6 +70,12 @@ struct vxpu_device {
 	uint32_t unit_count;       /* compute units of the whole device */
 	uint32_t compute_capacity; /* units, scaled */
 	uint32_t slice_capacity;
+	/* Reciprocals of the capacities (0 for a zero capacity): utilization is
+	 * computed for every device of every node a decision looks at, and
+	 * multiplications are much cheaper than divisions there. */
+	double inv_memory_capacity;
+	double inv_compute_capacity;
+	double inv_slice_capacity;
 };
 
 /* An undirected link between two devices (positions in devices[]). */

@@ -58,7 +58,7 @@ struct choice {
 	const struct vxpu_node *n;
 	const struct vxpu_device_usage *usage;
 	const struct vxpu_candidate *cands;
-	const struct vxpu_shape_stats *shapes;
+	struct vxpu_frag_cache *frag;
 	uint32_t m;                          /* candidates in the subset */
 	uint8_t idx[VXPU_NODE_MAX_DEVICES];  /* indices into cands */
 	uint32_t k;
@@ -240,33 +240,54 @@ static struct set_score choose_topology(const struct choice *c, uint8_t *out)
 
 /* ---- fragmentation-aware ----------------------------------------------- */
 
+/*
+ * Fragmentation values are sums of floating-point fractions: equal
+ * situations reached through different sums can differ in the last bits.
+ * Rounding to 1e-9 of a device makes such ties exact, so that the stable
+ * keys (utilization, index, node name) decide them.
+ */
+static double quantize(double x)
+{
+	double y = x * 1e9;
+	return (double)(int64_t)(y >= 0 ? y + 0.5 : y - 0.5) / 1e9;
+}
+
+static void add_to(struct vxpu_device_usage *u, const struct vxpu_share *s)
+{
+	u->memory_mib += s->memory_mib;
+	u->compute_units += s->compute_units;
+	u->slices++;
+	u->exclusive = (uint16_t)(u->exclusive + s->exclusive);
+}
+
 static struct set_score choose_frag(const struct choice *c, uint8_t *out)
 {
 	const struct vxpu_node *n = c->n;
-	if (!c->shapes || c->shapes->n == 0)
-		return choose_by_util(c, true, out);
+	if (!c->frag || !c->frag->stats || c->frag->stats->n == 0) {
+		struct set_score sc = choose_by_util(c, true, out);
+		return (struct set_score){0.0, sc.k1, 0}; /* F is 0 before and after */
+	}
 	struct vxpu_device_usage work[VXPU_NODE_MAX_DEVICES];
 	memcpy(work, c->usage, n->ndevices * sizeof(work[0]));
 	bool taken[VXPU_NODE_MAX_DEVICES] = {false};
 	struct vxpu_frag_context ctx;
-	vxpu_frag_context_init(&ctx, n, work, c->shapes);
-	double start = ctx.base, util = 0.0;
+	vxpu_frag_context_init(&ctx, n, work, c->frag);
+	double start = ctx.base, end = start, util = 0.0;
 	for (uint32_t j = 0; j < c->k; j++) {
 		int best = -1;
+		double best_f = 0.0;
 		struct set_score best_score = {0, 0, 0};
 		for (uint32_t i = 0; i < c->m; i++) {
 			if (taken[i])
 				continue;
 			const struct vxpu_share *s = &c->cands[c->idx[i]].share;
 			struct vxpu_device_usage next = work[s->device];
-			next.memory_mib += s->memory_mib;
-			next.compute_units += s->compute_units;
-			next.slices++;
-			next.exclusive = (uint16_t)(next.exclusive + s->exclusive);
-			double f = vxpu_frag_context_try(&ctx, s->device, &work[s->device], &next);
-			struct set_score sc = {-f, util_of(n, work, s->device), 0};
+			add_to(&next, s);
+			double f = vxpu_frag_context_try(&ctx, s->device, &next);
+			struct set_score sc = {-quantize(f - start), util_of(n, work, s->device), 0};
 			if (best < 0 || set_compare(sc, best_score) > 0) {
 				best = (int)i;
+				best_f = f;
 				best_score = sc;
 			}
 		}
@@ -274,16 +295,12 @@ static struct set_score choose_frag(const struct choice *c, uint8_t *out)
 		out[j] = c->idx[best];
 		const struct vxpu_share *s = &c->cands[c->idx[best]].share;
 		util += util_of(n, work, s->device);
-		work[s->device].memory_mib += s->memory_mib;
-		work[s->device].compute_units += s->compute_units;
-		work[s->device].slices++;
-		work[s->device].exclusive = (uint16_t)(work[s->device].exclusive + s->exclusive);
-		if (j + 1 < c->k)
-			vxpu_frag_context_init(&ctx, n, work, c->shapes);
-		else
-			ctx.base = -best_score.k1;
+		add_to(&work[s->device], s);
+		end = best_f;
+		if (j + 1 < c->k) /* the last choice needs no updated context */
+			vxpu_frag_context_apply(&ctx, s->device, &work[s->device]);
 	}
-	struct set_score sc = {-(ctx.base - start), util, 0};
+	struct set_score sc = {-quantize(end - start), util, 0};
 	return sc;
 }
 
@@ -347,19 +364,23 @@ static void sort_positions(const struct vxpu_candidate *cands, uint8_t *chosen, 
 
 int vxpu_choose_devices(const struct vxpu_node *n, const struct vxpu_device_usage *usage,
 			const struct vxpu_candidate *cands, uint32_t ncands, uint32_t k,
-			bool numa_bind, enum vxpu_policy policy,
-			const struct vxpu_shape_stats *shapes, uint8_t *chosen)
+			bool numa_bind, enum vxpu_policy policy, struct vxpu_frag_cache *frag,
+			uint8_t *chosen, double *frag_delta)
 {
+	if (frag_delta)
+		*frag_delta = 0.0;
 	if (k == 0)
 		return 0;
 	if (ncands < k)
 		return -1;
-	struct choice c = {.n = n, .usage = usage, .cands = cands, .shapes = shapes, .k = k};
+	struct choice c = {.n = n, .usage = usage, .cands = cands, .frag = frag, .k = k};
 	if (!numa_bind && policy != VXPU_POLICY_NUMA) {
 		c.m = ncands;
 		for (uint32_t i = 0; i < ncands; i++)
 			c.idx[i] = (uint8_t)i;
-		choose_in(&c, policy, chosen);
+		struct set_score s = choose_in(&c, policy, chosen);
+		if (frag_delta && policy == VXPU_POLICY_FRAG)
+			*frag_delta = -s.k1;
 		sort_positions(cands, chosen, k);
 		return 0;
 	}
@@ -394,6 +415,8 @@ int vxpu_choose_devices(const struct vxpu_node *n, const struct vxpu_device_usag
 		for (uint32_t i = 0; i < ncands; i++)
 			c.idx[i] = (uint8_t)i;
 		choose_in(&c, VXPU_POLICY_BINPACK, chosen);
+	} else if (frag_delta && policy == VXPU_POLICY_FRAG) {
+		*frag_delta = -best_score.k1;
 	}
 	sort_positions(cands, chosen, k);
 	return 0;
@@ -479,7 +502,7 @@ static double numa_spread(const struct vxpu_node *n, const struct vxpu_placement
 
 struct vxpu_score vxpu_score_placement(const struct vxpu_node *n,
 				       const struct vxpu_placement *p, enum vxpu_policy policy,
-				       const struct vxpu_shape_stats *shapes)
+				       struct vxpu_frag_cache *frag)
 {
 	struct vxpu_device_usage after[VXPU_NODE_MAX_DEVICES];
 	usage_after(n, p, after);
@@ -497,11 +520,21 @@ struct vxpu_score vxpu_score_placement(const struct vxpu_node *n,
 		s.primary = -numa_spread(n, p);
 		s.secondary = u;
 		break;
-	case VXPU_POLICY_FRAG:
-		s.primary = -(vxpu_node_fragmentation(n, after, shapes) -
-			      vxpu_node_fragmentation(n, n->usage, shapes));
+	case VXPU_POLICY_FRAG: {
 		s.secondary = u;
+		if (p->frag_delta_known) {
+			s.primary = -p->frag_delta;
+			break;
+		}
+		struct vxpu_frag_context ctx;
+		vxpu_frag_context_init(&ctx, n, n->usage, frag);
+		double before = ctx.base;
+		for (uint32_t d = 0; d < n->ndevices; d++)
+			if (p->peak[d].slices)
+				vxpu_frag_context_apply(&ctx, d, &after[d]);
+		s.primary = -quantize(ctx.base - before);
 		break;
+	}
 	case VXPU_POLICY_BINPACK:
 	default:
 		break;

@@ -54,14 +54,16 @@ struct vxpu_candidate {
 
 /*
  * Chooses k of the candidates for one container under policy (not
- * DEFAULT). chosen[] receives indices into cands, in device order. Returns
- * 0, or -1 when numa_bind is set and no NUMA node holds k candidates. Pure;
- * usage is the node's usage as the container sees it.
+ * DEFAULT). chosen[] receives indices into cands, in device order. frag is
+ * the shapes memo (NULL: nothing learnt, frag then acts as binpack); under
+ * the frag policy *frag_delta (may be NULL) receives how much the node's F
+ * grows. Returns 0, or -1 when numa_bind is set and no NUMA node holds k
+ * candidates. Pure; usage is the node's usage as the container sees it.
  */
 int vxpu_choose_devices(const struct vxpu_node *n, const struct vxpu_device_usage *usage,
 			const struct vxpu_candidate *cands, uint32_t ncands, uint32_t k,
-			bool numa_bind, enum vxpu_policy policy,
-			const struct vxpu_shape_stats *shapes, uint8_t *chosen);
+			bool numa_bind, enum vxpu_policy policy, struct vxpu_frag_cache *frag,
+			uint8_t *chosen, double *frag_delta);
 
 /* A node's score: compare primary, then secondary; higher is better. */
 struct vxpu_score {
@@ -70,13 +72,13 @@ struct vxpu_score {
 };
 
 /*
- * Scores a placement on node n (usage = the node's usage before it) under
- * a node-level policy (not DEFAULT). Pure.
+ * Scores a placement on node n (whose usage is the one before it) under a
+ * node-level policy (not DEFAULT). frag: the shapes memo, for the frag
+ * policy (NULL: nothing learnt). Pure.
  */
 struct vxpu_score vxpu_score_placement(const struct vxpu_node *n,
 				       const struct vxpu_placement *p,
-				       enum vxpu_policy policy,
-				       const struct vxpu_shape_stats *shapes);
+				       enum vxpu_policy policy, struct vxpu_frag_cache *frag);
 
 /* -1, 0, 1 as a is worse than, equal to, better than b. */
 int vxpu_score_compare(struct vxpu_score a, struct vxpu_score b);

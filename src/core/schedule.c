@@ -30,8 +30,13 @@ int vxpu_schedule(const struct vxpu_node *const *nodes, size_t count,
 	out->nodes_fit = 0;
 	out->why[0] = '\0';
 	vxpu_sched_resolve(cfg, pod, &out->node_policy, &out->device_policy);
-	struct vxpu_fit_options opt = {
-		.device_policy = out->device_policy, .quota = quota, .shapes = shapes};
+	/* One memo of resolved shapes for the whole decision. */
+	struct vxpu_frag_cache frag;
+	vxpu_frag_cache_init(&frag, shapes);
+	struct vxpu_fit_options opt = {.device_policy = out->device_policy,
+				       .quota = quota,
+				       .shapes = shapes,
+				       .frag_cache = &frag};
 	size_t reasons[VXPU_REASON_COUNT] = {0};
 	struct vxpu_placement cand;
 	struct vxpu_refusal why;
@@ -42,7 +47,8 @@ int vxpu_schedule(const struct vxpu_node *const *nodes, size_t count,
 			continue;
 		}
 		out->nodes_fit++;
-		struct vxpu_score s = vxpu_score_placement(n, &cand, out->node_policy, shapes);
+		struct vxpu_score s = vxpu_score_placement(n, &cand, out->node_policy,
+							   shapes ? &frag : NULL);
 		int cmp = out->node < 0 ? 1 : vxpu_score_compare(s, out->score);
 		if (cmp > 0 || (cmp == 0 && strcmp(n->name, nodes[out->node]->name) < 0)) {
 			out->node = (int)i;

@@ -69,24 +69,81 @@ double vxpu_node_fragmentation(const struct vxpu_node *n, const struct vxpu_devi
 			       const struct vxpu_shape_stats *s);
 
 /*
- * Incremental form for trying one device at a time: fill a context once for
- * a node and usage, then ask what F becomes if device pos had usage *next.
+ * Incremental form, for trying one device at a time: fill a context once
+ * for a node and usage (it caches which devices are usable for which
+ * shape), then ask what F becomes if device pos had usage *next, or apply
+ * that change to the context. The node and the cache must outlive it.
+ */
+/*
+ * Every shape's share resolved for one kind of device (profile, memory,
+ * compute units), arranged so that the shapes a device can host are found
+ * with two binary searches: shapes sorted by memory need and by compute
+ * need, with the bit set of each prefix.
+ */
+struct vxpu_frag_kind {
+	const struct vxpu_vendor_profile *profile;
+	uint64_t memory_mib;
+	uint32_t unit_count;
+	uint32_t nshapes;
+	uint32_t possible;  /* bit s: shape s can fit an empty device of this kind */
+	uint32_t exclusive; /* bit s: shape s needs an unused device */
+	uint64_t memory_sorted[VXPU_SHAPES_MAX];
+	uint32_t memory_prefix[VXPU_SHAPES_MAX + 1]; /* shapes among the first i */
+	uint64_t units_sorted[VXPU_SHAPES_MAX];
+	uint32_t units_prefix[VXPU_SHAPES_MAX + 1];
+};
+
+/*
+ * A memo of resolved kinds that one decision over many nodes fills lazily
+ * and shares, so each kind of device is resolved once, not once per node.
+ * Tied to one stats value: re-init it when the stats change.
+ */
+#define VXPU_FRAG_CACHE_KINDS 16
+
+struct vxpu_frag_cache {
+	const struct vxpu_shape_stats *stats;
+	uint32_t multi; /* bit s: shape s takes more than one device */
+	/* Sum of normalized weights of the shapes in each byte of a shape set:
+	 * three lookups weigh any set of up to 24 shapes. */
+	double weight_of[3][256];
+	uint32_t nkinds;
+	struct vxpu_frag_kind kinds[VXPU_FRAG_CACHE_KINDS];
+};
+
+void vxpu_frag_cache_init(struct vxpu_frag_cache *c, const struct vxpu_shape_stats *s);
+
+/*
+ * With q(d) the free amount of device d, Q their sum over the node and
+ * w(s) the normalized weights, the definition above rewrites as
+ *     F = Q - S,   S = sum over devices d of q(d) * a(d),
+ *     a(d) = sum of w(s) over the shapes s usable on d that the node hosts
+ * (a shape is hosted when at least its device count of devices can take
+ * it). The context keeps each device's usable set, q and a, the hosted set
+ * H and S. Trying a new usage for one device costs O(1) when H stays, and
+ * one pass over the node's devices when it changes.
  */
 struct vxpu_frag_context {
 	const struct vxpu_node *node;
 	const struct vxpu_shape_stats *stats;
-	double base;                    /* F(n) now */
-	double unusable[VXPU_SHAPES_MAX]; /* sum of q over devices not usable, per shape */
-	double usable[VXPU_SHAPES_MAX];   /* sum of q over usable devices */
-	uint32_t nusable[VXPU_SHAPES_MAX];
+	const struct vxpu_frag_cache *cache;
+	double base;       /* F(n) for the context's usage */
+	double total;      /* Q */
+	double hosted_sum; /* S */
+	uint32_t hosted;   /* H */
+	uint32_t mask[VXPU_NODE_MAX_DEVICES]; /* bit s: device usable for shape s */
+	double q[VXPU_NODE_MAX_DEVICES];
+	double a[VXPU_NODE_MAX_DEVICES];
+	const struct vxpu_frag_kind *kind[VXPU_NODE_MAX_DEVICES]; /* NULL: memo was full */
 };
 
+/* cache: the memo (its stats are the distribution measured against). */
 void vxpu_frag_context_init(struct vxpu_frag_context *ctx, const struct vxpu_node *n,
-			    const struct vxpu_device_usage *usage,
-			    const struct vxpu_shape_stats *s);
-/* F(n) if device pos went from usage *now to *next. */
+			    const struct vxpu_device_usage *usage, struct vxpu_frag_cache *cache);
+/* F(n) if device pos (whose usage is the context's) had usage *next. */
 double vxpu_frag_context_try(const struct vxpu_frag_context *ctx, uint32_t pos,
-			     const struct vxpu_device_usage *now,
+			     const struct vxpu_device_usage *next);
+/* Makes *next the context's usage of device pos; updates base. */
+void vxpu_frag_context_apply(struct vxpu_frag_context *ctx, uint32_t pos,
 			     const struct vxpu_device_usage *next);
 
 #endif

@@ -217,8 +217,19 @@ static void frag_places_where_expected_fragmentation_grows_least(void **state)
 	struct vxpu_fit_options opt = {.device_policy = VXPU_POLICY_FRAG, .shapes = &shapes};
 	assert_true(vxpu_fit_node(n, pod, &opt, &p, &why));
 	assert_int_equal(p.shares[0].device, 1);
-	struct vxpu_score s = vxpu_score_placement(n, &p, VXPU_POLICY_FRAG, &shapes);
+	assert_true(p.frag_delta_known);
+	assert_true(p.frag_delta == 0.0);
+	struct vxpu_score s = vxpu_score_placement(n, &p, VXPU_POLICY_FRAG, NULL);
 	assert_true(s.primary == 0.0);
+	/* Measured afresh (not from the fit) the node score agrees. */
+	struct vxpu_frag_cache cache;
+	vxpu_frag_cache_init(&cache, &shapes);
+	p.frag_delta_known = false;
+	s = vxpu_score_placement(n, &p, VXPU_POLICY_FRAG, &cache);
+	assert_true(s.primary == 0.0);
+	assert_true(fx_fit(n, pod, VXPU_POLICY_BINPACK, &p, &why));
+	s = vxpu_score_placement(n, &p, VXPU_POLICY_FRAG, &cache);
+	assert_true(s.primary == -10240.0 / 16384.0);
 	free(pod);
 	fx_free(n);
 }
@@ -287,6 +298,106 @@ static void shapes_are_learnt_online_and_old_ones_fade(void **state)
 	free(b);
 }
 
+/* F straight from its definition in shapes.h, for checking the fast form. */
+static double reference_fragmentation(const struct vxpu_node *n,
+				      const struct vxpu_device_usage *usage,
+				      const struct vxpu_shape_stats *s)
+{
+	double f = 0.0;
+	for (uint32_t i = 0; i < s->n; i++) {
+		const struct vxpu_shape *sh = &s->shapes[i];
+		struct vxpu_demand dm = {sh->count, sh->memory_mib, sh->memory_percent,
+					 sh->compute_percent, sh->exclusive};
+		double unusable = 0.0, usable_q = 0.0;
+		uint32_t nusable = 0;
+		for (uint32_t d = 0; d < n->ndevices; d++) {
+			const struct vxpu_device *dev = &n->devices[d];
+			bool up = dev->healthy && !dev->cordoned;
+			double q = up ? vxpu_device_free_fraction(dev, &usage[d]) : 0.0;
+			struct vxpu_share share;
+			if (up && vxpu_demand_fit(dev, &usage[d], &dm, &share) == VXPU_REASON_OK) {
+				usable_q += q;
+				nusable++;
+			} else {
+				unusable += q;
+			}
+		}
+		f += sh->weight * (unusable + (nusable < sh->count ? usable_q : 0.0));
+	}
+	return f / s->total;
+}
+
+static void incremental_fragmentation_agrees_with_the_definition(void **state)
+{
+	(void)state;
+	uint32_t seed = 99;
+	struct vxpu_shape_stats shapes;
+	vxpu_shapes_init(&shapes, 30);
+	for (int i = 0; i < 300; i++) {
+		seed = seed * 1103515245u + 12345u;
+		uint32_t r = seed >> 8;
+		struct vxpu_pod_request *pod =
+			fx_pod("s", 1 + (r % 7 == 0) + (r % 11 == 0) * 2, 1024 * (1 + r % 20), 0,
+			       (r >> 5) % 3 == 0 ? 100 : (r >> 7) % 6 * 10);
+		if (r % 13 == 0) {
+			pod->containers[0].memory_mib = 0;
+			pod->containers[0].memory_percent = 25 * (1 + (r >> 9) % 4);
+		}
+		fx_normalize(pod);
+		vxpu_shapes_observe(&shapes, pod);
+		free(pod);
+	}
+	assert_int_equal(shapes.n, VXPU_SHAPES_MAX);
+	struct vxpu_frag_cache cache;
+	vxpu_frag_cache_init(&cache, &shapes);
+	int fragmented = 0;
+	for (int round = 0; round < 100; round++) {
+		struct vxpu_node *n = fx_node("f", 6, "nvidia", "A100", round % 2 ? 40960 : 81920);
+		n->devices[5].memory_mib = 16384;
+		n->devices[4].healthy = round % 3 != 0;
+		fx_finalize(n);
+		struct vxpu_device_usage usage[6];
+		memset(usage, 0, sizeof(usage));
+		for (uint32_t d = 0; d < 6; d++) {
+			seed = seed * 1103515245u + 12345u;
+			uint32_t r = seed >> 8;
+			if (r % 4 == 0)
+				continue;
+			usage[d].slices = (uint16_t)(1 + r % 3);
+			usage[d].memory_mib = (r >> 4) % n->devices[d].memory_capacity_mib;
+			usage[d].compute_units = (r >> 10) % 100;
+			usage[d].exclusive = r % 17 == 0;
+		}
+		struct vxpu_frag_context ctx;
+		vxpu_frag_context_init(&ctx, n, usage, &cache);
+		double ref = reference_fragmentation(n, usage, &shapes);
+		fragmented += ref > 0.1;
+		if (ctx.base - ref > 1e-9 || ref - ctx.base > 1e-9)
+			fail_msg("round %d: context %.12f, definition %.12f", round, ctx.base, ref);
+		for (uint32_t d = 0; d < 6; d++) {
+			struct vxpu_device_usage next = usage[d];
+			next.memory_mib += 4096;
+			next.slices++;
+			struct vxpu_device_usage changed[6];
+			memcpy(changed, usage, sizeof(changed));
+			changed[d] = next;
+			double want = reference_fragmentation(n, changed, &shapes);
+			double got = vxpu_frag_context_try(&ctx, d, &next);
+			if (got - want > 1e-9 || want - got > 1e-9)
+				fail_msg("round %d device %u: try %.12f, definition %.12f", round, d,
+					 got, want);
+		}
+		vxpu_frag_context_apply(&ctx, 2, &usage[0]);
+		struct vxpu_device_usage changed[6];
+		memcpy(changed, usage, sizeof(changed));
+		changed[2] = usage[0];
+		double want = reference_fragmentation(n, changed, &shapes);
+		assert_true(ctx.base - want < 1e-9 && want - ctx.base < 1e-9);
+		fx_free(n);
+	}
+	assert_true(fragmented > 20); /* the check saw real fragmentation */
+}
+
 static void topology_at_node_level_prefers_the_node_with_the_better_link(void **state)
 {
 	(void)state;
@@ -343,6 +454,7 @@ int main(void)
 		cmocka_unit_test(frag_places_where_expected_fragmentation_grows_least),
 		cmocka_unit_test(frag_at_node_level_prefers_the_node_it_fragments_least),
 		cmocka_unit_test(shapes_are_learnt_online_and_old_ones_fade),
+		cmocka_unit_test(incremental_fragmentation_agrees_with_the_definition),
 		cmocka_unit_test(topology_at_node_level_prefers_the_node_with_the_better_link),
 		cmocka_unit_test(policy_names_parse_and_print),
 	};
