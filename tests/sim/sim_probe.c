@@ -11,7 +11,7 @@
  *   sim_probe alloc DEV BYTES HOLD_MS   allocate on DEV, hold, exit 0 / 3 (OOM)
  *   sim_probe procs DEV                 NVML compute processes
  *   sim_probe mem DEV                   NVML memory info (v1 and v2)
- *   sim_probe busy DEV USEC SECONDS     back-to-back busy kernels, 2 in flight
+ *   sim_probe busy DEV USEC SECONDS     back-to-back busy kernels, 4 in flight
  *   sim_probe duty DEV USEC PERIOD_US SECONDS   one busy kernel per period
  *   sim_probe util DEV                  NVML device and per-process utilisation
  *   sim_probe waitxid DEV TIMEOUT_MS    wait for one XID event, print when
@@ -238,25 +238,28 @@ static int cmd_mem(int dev)
 	return 0;
 }
 
-/* Back-to-back busy kernels keeping two in flight, so the device never idles
- * waiting for this host thread, whatever the scheduler does. */
+/* Back-to-back busy kernels keeping BUSY_DEPTH in flight, so the device
+ * never idles waiting for this host thread while it is descheduled for less
+ * than (BUSY_DEPTH - 1) kernels' time. */
+#define BUSY_DEPTH 4
+
 static int cmd_busy(int dev, unsigned long long usec, double seconds)
 {
 	primary(dev);
 	CUfunction f = kernel("busy");
-	CUevent ev[2];
-	CU(cuEventCreate(&ev[0], CU_EVENT_DISABLE_TIMING));
-	CU(cuEventCreate(&ev[1], CU_EVENT_DISABLE_TIMING));
+	CUevent ev[BUSY_DEPTH];
+	for (int i = 0; i < BUSY_DEPTH; i++)
+		CU(cuEventCreate(&ev[i], CU_EVENT_DISABLE_TIMING));
 	uint64_t end = mono_ns() + (uint64_t)(seconds * 1e9);
 	unsigned long long n = 0;
 	uint64_t arg = usec;
 	void *params[] = {&arg};
 	while (mono_ns() < end) {
 		CU(cuLaunchKernel(f, 1, 1, 1, 1, 1, 1, 0, NULL, params, NULL));
-		CU(cuEventRecord(ev[n % 2], NULL));
+		CU(cuEventRecord(ev[n % BUSY_DEPTH], NULL));
 		n++;
-		if (n >= 2)
-			CU(cuEventSynchronize(ev[n % 2])); /* the launch before the last */
+		if (n >= BUSY_DEPTH)
+			CU(cuEventSynchronize(ev[n % BUSY_DEPTH])); /* the oldest in flight */
 	}
 	CU(cuCtxSynchronize());
 	printf("launched=%llu\n", n);
