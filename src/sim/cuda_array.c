@@ -47,8 +47,17 @@ static struct sim_mipmap *mipmaps;
 
 void sim_arrays_reset(void)
 {
-	arrays = NULL;
-	mipmaps = NULL;
+	while (arrays) {
+		struct sim_array *a = arrays;
+		arrays = a->next;
+		free(a);
+	}
+	while (mipmaps) {
+		struct sim_mipmap *m = mipmaps;
+		mipmaps = m->next;
+		free(m->level); /* the level arrays were on the arrays list */
+		free(m);
+	}
 }
 
 static unsigned int format_bytes(CUarray_format f)

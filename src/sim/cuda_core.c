@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -370,27 +371,37 @@ static void fork_parent(void)
 	pthread_mutex_unlock(&sim.lock);
 }
 
+/*
+ * The parent's objects are not the child's: free the child's copies of them
+ * (device mappings included) without touching the shared state, whose
+ * charges belong to the parent's slot.
+ */
 static void fork_child(void)
 {
-	/* The parent's objects are not the child's: drop them (their memory is
-	 * the child's copy, unreachable from now on, as after a real fork). */
 	if (sim.init == 1)
 		vxpu_sim_forget(&sim.st);
 	sim.init = 0;
-	sim.contexts = NULL;
-	sim.streams = NULL;
-	sim.events = NULL;
+	for (size_t i = 0; i < sim.alloc_count; i++)
+		if (sim.allocs[i].map_len)
+			munmap((void *)sim.allocs[i].base, sim.allocs[i].map_len);
+	free(sim.allocs);
 	sim.allocs = NULL;
 	sim.alloc_count = sim.alloc_cap = 0;
+	while (sim.contexts) {
+		struct sim_ctx *c = sim.contexts;
+		sim.contexts = c->next;
+		free(c);
+	}
 	for (int d = 0; d < VXPU_SIM_MAX_DEVICES; d++) {
 		sim.primary[d].magic = 0;
+		sim.primary[d].legacy = NULL;
 		sim.primary_refs[d] = 0;
 		sim.current_pool[d] = NULL;
 	}
 	sim_pools_reset();
 	sim_vmm_reset();
 	sim_arrays_reset();
-	sim_modules_reset();
+	sim_modules_reset(); /* modules, streams, events */
 	sim_graphs_reset();
 	sim_ctx_forget_thread();
 	pthread_mutex_init(&sim.lock, NULL);

@@ -54,9 +54,33 @@ struct sim_module {
 
 static struct sim_module *modules;
 
+static void module_free(struct sim_module *m)
+{
+	while (m->functions) {
+		struct sim_function *f = m->functions;
+		m->functions = f->next;
+		free(f);
+	}
+	free(m);
+}
+
 void sim_modules_reset(void)
 {
-	modules = NULL;
+	while (modules) {
+		struct sim_module *m = modules;
+		modules = m->next;
+		module_free(m);
+	}
+	while (sim.streams) {
+		struct sim_stream *s = sim.streams;
+		sim.streams = s->next;
+		free(s);
+	}
+	while (sim.events) {
+		struct sim_event *e = sim.events;
+		sim.events = e->next;
+		free(e);
+	}
 }
 
 /* ---- streams ---------------------------------------------------------------------- */
@@ -187,12 +211,7 @@ void sim_streams_destroy_ctx(struct sim_ctx *ctx)
 			continue;
 		}
 		*mp = m->next;
-		while (m->functions) {
-			struct sim_function *f = m->functions;
-			m->functions = f->next;
-			free(f);
-		}
-		free(m);
+		module_free(m);
 	}
 }
 
@@ -496,12 +515,7 @@ SIM_API CUresult cuModuleUnload(CUmodule hmod)
 	struct sim_module *m = *mp;
 	*mp = m->next;
 	sim_unlock();
-	while (m->functions) {
-		struct sim_function *f = m->functions;
-		m->functions = f->next;
-		free(f);
-	}
-	free(m);
+	module_free(m);
 	return CUDA_SUCCESS;
 }
 

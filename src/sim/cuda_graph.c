@@ -39,8 +39,18 @@ static struct sim_graph_exec *execs;
 
 void sim_graphs_reset(void)
 {
-	graphs = NULL;
-	execs = NULL;
+	while (graphs) {
+		struct sim_graph *g = graphs;
+		graphs = g->next;
+		free(g->nodes);
+		free(g);
+	}
+	while (execs) {
+		struct sim_graph_exec *x = execs;
+		execs = x->next;
+		free(x->nodes);
+		free(x);
+	}
 }
 
 struct sim_graph *sim_graph_new(struct sim_ctx *ctx)

@@ -184,6 +184,7 @@ void sim_vmm_reset(void);
 void sim_arrays_reset(void);
 
 /* ---- cuda_exec.c ---- */
+/* The *_reset functions free a forked child's copies of the parent's objects. */
 /* Resolves a stream handle for the calling thread (ptsz: NULL means the
  * per-thread default stream). Caller holds sim.lock. */
 CUresult sim_stream_resolve(CUstream h, bool ptsz, struct sim_stream **out);

@@ -41,7 +41,11 @@ static struct sim_pool *default_pools[VXPU_SIM_MAX_DEVICES];
 
 void sim_pools_reset(void)
 {
-	pools = NULL;
+	while (pools) {
+		struct sim_pool *p = pools;
+		pools = p->next;
+		free(p);
+	}
 	memset(default_pools, 0, sizeof(default_pools));
 }
 

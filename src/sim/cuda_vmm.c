@@ -54,9 +54,23 @@ static struct sim_mapping *mappings;
 
 void sim_vmm_reset(void)
 {
-	physs = NULL;
-	reservations = NULL;
-	mappings = NULL;
+	while (mappings) {
+		struct sim_mapping *m = mappings;
+		mappings = m->next;
+		free(m);
+	}
+	while (reservations) {
+		struct sim_reservation *r = reservations;
+		reservations = r->next;
+		munmap((void *)r->base, r->size);
+		free(r);
+	}
+	while (physs) {
+		struct sim_phys *p = physs;
+		physs = p->next;
+		close(p->fd);
+		free(p);
+	}
 }
 
 bool sim_vmm_range_ok(uintptr_t p, size_t n)
