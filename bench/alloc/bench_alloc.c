@@ -54,9 +54,11 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static double median(double *v, size_t n)
+/* Sorts v; returns the median and writes the fastest sample to *best. */
+static double median(double *v, size_t n, double *best)
 {
 	qsort(v, n, sizeof(v[0]), cmp_double);
+	*best = v[0];
 	return v[n / 2];
 }
 
@@ -139,9 +141,11 @@ static void bench_topology(void)
 			die("topology", "no fit");
 		t[i] = now_us() - t0;
 	}
-	double m = median(t, SAMPLES);
-	printf("topology, 16 devices, request of 8: median %.1f us (target < 1000 us: %s)\n", m,
-	       m < 1000 ? "met" : "MISSED");
+	double best;
+	double m = median(t, SAMPLES, &best);
+	printf("topology, 16 devices, request of 8: median %.1f us, fastest %.1f us (target < 1000 "
+	       "us: %s)\n",
+	       m, best, m < 1000 ? "met" : "MISSED");
 	free(r);
 	vxpu_node_destroy(n);
 	free(n);
@@ -168,7 +172,8 @@ static const struct group groups[] = {
 
 static double time_decision(const struct vxpu_node *const *nodes, size_t count,
 			    const struct vxpu_pod_request *r, enum vxpu_policy np,
-			    enum vxpu_policy dp, const struct vxpu_shape_stats *shapes, int *chosen)
+			    enum vxpu_policy dp, const struct vxpu_shape_stats *shapes, int *chosen,
+			    double *best)
 {
 	enum { SAMPLES = 201 };
 	double t[SAMPLES];
@@ -180,7 +185,7 @@ static double time_decision(const struct vxpu_node *const *nodes, size_t count,
 		t[i] = now_us() - t0;
 	}
 	free(d);
-	return median(t, SAMPLES);
+	return median(t, SAMPLES, best);
 }
 
 static void bench_cluster(void)
@@ -231,11 +236,12 @@ static void bench_cluster(void)
 		 VXPU_POLICY_FRAG, &shapes},
 	};
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		double best;
 		double m = time_decision(ptrs, count, cases[c].r, cases[c].np, cases[c].dp,
-					 cases[c].shapes, &chosen);
-		printf("placement decision over %zu nodes, %s: median %.1f us (target < 1000 us: "
-		       "%s; chose %s)\n",
-		       count, cases[c].label, m, m < 1000 ? "met" : "MISSED",
+					 cases[c].shapes, &chosen, &best);
+		printf("placement decision over %zu nodes, %s: median %.1f us, fastest %.1f us "
+		       "(target < 1000 us: %s; chose %s)\n",
+		       count, cases[c].label, m, best, m < 1000 ? "met" : "MISSED",
 		       chosen >= 0 ? nodes[chosen].name : "none");
 	}
 	free(one);

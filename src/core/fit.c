@@ -119,13 +119,16 @@ enum vxpu_reason vxpu_device_fit(const struct vxpu_node *n, uint32_t pos,
 	const struct vxpu_device *d = &n->devices[pos];
 	if (c->family[0] && strcmp(d->profile->resources[VXPU_RESOURCE_COUNT], c->family) != 0)
 		return VXPU_REASON_TYPE_MISMATCH;
-	if (vxpu_list_nonempty(c->use_types) && !vxpu_list_any_substring(c->use_types, d->model))
+	/* The [0] tests skip the list walks for the common empty selectors. */
+	if (c->use_types[0] && vxpu_list_nonempty(c->use_types) &&
+	    !vxpu_list_any_substring(c->use_types, d->model))
 		return VXPU_REASON_TYPE_MISMATCH;
-	if (vxpu_list_any_substring(c->nouse_types, d->model))
+	if (c->nouse_types[0] && vxpu_list_any_substring(c->nouse_types, d->model))
 		return VXPU_REASON_TYPE_MISMATCH;
-	if (vxpu_list_nonempty(c->use_uuids) && !vxpu_list_any_equal(c->use_uuids, d->id))
+	if (c->use_uuids[0] && vxpu_list_nonempty(c->use_uuids) &&
+	    !vxpu_list_any_equal(c->use_uuids, d->id))
 		return VXPU_REASON_UUID_MISMATCH;
-	if (vxpu_list_any_equal(c->nouse_uuids, d->id))
+	if (c->nouse_uuids[0] && vxpu_list_any_equal(c->nouse_uuids, d->id))
 		return VXPU_REASON_UUID_MISMATCH;
 	if (!d->healthy)
 		return VXPU_REASON_UNHEALTHY;
@@ -230,6 +233,8 @@ static void quota_of_peak(const struct vxpu_node *n, struct vxpu_placement *p)
 	memset(&p->quota, 0, sizeof(p->quota));
 	for (uint32_t d = 0; d < n->ndevices; d++) {
 		const struct vxpu_device_usage *u = &p->peak[d];
+		if (!u->slices)
+			continue;
 		p->quota.memory_mib += u->memory_mib;
 		p->quota.compute_percent +=
 			ceil_div((uint64_t)u->compute_units * 100, n->devices[d].unit_count);
@@ -249,12 +254,17 @@ bool vxpu_fit_node(const struct vxpu_node *n, const struct vxpu_pod_request *pod
 		   const struct vxpu_fit_options *opt, struct vxpu_placement *out,
 		   struct vxpu_refusal *why)
 {
-	memset(why, 0, sizeof(*why));
+	/* Only what is read back is cleared: this runs for every node. */
+	why->node_reason = VXPU_REASON_OK;
+	why->container[0] = '\0';
+	why->detail[0] = '\0';
+	why->fitting = why->needed = 0;
+	memset(why->counts, 0, sizeof(why->counts));
 	why->ndevices = (uint16_t)n->ndevices;
 	out->nshares = 0;
 	out->frag_delta = 0.0;
 	out->frag_delta_known = false;
-	memset(out->peak, 0, sizeof(out->peak));
+	memset(out->peak, 0, n->ndevices * sizeof(out->peak[0]));
 	out->cpu_milli = pod->cpu_milli;
 	out->memory_mib = pod->memory_mib;
 

@@ -81,10 +81,12 @@ struct vxpu_share {
 	uint32_t compute_units; /* of the device's unit_count; 0 = none reserved */
 };
 
+/* A placement belongs to the node it was fitted on (positions, peak). */
 struct vxpu_placement {
 	uint32_t nshares;
 	struct vxpu_share shares[VXPU_POD_MAX_DEVICES]; /* grouped by container, in order */
-	/* Per device, the peak over the pod's phases: what commit adds. */
+	/* Per device (the node's first ndevices entries), the peak over the
+	 * pod's phases: what commit adds. */
 	struct vxpu_device_usage peak[VXPU_NODE_MAX_DEVICES];
 	struct vxpu_quota_amount quota; /* derived from peak */
 	uint64_t cpu_milli;

@@ -195,16 +195,13 @@ static const struct vxpu_frag_kind *cached_kind(struct vxpu_frag_cache *c,
 	return k;
 }
 
-/* Number of sorted values <= limit. */
+/* Number of sorted values <= limit (n <= 31); fixed steps, no data-dependent loop. */
 static uint32_t count_upto(const uint64_t *sorted, uint32_t n, uint64_t limit)
 {
-	uint32_t lo = 0, hi = n;
-	while (lo < hi) {
-		uint32_t mid = (lo + hi) / 2;
-		if (sorted[mid] <= limit)
-			lo = mid + 1;
-		else
-			hi = mid;
+	uint32_t lo = 0;
+	for (uint32_t step = 16; step; step >>= 1) {
+		uint32_t next = lo + step;
+		lo = (next <= n && sorted[next - 1] <= limit) ? next : lo;
 	}
 	return lo;
 }

@@ -123,7 +123,7 @@ static void pod_allocation_round_trips_into_the_same_usage(void **state)
 	struct vxpu_placement q;
 	if (vxpu_allocation_to_placement(b, n, &q, err, sizeof(err)) < 0)
 		fail_msg("%s", err);
-	assert_memory_equal(q.peak, p.peak, sizeof(p.peak));
+	assert_memory_equal(q.peak, p.peak, n->ndevices * sizeof(p.peak[0]));
 	assert_int_equal(q.quota.memory_mib, p.quota.memory_mib);
 	assert_int_equal(q.quota.devices, p.quota.devices);
 	assert_int_equal(q.cpu_milli, 4000);
