@@ -69,7 +69,7 @@ static void die(const char *what, const char *err)
 }
 
 static void build_node(struct vxpu_node *n, const char *name, const char *model, uint32_t gpus,
-		       uint64_t cpu, uint64_t mem, uint64_t gpu_mib, bool islands)
+                       uint64_t cpu, uint64_t mem, uint64_t gpu_mib, bool islands)
 {
 	char err[256];
 	vxpu_node_init(n, name);
@@ -88,7 +88,7 @@ static void build_node(struct vxpu_node *n, const char *name, const char *model,
 		for (uint32_t b = a + 1; b < gpus; b++) {
 			bool near = islands ? a / 8 == b / 8 : (a ^ 1) == b;
 			if (vxpu_node_add_link(n, a, b, near ? "nvlink" : "phb", near ? 2 : 1, err,
-					       sizeof(err)) < 0)
+			                       sizeof(err)) < 0)
 				die("link", err);
 		}
 	if (vxpu_node_finalize(n, &vendors, err, sizeof(err)) < 0)
@@ -96,13 +96,15 @@ static void build_node(struct vxpu_node *n, const char *name, const char *model,
 }
 
 static void use_device(struct vxpu_node *n, uint32_t pos, uint64_t mib, uint32_t units,
-		       const char *owner)
+                       const char *owner)
 {
 	struct vxpu_placement p;
 	memset(&p, 0, sizeof(p));
 	p.nshares = 1;
-	p.shares[0] = (struct vxpu_share){.device = (uint8_t)pos, .template_index = -1,
-					  .memory_mib = mib, .compute_units = units};
+	p.shares[0] = (struct vxpu_share){.device = (uint8_t)pos,
+	                                  .template_index = -1,
+	                                  .memory_mib = mib,
+	                                  .compute_units = units};
 	char err[256];
 	if (vxpu_placement_finish(n, &p, err, sizeof(err)) < 0 ||
 	    vxpu_node_commit(n, &p, owner, err, sizeof(err)) < 0)
@@ -114,7 +116,7 @@ static struct vxpu_pod_request *request(uint32_t count, uint64_t mib, uint32_t c
 	struct vxpu_pod_request *r = malloc(sizeof(*r));
 	vxpu_pod_request_init(r, "bench", "pod");
 	struct vxpu_container_request *c =
-		vxpu_pod_request_add_container(r, "main", VXPU_CONTAINER_APP);
+	        vxpu_pod_request_add_container(r, "main", VXPU_CONTAINER_APP);
 	c->count = count;
 	c->memory_mib = mib;
 	c->compute_percent = compute;
@@ -160,20 +162,20 @@ struct group {
 
 /* GPU nodes of cluster-trace-gpu-v2023 by model, GPUs, CPU milli, memory MiB. */
 static const struct group groups[] = {
-	{2, "A10", 1, 128000, 1048576, 24576},	   {549, "G2", 8, 96000, 393216, 16384},
-	{39, "G3", 8, 128000, 786432, 32768},	   {3, "P100", 1, 8000, 61440, 16384},
-	{107, "P100", 2, 16000, 122880, 16384},	   {22, "P100", 2, 64000, 262144, 16384},
-	{2, "P100", 2, 8000, 61440, 16384},	   {387, "T4", 2, 104000, 524288, 16384},
-	{17, "T4", 4, 96000, 393216, 16384},	   {19, "V100M16", 1, 8000, 32768, 16384},
-	{28, "V100M16", 4, 32000, 131072, 16384},  {7, "V100M16", 8, 64000, 262144, 16384},
-	{1, "V100M16", 8, 82000, 344064, 16384},   {9, "V100M32", 4, 48000, 376832, 32768},
-	{21, "V100M32", 8, 96000, 786432, 32768},
+        {2, "A10", 1, 128000, 1048576, 24576},    {549, "G2", 8, 96000, 393216, 16384},
+        {39, "G3", 8, 128000, 786432, 32768},     {3, "P100", 1, 8000, 61440, 16384},
+        {107, "P100", 2, 16000, 122880, 16384},   {22, "P100", 2, 64000, 262144, 16384},
+        {2, "P100", 2, 8000, 61440, 16384},       {387, "T4", 2, 104000, 524288, 16384},
+        {17, "T4", 4, 96000, 393216, 16384},      {19, "V100M16", 1, 8000, 32768, 16384},
+        {28, "V100M16", 4, 32000, 131072, 16384}, {7, "V100M16", 8, 64000, 262144, 16384},
+        {1, "V100M16", 8, 82000, 344064, 16384},  {9, "V100M32", 4, 48000, 376832, 32768},
+        {21, "V100M32", 8, 96000, 786432, 32768},
 };
 
 static double time_decision(const struct vxpu_node *const *nodes, size_t count,
-			    const struct vxpu_pod_request *r, enum vxpu_policy np,
-			    enum vxpu_policy dp, const struct vxpu_shape_stats *shapes, int *chosen,
-			    double *best)
+                            const struct vxpu_pod_request *r, enum vxpu_policy np,
+                            enum vxpu_policy dp, const struct vxpu_shape_stats *shapes, int *chosen,
+                            double *best)
 {
 	enum { SAMPLES = 201 };
 	double t[SAMPLES];
@@ -202,7 +204,7 @@ static void bench_cluster(void)
 			snprintf(name, sizeof(name), "openb-node-%04zu", k);
 			const struct group *gr = &groups[g];
 			build_node(&nodes[k], name, gr->model, gr->gpus, gr->cpu, gr->mem,
-				   gr->gpu_mib, false);
+			           gr->gpu_mib, false);
 			for (uint32_t d = 0; d < gr->gpus; d++) {
 				if (rnd(100) >= 60)
 					continue;
@@ -215,8 +217,8 @@ static void bench_cluster(void)
 	struct vxpu_shape_stats shapes;
 	vxpu_shapes_init(&shapes, 1000);
 	for (int i = 0; i < 2000; i++) {
-		struct vxpu_pod_request *r = request(rnd(10) == 0 ? 2 : 1, 1024 * (1 + rnd(16)),
-						     rnd(5) * 10);
+		struct vxpu_pod_request *r =
+		        request(rnd(10) == 0 ? 2 : 1, 1024 * (1 + rnd(16)), rnd(5) * 10);
 		vxpu_shapes_observe(&shapes, r);
 		free(r);
 	}
@@ -229,16 +231,16 @@ static void bench_cluster(void)
 		enum vxpu_policy np, dp;
 		const struct vxpu_shape_stats *shapes;
 	} cases[] = {
-		{"binpack/spread, 1 device", one, VXPU_POLICY_BINPACK, VXPU_POLICY_SPREAD, NULL},
-		{"topology/topology, 2 devices", two, VXPU_POLICY_TOPOLOGY, VXPU_POLICY_TOPOLOGY,
-		 NULL},
-		{"frag/frag, 1 device, 2000 requests learnt", one, VXPU_POLICY_FRAG,
-		 VXPU_POLICY_FRAG, &shapes},
+	        {"binpack/spread, 1 device", one, VXPU_POLICY_BINPACK, VXPU_POLICY_SPREAD, NULL},
+	        {"topology/topology, 2 devices", two, VXPU_POLICY_TOPOLOGY, VXPU_POLICY_TOPOLOGY,
+	         NULL},
+	        {"frag/frag, 1 device, 2000 requests learnt", one, VXPU_POLICY_FRAG,
+	         VXPU_POLICY_FRAG, &shapes},
 	};
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
 		double best;
 		double m = time_decision(ptrs, count, cases[c].r, cases[c].np, cases[c].dp,
-					 cases[c].shapes, &chosen, &best);
+		                         cases[c].shapes, &chosen, &best);
 		printf("placement decision over %zu nodes, %s: median %.1f us, fastest %.1f us "
 		       "(target < 1000 us: %s; chose %s)\n",
 		       count, cases[c].label, m, best, m < 1000 ? "met" : "MISSED",

@@ -85,8 +85,8 @@ int vxpu_rfc3339_parse(const char *text, int64_t *unix_ms)
 	return 0;
 }
 
-static int read_time(const cJSON *obj, const char *path, const char *key, int64_t *out,
-		     char *err, size_t errlen)
+static int read_time(const cJSON *obj, const char *path, const char *key, int64_t *out, char *err,
+                     size_t errlen)
 {
 	char text[40];
 	if (vxpu_json_string(obj, path, key, true, text, sizeof(text), err, errlen) < 0)
@@ -95,9 +95,9 @@ static int read_time(const cJSON *obj, const char *path, const char *key, int64_
 		char full[96];
 		vxpu_json_path(full, sizeof(full), path, key);
 		return vxpu_json_fail(err, errlen, full,
-				      "expected a UTC RFC 3339 time like "
-				      "\"2026-11-28T11:47:49.123Z\", got \"%s\"",
-				      text);
+		                      "expected a UTC RFC 3339 time like "
+		                      "\"2026-11-28T11:47:49.123Z\", got \"%s\"",
+		                      text);
 	}
 	return 0;
 }
@@ -105,7 +105,7 @@ static int read_time(const cJSON *obj, const char *path, const char *key, int64_
 /* ---- small readers ------------------------------------------------------ */
 
 static int read_u32(const cJSON *obj, const char *path, const char *key, bool required,
-		    uint64_t min, uint64_t max, uint32_t *out, char *err, size_t errlen)
+                    uint64_t min, uint64_t max, uint32_t *out, char *err, size_t errlen)
 {
 	uint64_t v = 0;
 	int r = vxpu_json_uint(obj, path, key, required, min, max, &v, err, errlen);
@@ -121,8 +121,8 @@ static int read_version(const cJSON *root, char *err, size_t errlen)
 		return -1;
 	if (v != VXPU_ANNOTATION_VERSION)
 		return vxpu_json_fail(err, errlen, "version",
-				      "unsupported version %llu (this build reads version %d)",
-				      (unsigned long long)v, VXPU_ANNOTATION_VERSION);
+		                      "unsupported version %llu (this build reads version %d)",
+		                      (unsigned long long)v, VXPU_ANNOTATION_VERSION);
 	return 0;
 }
 
@@ -196,12 +196,12 @@ out:
 }
 
 static int read_device(const cJSON *it, const char *path, struct vxpu_device *d, char *err,
-		       size_t errlen)
+                       size_t errlen)
 {
 	static const char *const fields[] = {
-		"id",	 "index",   "vendor",	"model",	 "memoryMiB",	   "computeUnits",
-		"slices", "numa",    "healthy", "cordoned", "memoryScaling", "computeScaling",
-		NULL};
+	        "id",     "index", "vendor",  "model",    "memoryMiB",     "computeUnits",
+	        "slices", "numa",  "healthy", "cordoned", "memoryScaling", "computeScaling",
+	        NULL};
 	if (expect_object(it, path, err, errlen) < 0 ||
 	    vxpu_json_only_fields(it, path, fields, err, errlen) < 0)
 		return -1;
@@ -212,20 +212,21 @@ static int read_device(const cJSON *it, const char *path, struct vxpu_device *d,
 	if (vxpu_json_string(it, path, "id", true, d->id, sizeof(d->id), err, errlen) < 0 ||
 	    read_u32(it, path, "index", true, 0, 1000000, &d->index, err, errlen) < 0 ||
 	    vxpu_json_string(it, path, "vendor", true, d->vendor, sizeof(d->vendor), err, errlen) <
-		    0 ||
-	    vxpu_json_string(it, path, "model", true, d->model, sizeof(d->model), err, errlen) < 0 ||
+	            0 ||
+	    vxpu_json_string(it, path, "model", true, d->model, sizeof(d->model), err, errlen) <
+	            0 ||
 	    vxpu_json_uint(it, path, "memoryMiB", true, 1, MAX_MIB, &d->memory_mib, err, errlen) <
-		    0 ||
+	            0 ||
 	    read_u32(it, path, "computeUnits", false, 0, 1000000, &d->compute_units, err, errlen) <
-		    0 ||
+	            0 ||
 	    read_u32(it, path, "slices", false, 0, 1024, &d->max_slices, err, errlen) < 0 ||
 	    vxpu_json_int(it, path, "numa", false, -1, 1023, &numa, err, errlen) < 0 ||
 	    vxpu_json_bool(it, path, "healthy", false, &d->healthy, err, errlen) < 0 ||
 	    vxpu_json_bool(it, path, "cordoned", false, &d->cordoned, err, errlen) < 0 ||
 	    vxpu_json_number(it, path, "memoryScaling", false, 0, VXPU_SCALING_MAX,
-			     &d->memory_scaling, err, errlen) < 0 ||
+	                     &d->memory_scaling, err, errlen) < 0 ||
 	    vxpu_json_number(it, path, "computeScaling", false, 0, VXPU_SCALING_MAX,
-			     &d->compute_scaling, err, errlen) < 0)
+	                     &d->compute_scaling, err, errlen) < 0)
 		return -1;
 	d->numa = (int32_t)numa;
 	if (!d->id[0])
@@ -233,11 +234,12 @@ static int read_device(const cJSON *it, const char *path, struct vxpu_device *d,
 	return 0;
 }
 
-static int read_registration(const cJSON *root, struct vxpu_node *n, int64_t *updated_ms,
-			     char *err, size_t errlen)
+static int read_registration(const cJSON *root, struct vxpu_node *n, int64_t *updated_ms, char *err,
+                             size_t errlen)
 {
-	static const char *const fields[] = {"version", "node",	   "updatedAt", "memoryScaling",
-					     "computeScaling", "devices", "links",	NULL};
+	static const char *const fields[] = {
+	        "version",        "node",    "updatedAt", "memoryScaling",
+	        "computeScaling", "devices", "links",     NULL};
 	static const char *const link_fields[] = {"a", "b", "type", "width", NULL};
 	const cJSON *devices = NULL, *links = NULL;
 	char path[64], msg[256];
@@ -246,16 +248,17 @@ static int read_registration(const cJSON *root, struct vxpu_node *n, int64_t *up
 	    vxpu_json_string(root, "", "node", true, n->name, sizeof(n->name), err, errlen) < 0 ||
 	    read_time(root, "", "updatedAt", updated_ms, err, errlen) < 0 ||
 	    vxpu_json_number(root, "", "memoryScaling", false, 0, VXPU_SCALING_MAX,
-			     &n->memory_scaling, err, errlen) < 0 ||
+	                     &n->memory_scaling, err, errlen) < 0 ||
 	    vxpu_json_number(root, "", "computeScaling", false, 0, VXPU_SCALING_MAX,
-			     &n->compute_scaling, err, errlen) < 0 ||
+	                     &n->compute_scaling, err, errlen) < 0 ||
 	    vxpu_json_array(root, "", "devices", true, &devices, err, errlen) < 0 ||
 	    vxpu_json_array(root, "", "links", false, &links, err, errlen) < 0)
 		return -1;
 	if (!n->name[0])
 		return vxpu_json_fail(err, errlen, "node", "empty node name");
 	if (n->memory_scaling <= 0 || n->compute_scaling <= 0)
-		return vxpu_json_fail(err, errlen, "", "memoryScaling and computeScaling must be > 0");
+		return vxpu_json_fail(err, errlen, "",
+		                      "memoryScaling and computeScaling must be > 0");
 	size_t i = 0;
 	for (const cJSON *it = devices->child; it; it = it->next, i++) {
 		vxpu_json_path_index(path, sizeof(path), "devices", i);
@@ -283,14 +286,14 @@ static int read_registration(const cJSON *root, struct vxpu_node *n, int64_t *up
 	return 0;
 }
 
-int vxpu_node_registration_decode(const char *json, struct vxpu_node *node,
-				  int64_t *updated_ms, char *err, size_t errlen)
+int vxpu_node_registration_decode(const char *json, struct vxpu_node *node, int64_t *updated_ms,
+                                  char *err, size_t errlen)
 {
 	static const char what[] = "node registration";
 	if (node->nallocs)
 		return vxpu_json_fail(err, errlen, what,
-				      "node \"%s\" holds allocations; decode into a fresh node",
-				      node->name);
+		                      "node \"%s\" holds allocations; decode into a fresh node",
+		                      node->name);
 	cJSON *root = NULL;
 	if (vxpu_json_parse_object(json, what, &root, err, errlen) < 0)
 		return -1;
@@ -343,9 +346,9 @@ static uint32_t percent_of(uint32_t units, uint32_t unit_count)
 }
 
 int vxpu_allocation_from_placement(const struct vxpu_node *n, const struct vxpu_pod_request *pod,
-				   const struct vxpu_placement *p, enum vxpu_policy node_policy,
-				   enum vxpu_policy device_policy, int64_t allocated_ms,
-				   struct vxpu_pod_allocation *out, char *err, size_t errlen)
+                                   const struct vxpu_placement *p, enum vxpu_policy node_policy,
+                                   enum vxpu_policy device_policy, int64_t allocated_ms,
+                                   struct vxpu_pod_allocation *out, char *err, size_t errlen)
 {
 	memset(out, 0, sizeof(*out));
 	vxpu_copy_name(out->node, sizeof(out->node), n->name);
@@ -361,8 +364,8 @@ int vxpu_allocation_from_placement(const struct vxpu_node *n, const struct vxpu_
 		const struct vxpu_share *s0 = &p->shares[i];
 		if (s0->container >= pod->ncontainers)
 			return vxpu_json_fail(err, errlen, "allocation",
-					      "share %u names container %u of %u", i, s0->container,
-					      pod->ncontainers);
+			                      "share %u names container %u of %u", i, s0->container,
+			                      pod->ncontainers);
 		const struct vxpu_container_request *c = &pod->containers[s0->container];
 		struct vxpu_alloc_container *ac = &out->containers[out->ncontainers++];
 		vxpu_copy_name(ac->name, sizeof(ac->name), c->name);
@@ -373,8 +376,8 @@ int vxpu_allocation_from_placement(const struct vxpu_node *n, const struct vxpu_
 			const struct vxpu_share *s = &p->shares[i];
 			if (s->device >= n->ndevices)
 				return vxpu_json_fail(err, errlen, "allocation",
-						      "share %u names device position %u of %u", i,
-						      s->device, n->ndevices);
+				                      "share %u names device position %u of %u", i,
+				                      s->device, n->ndevices);
 			const struct vxpu_device *d = &n->devices[s->device];
 			struct vxpu_alloc_device *ad = &out->devices[out->ndevices++];
 			vxpu_copy_name(ad->id, sizeof(ad->id), d->id);
@@ -387,7 +390,7 @@ int vxpu_allocation_from_placement(const struct vxpu_node *n, const struct vxpu_
 			ad->exclusive = s->exclusive;
 			if (s->template_index >= 0 && d->profile)
 				vxpu_copy_name(ad->template_name, sizeof(ad->template_name),
-					       d->profile->templates[s->template_index].name);
+				               d->profile->templates[s->template_index].name);
 			ac->count++;
 		}
 	}
@@ -395,7 +398,7 @@ int vxpu_allocation_from_placement(const struct vxpu_node *n, const struct vxpu_
 }
 
 int vxpu_allocation_to_placement(const struct vxpu_pod_allocation *a, const struct vxpu_node *n,
-				 struct vxpu_placement *p, char *err, size_t errlen)
+                                 struct vxpu_placement *p, char *err, size_t errlen)
 {
 	memset(p, 0, sizeof(*p));
 	for (uint32_t ci = 0; ci < a->ncontainers; ci++) {
@@ -405,9 +408,9 @@ int vxpu_allocation_to_placement(const struct vxpu_pod_allocation *a, const stru
 			int pos = vxpu_node_device_by_id(n, ad->id);
 			if (pos < 0)
 				return vxpu_json_fail(err, errlen, "allocation",
-						      "device \"%s\" of container \"%s\" is not on "
-						      "node \"%s\"",
-						      ad->id, c->name, n->name);
+				                      "device \"%s\" of container \"%s\" is not on "
+				                      "node \"%s\"",
+				                      ad->id, c->name, n->name);
 			const struct vxpu_vendor_profile *prof = n->devices[pos].profile;
 			int tidx = -1;
 			if (ad->template_name[0]) {
@@ -416,10 +419,10 @@ int vxpu_allocation_to_placement(const struct vxpu_pod_allocation *a, const stru
 						tidx = (int)t;
 				if (tidx < 0)
 					return vxpu_json_fail(
-						err, errlen, "allocation",
-						"device \"%s\": template \"%s\" is not in profile "
-						"\"%s\"",
-						ad->id, ad->template_name, prof ? prof->name : "?");
+					        err, errlen, "allocation",
+					        "device \"%s\": template \"%s\" is not in profile "
+					        "\"%s\"",
+					        ad->id, ad->template_name, prof ? prof->name : "?");
 			}
 			struct vxpu_share *s = &p->shares[p->nshares++];
 			s->device = (uint8_t)pos;
@@ -497,26 +500,25 @@ out:
 }
 
 static int read_policy(const cJSON *root, const char *key, enum vxpu_policy *out, char *err,
-		       size_t errlen)
+                       size_t errlen)
 {
 	char text[32];
 	if (vxpu_json_string(root, "", key, true, text, sizeof(text), err, errlen) < 0)
 		return -1;
 	if (vxpu_policy_parse(text, out) < 0)
 		return vxpu_json_fail(err, errlen, key,
-				      "unknown policy \"%s\" (default, binpack, spread, topology, "
-				      "numa, frag)",
-				      text);
+		                      "unknown policy \"%s\" (default, binpack, spread, topology, "
+		                      "numa, frag)",
+		                      text);
 	return 0;
 }
 
 static int read_alloc_device(const cJSON *it, const char *path, struct vxpu_alloc_device *d,
-			     char *err, size_t errlen)
+                             char *err, size_t errlen)
 {
-	static const char *const fields[] = {"id",	     "index",	   "vendor",
-					     "model",	     "memoryMiB",  "computeUnits",
-					     "computePercent", "template", "exclusive",
-					     NULL};
+	static const char *const fields[] = {
+	        "id",           "index",          "vendor",   "model",     "memoryMiB",
+	        "computeUnits", "computePercent", "template", "exclusive", NULL};
 	if (expect_object(it, path, err, errlen) < 0 ||
 	    vxpu_json_only_fields(it, path, fields, err, errlen) < 0)
 		return -1;
@@ -524,16 +526,17 @@ static int read_alloc_device(const cJSON *it, const char *path, struct vxpu_allo
 	if (vxpu_json_string(it, path, "id", true, d->id, sizeof(d->id), err, errlen) < 0 ||
 	    read_u32(it, path, "index", true, 0, 1000000, &d->index, err, errlen) < 0 ||
 	    vxpu_json_string(it, path, "vendor", true, d->vendor, sizeof(d->vendor), err, errlen) <
-		    0 ||
-	    vxpu_json_string(it, path, "model", true, d->model, sizeof(d->model), err, errlen) < 0 ||
+	            0 ||
+	    vxpu_json_string(it, path, "model", true, d->model, sizeof(d->model), err, errlen) <
+	            0 ||
 	    vxpu_json_uint(it, path, "memoryMiB", true, 0, MAX_MIB, &d->memory_mib, err, errlen) <
-		    0 ||
+	            0 ||
 	    read_u32(it, path, "computeUnits", true, 0, 1000000, &d->compute_units, err, errlen) <
-		    0 ||
+	            0 ||
 	    read_u32(it, path, "computePercent", true, 0, 100, &d->compute_percent, err, errlen) <
-		    0 ||
-	    vxpu_json_string(it, path, "template", true, d->template_name,
-			     sizeof(d->template_name), err, errlen) < 0 ||
+	            0 ||
+	    vxpu_json_string(it, path, "template", true, d->template_name, sizeof(d->template_name),
+	                     err, errlen) < 0 ||
 	    vxpu_json_bool(it, path, "exclusive", true, &d->exclusive, err, errlen) < 0)
 		return -1;
 	if (!d->id[0])
@@ -542,7 +545,7 @@ static int read_alloc_device(const cJSON *it, const char *path, struct vxpu_allo
 }
 
 static int read_container(const cJSON *it, const char *path, struct vxpu_pod_allocation *a,
-			  char *err, size_t errlen)
+                          char *err, size_t errlen)
 {
 	static const char *const fields[] = {"name", "kind", "priority", "devices", NULL};
 	if (expect_object(it, path, err, errlen) < 0 ||
@@ -550,7 +553,7 @@ static int read_container(const cJSON *it, const char *path, struct vxpu_pod_all
 		return -1;
 	if (a->ncontainers >= VXPU_POD_MAX_CONTAINERS)
 		return vxpu_json_fail(err, errlen, path, "more than %d containers",
-				      VXPU_POD_MAX_CONTAINERS);
+		                      VXPU_POD_MAX_CONTAINERS);
 	struct vxpu_alloc_container *c = &a->containers[a->ncontainers];
 	memset(c, 0, sizeof(*c));
 	char kind[16];
@@ -566,8 +569,8 @@ static int read_container(const cJSON *it, const char *path, struct vxpu_pod_all
 	else if (strcmp(kind, "init") == 0)
 		c->kind = VXPU_CONTAINER_INIT;
 	else
-		return vxpu_json_fail(err, errlen, path, "kind: expected \"app\" or \"init\", got \"%s\"",
-				      kind);
+		return vxpu_json_fail(err, errlen, path,
+		                      "kind: expected \"app\" or \"init\", got \"%s\"", kind);
 	c->priority = (int)priority;
 	c->first = a->ndevices;
 	char dpath[128];
@@ -576,7 +579,7 @@ static int read_container(const cJSON *it, const char *path, struct vxpu_pod_all
 		snprintf(dpath, sizeof(dpath), "%s.devices[%zu]", path, j);
 		if (a->ndevices >= VXPU_POD_MAX_DEVICES)
 			return vxpu_json_fail(err, errlen, dpath, "more than %d devices in the pod",
-					      VXPU_POD_MAX_DEVICES);
+			                      VXPU_POD_MAX_DEVICES);
 		if (read_alloc_device(d, dpath, &a->devices[a->ndevices], err, errlen) < 0)
 			return -1;
 		a->ndevices++;
@@ -587,12 +590,11 @@ static int read_container(const cJSON *it, const char *path, struct vxpu_pod_all
 }
 
 static int read_allocation(const cJSON *root, struct vxpu_pod_allocation *a, char *err,
-			   size_t errlen)
+                           size_t errlen)
 {
 	static const char *const fields[] = {
-		"version",     "node",	       "namespace",	"pod",	    "project",
-		"allocatedAt", "nodePolicy", "devicePolicy", "cpuMilli", "memoryMiB",
-		"containers",  NULL};
+	        "version",    "node",         "namespace", "pod",       "project",    "allocatedAt",
+	        "nodePolicy", "devicePolicy", "cpuMilli",  "memoryMiB", "containers", NULL};
 	const cJSON *containers = NULL;
 	if (vxpu_json_only_fields(root, "", fields, err, errlen) < 0 ||
 	    read_version(root, err, errlen) < 0 ||
@@ -600,14 +602,14 @@ static int read_allocation(const cJSON *root, struct vxpu_pod_allocation *a, cha
 	    vxpu_json_string(root, "", "namespace", true, a->ns, sizeof(a->ns), err, errlen) < 0 ||
 	    vxpu_json_string(root, "", "pod", true, a->pod, sizeof(a->pod), err, errlen) < 0 ||
 	    vxpu_json_string(root, "", "project", true, a->project, sizeof(a->project), err,
-			     errlen) < 0 ||
+	                     errlen) < 0 ||
 	    read_time(root, "", "allocatedAt", &a->allocated_ms, err, errlen) < 0 ||
 	    read_policy(root, "nodePolicy", &a->node_policy, err, errlen) < 0 ||
 	    read_policy(root, "devicePolicy", &a->device_policy, err, errlen) < 0 ||
 	    vxpu_json_uint(root, "", "cpuMilli", true, 0, VXPU_JSON_MAX_EXACT, &a->cpu_milli, err,
-			   errlen) < 0 ||
+	                   errlen) < 0 ||
 	    vxpu_json_uint(root, "", "memoryMiB", true, 0, MAX_MIB, &a->memory_mib, err, errlen) <
-		    0 ||
+	            0 ||
 	    vxpu_json_array(root, "", "containers", true, &containers, err, errlen) < 0)
 		return -1;
 	if (!a->node[0] || !a->ns[0] || !a->pod[0])
@@ -623,7 +625,7 @@ static int read_allocation(const cJSON *root, struct vxpu_pod_allocation *a, cha
 }
 
 int vxpu_allocation_decode(const char *json, struct vxpu_pod_allocation *out, char *err,
-			   size_t errlen)
+                           size_t errlen)
 {
 	static const char what[] = "allocation";
 	cJSON *root = NULL;

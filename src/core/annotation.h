@@ -42,8 +42,8 @@ void vxpu_annotation_free(char *text);
  * finalized; the node must hold no allocations. Returns NULL / -1 on error.
  */
 char *vxpu_node_registration_encode(const struct vxpu_node *n, int64_t updated_ms);
-int vxpu_node_registration_decode(const char *json, struct vxpu_node *node,
-				  int64_t *updated_ms, char *err, size_t errlen);
+int vxpu_node_registration_decode(const char *json, struct vxpu_node *node, int64_t *updated_ms,
+                                  char *err, size_t errlen);
 
 struct vxpu_alloc_device {
 	char id[VXPU_DEVICE_ID_MAX];
@@ -51,8 +51,8 @@ struct vxpu_alloc_device {
 	char vendor[VXPU_VENDOR_NAME_MAX];
 	char model[VXPU_MODEL_NAME_MAX];
 	uint64_t memory_mib;
-	uint32_t compute_units;   /* of the device's unit count */
-	uint32_t compute_percent; /* the same share in percent, rounded up */
+	uint32_t compute_units;                     /* of the device's unit count */
+	uint32_t compute_percent;                   /* the same share in percent, rounded up */
 	char template_name[VXPU_TEMPLATE_NAME_MAX]; /* "" = none */
 	bool exclusive;
 };
@@ -83,9 +83,9 @@ struct vxpu_pod_allocation {
 
 /* Describes a placement of pod on node n (containers with devices only). */
 int vxpu_allocation_from_placement(const struct vxpu_node *n, const struct vxpu_pod_request *pod,
-				   const struct vxpu_placement *p, enum vxpu_policy node_policy,
-				   enum vxpu_policy device_policy, int64_t allocated_ms,
-				   struct vxpu_pod_allocation *out, char *err, size_t errlen);
+                                   const struct vxpu_placement *p, enum vxpu_policy node_policy,
+                                   enum vxpu_policy device_policy, int64_t allocated_ms,
+                                   struct vxpu_pod_allocation *out, char *err, size_t errlen);
 
 /*
  * Turns an allocation back into a placement on node n (devices found by
@@ -94,11 +94,11 @@ int vxpu_allocation_from_placement(const struct vxpu_node *n, const struct vxpu_
  * node no longer has it.
  */
 int vxpu_allocation_to_placement(const struct vxpu_pod_allocation *a, const struct vxpu_node *n,
-				 struct vxpu_placement *p, char *err, size_t errlen);
+                                 struct vxpu_placement *p, char *err, size_t errlen);
 
 char *vxpu_allocation_encode(const struct vxpu_pod_allocation *a);
 int vxpu_allocation_decode(const char *json, struct vxpu_pod_allocation *out, char *err,
-			   size_t errlen);
+                           size_t errlen);
 
 /*
  * Strict UTC RFC 3339: YYYY-MM-DDTHH:MM:SS[.digits]Z, years 1970..9999,

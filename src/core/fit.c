@@ -19,21 +19,21 @@
 #include <string.h>
 
 static const char *const reason_texts[VXPU_REASON_COUNT] = {
-	[VXPU_REASON_OK] = "fits",
-	[VXPU_REASON_INSUFFICIENT_MEMORY] = "insufficient memory",
-	[VXPU_REASON_INSUFFICIENT_COMPUTE] = "insufficient compute",
-	[VXPU_REASON_SLICES_EXHAUSTED] = "slices exhausted",
-	[VXPU_REASON_EXCLUSIVE_CONFLICT] = "exclusive conflict",
-	[VXPU_REASON_NO_TEMPLATE] = "no template fits",
-	[VXPU_REASON_NUMA] = "NUMA",
-	[VXPU_REASON_CORDONED] = "cordoned",
-	[VXPU_REASON_UNHEALTHY] = "unhealthy",
-	[VXPU_REASON_UUID_MISMATCH] = "UUID mismatch",
-	[VXPU_REASON_TYPE_MISMATCH] = "type mismatch",
-	[VXPU_REASON_QUOTA] = "quota exceeded",
-	[VXPU_REASON_HOST_CPU] = "insufficient cpu",
-	[VXPU_REASON_HOST_MEMORY] = "insufficient host memory",
-	[VXPU_REASON_NO_DEVICES] = "no devices",
+        [VXPU_REASON_OK] = "fits",
+        [VXPU_REASON_INSUFFICIENT_MEMORY] = "insufficient memory",
+        [VXPU_REASON_INSUFFICIENT_COMPUTE] = "insufficient compute",
+        [VXPU_REASON_SLICES_EXHAUSTED] = "slices exhausted",
+        [VXPU_REASON_EXCLUSIVE_CONFLICT] = "exclusive conflict",
+        [VXPU_REASON_NO_TEMPLATE] = "no template fits",
+        [VXPU_REASON_NUMA] = "NUMA",
+        [VXPU_REASON_CORDONED] = "cordoned",
+        [VXPU_REASON_UNHEALTHY] = "unhealthy",
+        [VXPU_REASON_UUID_MISMATCH] = "UUID mismatch",
+        [VXPU_REASON_TYPE_MISMATCH] = "type mismatch",
+        [VXPU_REASON_QUOTA] = "quota exceeded",
+        [VXPU_REASON_HOST_CPU] = "insufficient cpu",
+        [VXPU_REASON_HOST_MEMORY] = "insufficient host memory",
+        [VXPU_REASON_NO_DEVICES] = "no devices",
 };
 
 const char *vxpu_reason_text(enum vxpu_reason r)
@@ -42,7 +42,7 @@ const char *vxpu_reason_text(enum vxpu_reason r)
 }
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -63,7 +63,7 @@ static uint64_t ceil_div(uint64_t a, uint64_t b)
 /* ---- per device -------------------------------------------------------- */
 
 enum vxpu_reason vxpu_demand_fit(const struct vxpu_device *d, const struct vxpu_device_usage *u,
-				 const struct vxpu_demand *dm, struct vxpu_share *share)
+                                 const struct vxpu_demand *dm, struct vxpu_share *share)
 {
 	const struct vxpu_vendor_profile *p = d->profile;
 	uint64_t memory = 0;
@@ -76,17 +76,18 @@ enum vxpu_reason vxpu_demand_fit(const struct vxpu_device *d, const struct vxpu_
 		units = d->unit_count;
 		exclusive = true;
 	} else {
-		uint64_t want = dm->memory_percent
-					? ceil_div((uint64_t)dm->memory_percent * d->memory_mib, 100)
-					: dm->memory_mib;
+		uint64_t want =
+		        dm->memory_percent
+		                ? ceil_div((uint64_t)dm->memory_percent * d->memory_mib, 100)
+		                : dm->memory_mib;
 		uint32_t want_units =
-			exclusive ? d->unit_count
-				  : (uint32_t)ceil_div((uint64_t)dm->compute_percent * d->unit_count,
-						       100);
+		        exclusive ? d->unit_count
+		                  : (uint32_t)ceil_div(
+		                            (uint64_t)dm->compute_percent * d->unit_count, 100);
 		uint32_t fixed_units = 0;
 		if (vxpu_vendor_round_share(p, want, p->compute_limit ? want_units : 0,
-					    d->memory_mib, d->unit_count, &memory, &fixed_units,
-					    &template_index) < 0)
+		                            d->memory_mib, d->unit_count, &memory, &fixed_units,
+		                            &template_index) < 0)
 			return VXPU_REASON_NO_TEMPLATE;
 		if (template_index >= 0 && p->templates[template_index].whole_device)
 			exclusive = true;
@@ -113,8 +114,8 @@ enum vxpu_reason vxpu_demand_fit(const struct vxpu_device *d, const struct vxpu_
 }
 
 enum vxpu_reason vxpu_device_fit(const struct vxpu_node *n, uint32_t pos,
-				 const struct vxpu_device_usage *u,
-				 const struct vxpu_container_request *c, struct vxpu_share *share)
+                                 const struct vxpu_device_usage *u,
+                                 const struct vxpu_container_request *c, struct vxpu_share *share)
 {
 	const struct vxpu_device *d = &n->devices[pos];
 	if (c->family[0] && strcmp(d->profile->resources[VXPU_RESOURCE_COUNT], c->family) != 0)
@@ -135,11 +136,11 @@ enum vxpu_reason vxpu_device_fit(const struct vxpu_node *n, uint32_t pos,
 	if (d->cordoned)
 		return VXPU_REASON_CORDONED;
 	struct vxpu_demand dm = {
-		.count = c->count,
-		.memory_mib = c->memory_mib,
-		.memory_percent = c->memory_percent,
-		.compute_percent = c->compute_percent,
-		.exclusive = c->exclusive,
+	        .count = c->count,
+	        .memory_mib = c->memory_mib,
+	        .memory_percent = c->memory_percent,
+	        .compute_percent = c->compute_percent,
+	        .exclusive = c->exclusive,
 	};
 	enum vxpu_reason r = vxpu_demand_fit(d, u, &dm, share);
 	if (r == VXPU_REASON_OK)
@@ -159,7 +160,7 @@ static void add_share(struct vxpu_device_usage *u, const struct vxpu_share *s)
 }
 
 static void refuse_devices(struct vxpu_refusal *why, const struct vxpu_container_request *c,
-			   const uint16_t *counts, uint32_t fitting)
+                           const uint16_t *counts, uint32_t fitting)
 {
 	memcpy(why->counts, counts, sizeof(why->counts));
 	why->fitting = (uint16_t)fitting;
@@ -169,24 +170,24 @@ static void refuse_devices(struct vxpu_refusal *why, const struct vxpu_container
 
 /* Places one container on work (the usage it sees); appends its shares. */
 static bool place_container(const struct vxpu_node *n, struct vxpu_device_usage *work,
-			    const struct vxpu_pod_request *pod, uint32_t ci,
-			    const struct vxpu_fit_options *opt, struct vxpu_frag_cache *frag,
-			    struct vxpu_placement *out, struct vxpu_refusal *why)
+                            const struct vxpu_pod_request *pod, uint32_t ci,
+                            const struct vxpu_fit_options *opt, struct vxpu_frag_cache *frag,
+                            struct vxpu_placement *out, struct vxpu_refusal *why)
 {
 	const struct vxpu_container_request *c = &pod->containers[ci];
 	struct vxpu_candidate cands[VXPU_NODE_MAX_DEVICES];
 	uint16_t counts[VXPU_REASON_COUNT] = {0};
 	uint32_t nc = 0;
 	for (uint32_t pos = 0; pos < n->ndevices; pos++) {
-		struct vxpu_share *s = &cands[nc].share;
-		enum vxpu_reason r = vxpu_device_fit(n, pos, &work[pos], c, s);
+		struct vxpu_share s;
+		enum vxpu_reason r = vxpu_device_fit(n, pos, &work[pos], c, &s);
 		if (r != VXPU_REASON_OK) {
 			counts[r]++;
 			continue;
 		}
-		s->container = (uint8_t)ci;
-		s->init = c->kind == VXPU_CONTAINER_INIT;
-		nc++;
+		s.container = (uint8_t)ci;
+		s.init = c->kind == VXPU_CONTAINER_INIT;
+		cands[nc++].share = s;
 	}
 	if (nc < c->count) {
 		refuse_devices(why, c, counts, nc);
@@ -195,7 +196,7 @@ static bool place_container(const struct vxpu_node *n, struct vxpu_device_usage 
 	uint8_t chosen[VXPU_NODE_MAX_DEVICES];
 	double delta = 0.0;
 	if (vxpu_choose_devices(n, work, cands, nc, c->count, c->numa_bind, opt->device_policy,
-				frag, chosen, &delta) < 0) {
+	                        frag, chosen, &delta) < 0) {
 		counts[VXPU_REASON_NUMA] = (uint16_t)(counts[VXPU_REASON_NUMA] + nc);
 		refuse_devices(why, c, counts, 0);
 		return false;
@@ -210,13 +211,13 @@ static bool place_container(const struct vxpu_node *n, struct vxpu_device_usage 
 }
 
 static void peak_merge(struct vxpu_device_usage *peak, const struct vxpu_device_usage *now,
-		       const struct vxpu_device_usage *base)
+                       const struct vxpu_device_usage *base)
 {
 	struct vxpu_device_usage d = {
-		.memory_mib = now->memory_mib - base->memory_mib,
-		.compute_units = now->compute_units - base->compute_units,
-		.slices = (uint16_t)(now->slices - base->slices),
-		.exclusive = (uint16_t)(now->exclusive - base->exclusive),
+	        .memory_mib = now->memory_mib - base->memory_mib,
+	        .compute_units = now->compute_units - base->compute_units,
+	        .slices = (uint16_t)(now->slices - base->slices),
+	        .exclusive = (uint16_t)(now->exclusive - base->exclusive),
 	};
 	if (d.memory_mib > peak->memory_mib)
 		peak->memory_mib = d.memory_mib;
@@ -237,7 +238,7 @@ static void quota_of_peak(const struct vxpu_node *n, struct vxpu_placement *p)
 			continue;
 		p->quota.memory_mib += u->memory_mib;
 		p->quota.compute_percent +=
-			ceil_div((uint64_t)u->compute_units * 100, n->devices[d].unit_count);
+		        ceil_div((uint64_t)u->compute_units * 100, n->devices[d].unit_count);
 		p->quota.devices += u->slices;
 	}
 }
@@ -251,8 +252,8 @@ static bool needs_devices(const struct vxpu_pod_request *pod)
 }
 
 bool vxpu_fit_node(const struct vxpu_node *n, const struct vxpu_pod_request *pod,
-		   const struct vxpu_fit_options *opt, struct vxpu_placement *out,
-		   struct vxpu_refusal *why)
+                   const struct vxpu_fit_options *opt, struct vxpu_placement *out,
+                   struct vxpu_refusal *why)
 {
 	/* Only what is read back is cleared: this runs for every node. */
 	why->node_reason = VXPU_REASON_OK;
@@ -269,26 +270,27 @@ bool vxpu_fit_node(const struct vxpu_node *n, const struct vxpu_pod_request *pod
 	out->memory_mib = pod->memory_mib;
 
 	if (pod->cpu_milli && n->cpu_milli) {
-		uint64_t free_cpu = n->cpu_milli > n->cpu_used_milli ? n->cpu_milli - n->cpu_used_milli : 0;
+		uint64_t free_cpu =
+		        n->cpu_milli > n->cpu_used_milli ? n->cpu_milli - n->cpu_used_milli : 0;
 		if (pod->cpu_milli > free_cpu) {
 			why->node_reason = VXPU_REASON_HOST_CPU;
 			snprintf(why->detail, sizeof(why->detail),
-				 "insufficient cpu: %llum requested, %llum of %llum free",
-				 (unsigned long long)pod->cpu_milli, (unsigned long long)free_cpu,
-				 (unsigned long long)n->cpu_milli);
+			         "insufficient cpu: %llum requested, %llum of %llum free",
+			         (unsigned long long)pod->cpu_milli, (unsigned long long)free_cpu,
+			         (unsigned long long)n->cpu_milli);
 			return false;
 		}
 	}
 	if (pod->memory_mib && n->memory_mib) {
 		uint64_t free_mem =
-			n->memory_mib > n->memory_used_mib ? n->memory_mib - n->memory_used_mib : 0;
+		        n->memory_mib > n->memory_used_mib ? n->memory_mib - n->memory_used_mib : 0;
 		if (pod->memory_mib > free_mem) {
 			why->node_reason = VXPU_REASON_HOST_MEMORY;
 			snprintf(why->detail, sizeof(why->detail),
-				 "insufficient host memory: %llu MiB requested, %llu MiB of %llu "
-				 "MiB free",
-				 (unsigned long long)pod->memory_mib, (unsigned long long)free_mem,
-				 (unsigned long long)n->memory_mib);
+			         "insufficient host memory: %llu MiB requested, %llu MiB of %llu "
+			         "MiB free",
+			         (unsigned long long)pod->memory_mib, (unsigned long long)free_mem,
+			         (unsigned long long)n->memory_mib);
 			return false;
 		}
 	}
@@ -335,7 +337,7 @@ bool vxpu_fit_node(const struct vxpu_node *n, const struct vxpu_pod_request *pod
 	}
 	quota_of_peak(n, out);
 	if (opt->quota && vxpu_quota_check(opt->quota, pod->ns, pod->project, &out->quota,
-					   why->detail, sizeof(why->detail)) < 0) {
+	                                   why->detail, sizeof(why->detail)) < 0) {
 		why->node_reason = VXPU_REASON_QUOTA;
 		return false;
 	}
@@ -349,22 +351,23 @@ size_t vxpu_refusal_format(const struct vxpu_refusal *why, char *buf, size_t cap
 	buf[0] = '\0';
 	if (why->node_reason != VXPU_REASON_OK) {
 		int n = snprintf(buf, cap, "%s",
-				 why->detail[0] ? why->detail : vxpu_reason_text(why->node_reason));
+		                 why->detail[0] ? why->detail : vxpu_reason_text(why->node_reason));
 		return n < 0 ? 0 : ((size_t)n < cap ? (size_t)n : cap - 1);
 	}
 	size_t len = 0;
 	for (int r = VXPU_REASON_OK + 1; r < VXPU_REASON_QUOTA && len < cap; r++) {
 		if (!why->counts[r])
 			continue;
-		int n = snprintf(buf + len, cap - len, "%s%u/%u %s", len ? ", " : "", why->counts[r],
-				 why->ndevices, vxpu_reason_text((enum vxpu_reason)r));
+		int n = snprintf(buf + len, cap - len, "%s%u/%u %s", len ? ", " : "",
+		                 why->counts[r], why->ndevices,
+		                 vxpu_reason_text((enum vxpu_reason)r));
 		if (n < 0)
 			break;
 		len += (size_t)n;
 	}
 	if (len < cap && why->fitting > 0 && why->fitting < why->needed) {
 		int n = snprintf(buf + len, cap - len, "%s%u/%u fit (%u needed)", len ? ", " : "",
-				 why->fitting, why->ndevices, why->needed);
+		                 why->fitting, why->ndevices, why->needed);
 		if (n > 0)
 			len += (size_t)n;
 	}
@@ -387,11 +390,11 @@ enum vxpu_reason vxpu_refusal_main_reason(const struct vxpu_refusal *why)
 }
 
 int vxpu_placement_finish(const struct vxpu_node *n, struct vxpu_placement *p, char *err,
-			  size_t errlen)
+                          size_t errlen)
 {
 	if (p->nshares > VXPU_POD_MAX_DEVICES)
 		return fail(err, errlen, "placement: %u shares, at most %d", p->nshares,
-			    VXPU_POD_MAX_DEVICES);
+		            VXPU_POD_MAX_DEVICES);
 	struct vxpu_device_usage app[VXPU_NODE_MAX_DEVICES];
 	struct vxpu_device_usage zero[VXPU_NODE_MAX_DEVICES];
 	memset(app, 0, sizeof(app));
@@ -400,8 +403,9 @@ int vxpu_placement_finish(const struct vxpu_node *n, struct vxpu_placement *p, c
 	for (uint32_t i = 0; i < p->nshares; i++) {
 		const struct vxpu_share *s = &p->shares[i];
 		if (s->device >= n->ndevices)
-			return fail(err, errlen, "placement: share %u names device position %u of %u",
-				    i, s->device, n->ndevices);
+			return fail(err, errlen,
+			            "placement: share %u names device position %u of %u", i,
+			            s->device, n->ndevices);
 		if (!s->init)
 			add_share(&app[s->device], s);
 	}
@@ -437,7 +441,7 @@ const struct vxpu_allocation *vxpu_node_allocation(const struct vxpu_node *n, co
 }
 
 static int check_commit(const struct vxpu_node *n, const struct vxpu_placement *p, char *err,
-			size_t errlen)
+                        size_t errlen)
 {
 	for (uint32_t d = 0; d < n->ndevices; d++) {
 		const struct vxpu_device_usage *add = &p->peak[d];
@@ -460,7 +464,7 @@ static int check_commit(const struct vxpu_node *n, const struct vxpu_placement *
 			why = "insufficient compute";
 		if (why)
 			return fail(err, errlen, "node \"%s\" device %u (%s): %s", n->name,
-				    dev->index, dev->id, why);
+			            dev->index, dev->id, why);
 	}
 	if (p->cpu_milli && n->cpu_milli && n->cpu_used_milli + p->cpu_milli > n->cpu_milli)
 		return fail(err, errlen, "node \"%s\": insufficient cpu", n->name);
@@ -470,13 +474,13 @@ static int check_commit(const struct vxpu_node *n, const struct vxpu_placement *
 }
 
 static int commit(struct vxpu_node *n, const struct vxpu_placement *p, const char *owner,
-		  bool checked, char *err, size_t errlen)
+                  bool checked, char *err, size_t errlen)
 {
 	if (!owner || !owner[0] || strlen(owner) >= VXPU_OWNER_MAX)
 		return fail(err, errlen, "owner key must have 1..%d bytes", VXPU_OWNER_MAX - 1);
 	if (vxpu_node_allocation(n, owner))
 		return fail(err, errlen, "node \"%s\": \"%s\" already holds an allocation", n->name,
-			    owner);
+		            owner);
 	if (checked && check_commit(n, p, err, errlen) < 0)
 		return -1;
 	if (n->nallocs == n->alloc_cap) {
@@ -510,13 +514,13 @@ static int commit(struct vxpu_node *n, const struct vxpu_placement *p, const cha
 }
 
 int vxpu_node_commit(struct vxpu_node *n, const struct vxpu_placement *p, const char *owner,
-		     char *err, size_t errlen)
+                     char *err, size_t errlen)
 {
 	return commit(n, p, owner, true, err, errlen);
 }
 
 int vxpu_node_record(struct vxpu_node *n, const struct vxpu_placement *p, const char *owner,
-		     char *err, size_t errlen)
+                     char *err, size_t errlen)
 {
 	return commit(n, p, owner, false, err, errlen);
 }
@@ -526,8 +530,7 @@ static uint64_t sub_floor(uint64_t a, uint64_t b)
 	return a > b ? a - b : 0;
 }
 
-int vxpu_node_release(struct vxpu_node *n, const char *owner,
-		      struct vxpu_quota_amount *released)
+int vxpu_node_release(struct vxpu_node *n, const char *owner, struct vxpu_quota_amount *released)
 {
 	size_t i = 0;
 	while (i < n->nallocs && strcmp(n->allocs[i].owner, owner) != 0)
@@ -546,7 +549,7 @@ int vxpu_node_release(struct vxpu_node *n, const char *owner,
 		u->exclusive = (uint16_t)sub_floor(u->exclusive, use->exclusive);
 		q.memory_mib += use->memory_mib;
 		q.compute_percent +=
-			ceil_div((uint64_t)use->compute_units * 100, n->devices[d].unit_count);
+		        ceil_div((uint64_t)use->compute_units * 100, n->devices[d].unit_count);
 		q.devices += use->slices;
 	}
 	n->cpu_used_milli = sub_floor(n->cpu_used_milli, a->cpu_milli);

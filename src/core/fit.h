@@ -133,15 +133,15 @@ struct vxpu_demand {
  * the profile demands it. Fills *share (all but device and container).
  */
 enum vxpu_reason vxpu_demand_fit(const struct vxpu_device *d, const struct vxpu_device_usage *u,
-				 const struct vxpu_demand *dm, struct vxpu_share *share);
+                                 const struct vxpu_demand *dm, struct vxpu_share *share);
 
 /*
  * Does container c fit device pos given usage u? Fills *share (device,
  * memory, compute, template, exclusive) when it does. Pure.
  */
 enum vxpu_reason vxpu_device_fit(const struct vxpu_node *n, uint32_t pos,
-				 const struct vxpu_device_usage *u,
-				 const struct vxpu_container_request *c, struct vxpu_share *share);
+                                 const struct vxpu_device_usage *u,
+                                 const struct vxpu_container_request *c, struct vxpu_share *share);
 
 /*
  * Fits a normalized pod request on a finalized node. Returns true and fills
@@ -149,8 +149,8 @@ enum vxpu_reason vxpu_device_fit(const struct vxpu_node *n, uint32_t pos,
  * than filling opt->frag_cache (a memo of a pure function).
  */
 bool vxpu_fit_node(const struct vxpu_node *n, const struct vxpu_pod_request *pod,
-		   const struct vxpu_fit_options *opt, struct vxpu_placement *out,
-		   struct vxpu_refusal *why);
+                   const struct vxpu_fit_options *opt, struct vxpu_placement *out,
+                   struct vxpu_refusal *why);
 
 /* Writes the refusal as one line (see above); returns its length. */
 size_t vxpu_refusal_format(const struct vxpu_refusal *why, char *buf, size_t cap);
@@ -164,7 +164,7 @@ enum vxpu_reason vxpu_refusal_main_reason(const struct vxpu_refusal *why);
  * device the node does not have.
  */
 int vxpu_placement_finish(const struct vxpu_node *n, struct vxpu_placement *p, char *err,
-			  size_t errlen);
+                          size_t errlen);
 
 /*
  * Applies a placement to the node's usage under an owner key (unique on the
@@ -172,7 +172,7 @@ int vxpu_placement_finish(const struct vxpu_node *n, struct vxpu_placement *p, c
  * with the reason and changes nothing.
  */
 int vxpu_node_commit(struct vxpu_node *n, const struct vxpu_placement *p, const char *owner,
-		     char *err, size_t errlen);
+                     char *err, size_t errlen);
 
 /*
  * Records a placement without re-checking capacity or device state: for
@@ -181,17 +181,15 @@ int vxpu_node_commit(struct vxpu_node *n, const struct vxpu_placement *p, const 
  * unhealthy). Refuses only a missing or duplicate owner key.
  */
 int vxpu_node_record(struct vxpu_node *n, const struct vxpu_placement *p, const char *owner,
-		     char *err, size_t errlen);
+                     char *err, size_t errlen);
 
 /*
  * Gives back what the owner's commit took; fills *released (may be NULL)
  * with its quota amounts. Returns 0, or -1 when the owner has nothing here.
  */
-int vxpu_node_release(struct vxpu_node *n, const char *owner,
-		      struct vxpu_quota_amount *released);
+int vxpu_node_release(struct vxpu_node *n, const char *owner, struct vxpu_quota_amount *released);
 
 /* The owner's allocation on the node, or NULL. */
-const struct vxpu_allocation *vxpu_node_allocation(const struct vxpu_node *n,
-						   const char *owner);
+const struct vxpu_allocation *vxpu_node_allocation(const struct vxpu_node *n, const char *owner);
 
 #endif

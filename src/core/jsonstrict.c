@@ -67,8 +67,7 @@ void vxpu_json_path_index(char *buf, size_t cap, const char *parent, size_t inde
 }
 
 /* Depth-first search for an object with a repeated key. */
-static int find_duplicate(const cJSON *item, const char *path, char *err, size_t errlen,
-			  int depth)
+static int find_duplicate(const cJSON *item, const char *path, char *err, size_t errlen, int depth)
 {
 	char sub[256];
 	if (depth > 64)
@@ -78,8 +77,8 @@ static int find_duplicate(const cJSON *item, const char *path, char *err, size_t
 			for (const cJSON *b = a->next; b; b = b->next)
 				if (a->string && b->string && strcmp(a->string, b->string) == 0)
 					return vxpu_json_fail(err, errlen, path,
-							      "field \"%s\" appears twice",
-							      a->string);
+					                      "field \"%s\" appears twice",
+					                      a->string);
 			vxpu_json_path(sub, sizeof(sub), path, a->string ? a->string : "?");
 			if (find_duplicate(a, sub, err, errlen, depth + 1) < 0)
 				return -1;
@@ -96,7 +95,7 @@ static int find_duplicate(const cJSON *item, const char *path, char *err, size_t
 }
 
 int vxpu_json_parse_object(const char *text, const char *what, cJSON **root, char *err,
-			   size_t errlen)
+                           size_t errlen)
 {
 	if (!text || !*text)
 		return vxpu_json_fail(err, errlen, what, "empty document");
@@ -107,7 +106,7 @@ int vxpu_json_parse_object(const char *text, const char *what, cJSON **root, cha
 		char near[24];
 		snprintf(near, sizeof(near), "%.20s", text + (at < strlen(text) ? at : 0));
 		return vxpu_json_fail(err, errlen, what, "invalid JSON at byte %zu near \"%s\"", at,
-				      near);
+		                      near);
 	}
 	if (!cJSON_IsObject(doc)) {
 		char got[64];
@@ -124,8 +123,8 @@ int vxpu_json_parse_object(const char *text, const char *what, cJSON **root, cha
 	return 0;
 }
 
-int vxpu_json_only_fields(const cJSON *obj, const char *path, const char *const *known,
-			  char *err, size_t errlen)
+int vxpu_json_only_fields(const cJSON *obj, const char *path, const char *const *known, char *err,
+                          size_t errlen)
 {
 	for (const cJSON *c = obj->child; c; c = c->next) {
 		bool ok = false;
@@ -134,27 +133,26 @@ int vxpu_json_only_fields(const cJSON *obj, const char *path, const char *const 
 				ok = true;
 		if (!ok)
 			return vxpu_json_fail(err, errlen, path, "unknown field \"%s\"",
-					      c->string ? c->string : "");
+			                      c->string ? c->string : "");
 	}
 	return 0;
 }
 
-/* Looks up key; returns 1 when absent and optional, -1 when absent and required. */
-static int lookup(const cJSON *obj, const char *path, const char *key, bool required,
-		  const cJSON **item, char *err, size_t errlen)
+/*
+ * The field key of obj, or NULL with *rc set: 1 when it is absent and
+ * optional, -1 (and the message) when it is absent and required.
+ */
+static const cJSON *lookup(const cJSON *obj, const char *path, const char *key, bool required,
+                           int *rc, char *err, size_t errlen)
 {
 	const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
-	if (!it) {
-		if (required)
-			return vxpu_json_fail(err, errlen, path, "missing field \"%s\"", key);
-		return 1;
-	}
-	*item = it;
-	return 0;
+	if (!it)
+		*rc = required ? vxpu_json_fail(err, errlen, path, "missing field \"%s\"", key) : 1;
+	return it;
 }
 
 static int wrong(const cJSON *item, const char *path, const char *key, const char *expected,
-		 char *err, size_t errlen)
+                 char *err, size_t errlen)
 {
 	char full[256];
 	char got[64];
@@ -163,13 +161,13 @@ static int wrong(const cJSON *item, const char *path, const char *key, const cha
 	return vxpu_json_fail(err, errlen, full, "expected %s, got %s", expected, got);
 }
 
-int vxpu_json_string(const cJSON *obj, const char *path, const char *key, bool required,
-		     char *out, size_t cap, char *err, size_t errlen)
+int vxpu_json_string(const cJSON *obj, const char *path, const char *key, bool required, char *out,
+                     size_t cap, char *err, size_t errlen)
 {
-	const cJSON *it = NULL;
-	int r = lookup(obj, path, key, required, &it, err, errlen);
-	if (r != 0)
-		return r;
+	int rc = 0;
+	const cJSON *it = lookup(obj, path, key, required, &rc, err, errlen);
+	if (!it)
+		return rc;
 	if (!cJSON_IsString(it) || !it->valuestring)
 		return wrong(it, path, key, "a string", err, errlen);
 	size_t n = strlen(it->valuestring);
@@ -190,16 +188,16 @@ static bool integral(double d)
 	return (double)(int64_t)d == d;
 }
 
-int vxpu_json_uint(const cJSON *obj, const char *path, const char *key, bool required,
-		   uint64_t min, uint64_t max, uint64_t *out, char *err, size_t errlen)
+int vxpu_json_uint(const cJSON *obj, const char *path, const char *key, bool required, uint64_t min,
+                   uint64_t max, uint64_t *out, char *err, size_t errlen)
 {
-	const cJSON *it = NULL;
-	int r = lookup(obj, path, key, required, &it, err, errlen);
-	if (r != 0)
-		return r;
+	int rc = 0;
+	const cJSON *it = lookup(obj, path, key, required, &rc, err, errlen);
+	if (!it)
+		return rc;
 	char what[96];
 	snprintf(what, sizeof(what), "a whole number in %llu..%llu", (unsigned long long)min,
-		 (unsigned long long)max);
+	         (unsigned long long)max);
 	if (!cJSON_IsNumber(it) || !integral(it->valuedouble) || it->valuedouble < 0)
 		return wrong(it, path, key, what, err, errlen);
 	uint64_t v = (uint64_t)it->valuedouble;
@@ -209,16 +207,16 @@ int vxpu_json_uint(const cJSON *obj, const char *path, const char *key, bool req
 	return 0;
 }
 
-int vxpu_json_int(const cJSON *obj, const char *path, const char *key, bool required,
-		  int64_t min, int64_t max, int64_t *out, char *err, size_t errlen)
+int vxpu_json_int(const cJSON *obj, const char *path, const char *key, bool required, int64_t min,
+                  int64_t max, int64_t *out, char *err, size_t errlen)
 {
-	const cJSON *it = NULL;
-	int r = lookup(obj, path, key, required, &it, err, errlen);
-	if (r != 0)
-		return r;
+	int rc = 0;
+	const cJSON *it = lookup(obj, path, key, required, &rc, err, errlen);
+	if (!it)
+		return rc;
 	char what[96];
 	snprintf(what, sizeof(what), "a whole number in %lld..%lld", (long long)min,
-		 (long long)max);
+	         (long long)max);
 	if (!cJSON_IsNumber(it) || !integral(it->valuedouble))
 		return wrong(it, path, key, what, err, errlen);
 	int64_t v = (int64_t)it->valuedouble;
@@ -228,26 +226,26 @@ int vxpu_json_int(const cJSON *obj, const char *path, const char *key, bool requ
 	return 0;
 }
 
-int vxpu_json_bool(const cJSON *obj, const char *path, const char *key, bool required,
-		   bool *out, char *err, size_t errlen)
+int vxpu_json_bool(const cJSON *obj, const char *path, const char *key, bool required, bool *out,
+                   char *err, size_t errlen)
 {
-	const cJSON *it = NULL;
-	int r = lookup(obj, path, key, required, &it, err, errlen);
-	if (r != 0)
-		return r;
+	int rc = 0;
+	const cJSON *it = lookup(obj, path, key, required, &rc, err, errlen);
+	if (!it)
+		return rc;
 	if (!cJSON_IsBool(it))
 		return wrong(it, path, key, "true or false", err, errlen);
 	*out = cJSON_IsTrue(it);
 	return 0;
 }
 
-int vxpu_json_number(const cJSON *obj, const char *path, const char *key, bool required,
-		     double min, double max, double *out, char *err, size_t errlen)
+int vxpu_json_number(const cJSON *obj, const char *path, const char *key, bool required, double min,
+                     double max, double *out, char *err, size_t errlen)
 {
-	const cJSON *it = NULL;
-	int r = lookup(obj, path, key, required, &it, err, errlen);
-	if (r != 0)
-		return r;
+	int rc = 0;
+	const cJSON *it = lookup(obj, path, key, required, &rc, err, errlen);
+	if (!it)
+		return rc;
 	char what[96];
 	snprintf(what, sizeof(what), "a number in %g..%g", min, max);
 	if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble) || it->valuedouble < min ||
@@ -258,12 +256,12 @@ int vxpu_json_number(const cJSON *obj, const char *path, const char *key, bool r
 }
 
 int vxpu_json_array(const cJSON *obj, const char *path, const char *key, bool required,
-		    const cJSON **out, char *err, size_t errlen)
+                    const cJSON **out, char *err, size_t errlen)
 {
-	const cJSON *it = NULL;
-	int r = lookup(obj, path, key, required, &it, err, errlen);
-	if (r != 0)
-		return r;
+	int rc = 0;
+	const cJSON *it = lookup(obj, path, key, required, &rc, err, errlen);
+	if (!it)
+		return rc;
 	if (!cJSON_IsArray(it))
 		return wrong(it, path, key, "an array", err, errlen);
 	*out = it;
@@ -271,12 +269,12 @@ int vxpu_json_array(const cJSON *obj, const char *path, const char *key, bool re
 }
 
 int vxpu_json_object(const cJSON *obj, const char *path, const char *key, bool required,
-		     const cJSON **out, char *err, size_t errlen)
+                     const cJSON **out, char *err, size_t errlen)
 {
-	const cJSON *it = NULL;
-	int r = lookup(obj, path, key, required, &it, err, errlen);
-	if (r != 0)
-		return r;
+	int rc = 0;
+	const cJSON *it = lookup(obj, path, key, required, &rc, err, errlen);
+	if (!it)
+		return rc;
 	if (!cJSON_IsObject(it))
 		return wrong(it, path, key, "an object", err, errlen);
 	*out = it;

@@ -30,39 +30,39 @@
  * what names the document in messages ("allocation: ...").
  */
 int vxpu_json_parse_object(const char *text, const char *what, cJSON **root, char *err,
-			   size_t errlen);
+                           size_t errlen);
 
 /* Writes "parent.key" or "parent[index]" into buf ("" parent gives "key"). */
 void vxpu_json_path(char *buf, size_t cap, const char *parent, const char *key);
 void vxpu_json_path_index(char *buf, size_t cap, const char *parent, size_t index);
 
 /* Fails when obj (an object) holds a key not in the NULL-terminated list. */
-int vxpu_json_only_fields(const cJSON *obj, const char *path, const char *const *known,
-			  char *err, size_t errlen);
+int vxpu_json_only_fields(const cJSON *obj, const char *path, const char *const *known, char *err,
+                          size_t errlen);
 
 /*
  * Field readers. A missing field is an error when required; otherwise the
  * reader returns 1 and leaves *out alone. Success returns 0; failure -1.
  */
-int vxpu_json_string(const cJSON *obj, const char *path, const char *key, bool required,
-		     char *out, size_t cap, char *err, size_t errlen);
-int vxpu_json_uint(const cJSON *obj, const char *path, const char *key, bool required,
-		   uint64_t min, uint64_t max, uint64_t *out, char *err, size_t errlen);
-int vxpu_json_int(const cJSON *obj, const char *path, const char *key, bool required,
-		  int64_t min, int64_t max, int64_t *out, char *err, size_t errlen);
-int vxpu_json_bool(const cJSON *obj, const char *path, const char *key, bool required,
-		   bool *out, char *err, size_t errlen);
-int vxpu_json_number(const cJSON *obj, const char *path, const char *key, bool required,
-		     double min, double max, double *out, char *err, size_t errlen);
+int vxpu_json_string(const cJSON *obj, const char *path, const char *key, bool required, char *out,
+                     size_t cap, char *err, size_t errlen);
+int vxpu_json_uint(const cJSON *obj, const char *path, const char *key, bool required, uint64_t min,
+                   uint64_t max, uint64_t *out, char *err, size_t errlen);
+int vxpu_json_int(const cJSON *obj, const char *path, const char *key, bool required, int64_t min,
+                  int64_t max, int64_t *out, char *err, size_t errlen);
+int vxpu_json_bool(const cJSON *obj, const char *path, const char *key, bool required, bool *out,
+                   char *err, size_t errlen);
+int vxpu_json_number(const cJSON *obj, const char *path, const char *key, bool required, double min,
+                     double max, double *out, char *err, size_t errlen);
 /* Array or object child; *out points into obj. */
 int vxpu_json_array(const cJSON *obj, const char *path, const char *key, bool required,
-		    const cJSON **out, char *err, size_t errlen);
+                    const cJSON **out, char *err, size_t errlen);
 int vxpu_json_object(const cJSON *obj, const char *path, const char *key, bool required,
-		     const cJSON **out, char *err, size_t errlen);
+                     const cJSON **out, char *err, size_t errlen);
 
 /* Formats "PATH: MESSAGE" into err and returns -1 (for readers' own checks). */
 int vxpu_json_fail(char *err, size_t errlen, const char *path, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+        __attribute__((format(printf, 4, 5)));
 
 /* Writes a short printable rendering of a JSON value (for messages). */
 void vxpu_json_describe(const cJSON *item, char *buf, size_t cap);

@@ -51,7 +51,7 @@ bool vxpu_name_contains(const char *haystack, const char *needle)
  * non-empty trimmed item and returns true at the first hit.
  */
 static bool list_any(const char *list, const char *text,
-		     bool (*test)(const char *item, size_t len, const char *text))
+                     bool (*test)(const char *item, size_t len, const char *text))
 {
 	const char *p = list;
 	while (*p) {

@@ -13,7 +13,7 @@
 #include <string.h>
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -43,7 +43,7 @@ void vxpu_node_destroy(struct vxpu_node *n)
 }
 
 void vxpu_device_init(struct vxpu_device *d, uint32_t index, const char *id, const char *vendor,
-		      const char *model, uint64_t memory_mib)
+                      const char *model, uint64_t memory_mib)
 {
 	memset(d, 0, sizeof(*d));
 	d->index = index;
@@ -62,23 +62,22 @@ static bool scaling_ok(double s, bool zero_allowed)
 	return s > 0.0 && s <= VXPU_SCALING_MAX;
 }
 
-int vxpu_node_add_device(struct vxpu_node *n, const struct vxpu_device *d, char *err,
-			 size_t errlen)
+int vxpu_node_add_device(struct vxpu_node *n, const struct vxpu_device *d, char *err, size_t errlen)
 {
 	if (n->ndevices >= VXPU_NODE_MAX_DEVICES)
 		return fail(err, errlen, "node \"%s\": more than %d devices", n->name,
-			    VXPU_NODE_MAX_DEVICES);
+		            VXPU_NODE_MAX_DEVICES);
 	if (!d->id[0])
 		return fail(err, errlen, "device %u: empty id", d->index);
 	if (d->memory_mib == 0)
 		return fail(err, errlen, "device %u (%s): memory must be at least 1 MiB", d->index,
-			    d->id);
+		            d->id);
 	if (d->numa < -1)
 		return fail(err, errlen, "device %u (%s): invalid NUMA node %d", d->index, d->id,
-			    d->numa);
+		            d->numa);
 	if (!scaling_ok(d->memory_scaling, true) || !scaling_ok(d->compute_scaling, true))
 		return fail(err, errlen, "device %u (%s): scaling must be in (0, %g]", d->index,
-			    d->id, VXPU_SCALING_MAX);
+		            d->id, VXPU_SCALING_MAX);
 	for (uint32_t i = 0; i < n->ndevices; i++) {
 		if (n->devices[i].index == d->index)
 			return fail(err, errlen, "device index %u appears twice", d->index);
@@ -91,44 +90,45 @@ int vxpu_node_add_device(struct vxpu_node *n, const struct vxpu_device *d, char 
 }
 
 int vxpu_node_add_link(struct vxpu_node *n, uint32_t ia, uint32_t ib, const char *type,
-		       uint32_t width, char *err, size_t errlen)
+                       uint32_t width, char *err, size_t errlen)
 {
 	int a = vxpu_node_device_by_index(n, ia);
 	int b = vxpu_node_device_by_index(n, ib);
 	if (a < 0 || b < 0)
 		return fail(err, errlen, "link %u-%u: no device with index %u", ia, ib,
-			    a < 0 ? ia : ib);
+		            a < 0 ? ia : ib);
 	if (a == b)
 		return fail(err, errlen, "link %u-%u: a device cannot link to itself", ia, ib);
 	if (width < 1 || width > 255)
 		return fail(err, errlen, "link %u-%u: width %u is not in 1..255", ia, ib, width);
 	if (!type[0] || strlen(type) >= VXPU_LINK_TYPE_MAX)
 		return fail(err, errlen, "link %u-%u: link type \"%s\" must have 1..%d bytes", ia,
-			    ib, type, VXPU_LINK_TYPE_MAX - 1);
+		            ib, type, VXPU_LINK_TYPE_MAX - 1);
 	if (n->nlinks >= VXPU_NODE_MAX_LINKS)
 		return fail(err, errlen, "node \"%s\": more than %d links", n->name,
-			    VXPU_NODE_MAX_LINKS);
+		            VXPU_NODE_MAX_LINKS);
 	uint32_t t = 0;
 	while (t < n->nlink_types && strcmp(n->link_types[t], type) != 0)
 		t++;
 	if (t == n->nlink_types) {
 		if (n->nlink_types >= VXPU_NODE_MAX_LINK_TYPES)
 			return fail(err, errlen, "node \"%s\": more than %d link types", n->name,
-				    VXPU_NODE_MAX_LINK_TYPES);
+			            VXPU_NODE_MAX_LINK_TYPES);
 		vxpu_copy_name(n->link_types[n->nlink_types++], VXPU_LINK_TYPE_MAX, type);
 	}
 	n->links[n->nlinks++] = (struct vxpu_link){
-		.a = (uint8_t)a, .b = (uint8_t)b, .type = (uint8_t)t, .width = (uint8_t)width};
+	        .a = (uint8_t)a, .b = (uint8_t)b, .type = (uint8_t)t, .width = (uint8_t)width};
 	n->finalized = false;
 	return 0;
 }
 
 int vxpu_node_set_label(struct vxpu_node *n, const char *key, const char *value, char *err,
-			size_t errlen)
+                        size_t errlen)
 {
 	if (!key[0] || strlen(key) >= VXPU_LABEL_MAX || strlen(value) >= VXPU_LABEL_MAX)
-		return fail(err, errlen, "label \"%s\": key must have 1..%d bytes and value at most %d",
-			    key, VXPU_LABEL_MAX - 1, VXPU_LABEL_MAX - 1);
+		return fail(err, errlen,
+		            "label \"%s\": key must have 1..%d bytes and value at most %d", key,
+		            VXPU_LABEL_MAX - 1, VXPU_LABEL_MAX - 1);
 	for (uint32_t i = 0; i < n->nlabels; i++)
 		if (strcmp(n->labels[i].key, key) == 0) {
 			vxpu_copy_name(n->labels[i].value, VXPU_LABEL_MAX, value);
@@ -136,7 +136,7 @@ int vxpu_node_set_label(struct vxpu_node *n, const char *key, const char *value,
 		}
 	if (n->nlabels >= VXPU_NODE_MAX_LABELS)
 		return fail(err, errlen, "node \"%s\": more than %d labels", n->name,
-			    VXPU_NODE_MAX_LABELS);
+		            VXPU_NODE_MAX_LABELS);
 	vxpu_copy_name(n->labels[n->nlabels].key, VXPU_LABEL_MAX, key);
 	vxpu_copy_name(n->labels[n->nlabels].value, VXPU_LABEL_MAX, value);
 	n->nlabels++;
@@ -168,19 +168,20 @@ int vxpu_node_device_by_id(const struct vxpu_node *n, const char *id)
 }
 
 int vxpu_node_finalize(struct vxpu_node *n, const struct vxpu_vendor_table *vendors, char *err,
-		       size_t errlen)
+                       size_t errlen)
 {
 	if (!scaling_ok(n->memory_scaling, false) || !scaling_ok(n->compute_scaling, false))
 		return fail(err, errlen, "node \"%s\": scaling must be in (0, %g]", n->name,
-			    VXPU_SCALING_MAX);
+		            VXPU_SCALING_MAX);
 	const struct vxpu_vendor_profile *profiles[VXPU_NODE_MAX_DEVICES];
 	for (uint32_t i = 0; i < n->ndevices; i++) {
 		const struct vxpu_device *d = &n->devices[i];
 		profiles[i] = vxpu_vendor_lookup(vendors, d->vendor, d->model);
 		if (!profiles[i])
-			return fail(err, errlen,
-				    "device %u (%s): no vendor profile for vendor \"%s\" model \"%s\"",
-				    d->index, d->id, d->vendor, d->model);
+			return fail(
+			        err, errlen,
+			        "device %u (%s): no vendor profile for vendor \"%s\" model \"%s\"",
+			        d->index, d->id, d->vendor, d->model);
 	}
 	for (uint32_t i = 0; i < n->ndevices; i++) {
 		struct vxpu_device *d = &n->devices[i];
@@ -193,9 +194,9 @@ int vxpu_node_finalize(struct vxpu_node *n, const struct vxpu_vendor_table *vend
 		d->compute_capacity = (uint32_t)((double)d->unit_count * cs);
 		d->slice_capacity = d->max_slices ? d->max_slices : p->max_slices;
 		d->inv_memory_capacity =
-			d->memory_capacity_mib ? 1.0 / (double)d->memory_capacity_mib : 0.0;
+		        d->memory_capacity_mib ? 1.0 / (double)d->memory_capacity_mib : 0.0;
 		d->inv_compute_capacity =
-			d->compute_capacity ? 1.0 / (double)d->compute_capacity : 0.0;
+		        d->compute_capacity ? 1.0 / (double)d->compute_capacity : 0.0;
 		d->inv_slice_capacity = d->slice_capacity ? 1.0 / (double)d->slice_capacity : 0.0;
 	}
 	memset(n->link_weight, 0, sizeof(n->link_weight));
@@ -228,8 +229,8 @@ double vxpu_device_utilization(const struct vxpu_device *d, const struct vxpu_de
 	if (u->exclusive)
 		return 1.0;
 	return (fraction(u->memory_mib, d->inv_memory_capacity) +
-		fraction(u->compute_units, d->inv_compute_capacity) +
-		fraction(u->slices, d->inv_slice_capacity)) *
+	        fraction(u->compute_units, d->inv_compute_capacity) +
+	        fraction(u->slices, d->inv_slice_capacity)) *
 	       (1.0 / 3.0);
 }
 

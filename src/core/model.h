@@ -51,18 +51,18 @@
 #define VXPU_SCALING_MAX 100.0
 
 struct vxpu_device {
-	char id[VXPU_DEVICE_ID_MAX];      /* UUID or bus id: stable across restarts */
-	uint32_t index;                   /* vendor's device index (CUDA/NPU index) */
+	char id[VXPU_DEVICE_ID_MAX]; /* UUID or bus id: stable across restarts */
+	uint32_t index;              /* vendor's device index (CUDA/NPU index) */
 	char vendor[VXPU_VENDOR_NAME_MAX];
 	char model[VXPU_MODEL_NAME_MAX];
-	uint64_t memory_mib;              /* physical device memory */
-	uint32_t compute_units;           /* 0 = the profile's */
-	uint32_t max_slices;              /* 0 = the profile's */
-	int32_t numa;                     /* NUMA node; -1 = unknown */
+	uint64_t memory_mib;    /* physical device memory */
+	uint32_t compute_units; /* 0 = the profile's */
+	uint32_t max_slices;    /* 0 = the profile's */
+	int32_t numa;           /* NUMA node; -1 = unknown */
 	bool healthy;
-	bool cordoned;                    /* taken out of new placements by an admin */
-	double memory_scaling;            /* 0 = the node's */
-	double compute_scaling;           /* 0 = the node's */
+	bool cordoned;          /* taken out of new placements by an admin */
+	double memory_scaling;  /* 0 = the node's */
+	double compute_scaling; /* 0 = the node's */
 
 	/* Derived by vxpu_node_finalize. */
 	const struct vxpu_vendor_profile *profile;
@@ -145,21 +145,21 @@ void vxpu_node_destroy(struct vxpu_node *n);
 
 /* A device with defaults filled: healthy, numa -1, profile values. */
 void vxpu_device_init(struct vxpu_device *d, uint32_t index, const char *id, const char *vendor,
-		      const char *model, uint64_t memory_mib);
+                      const char *model, uint64_t memory_mib);
 
 /*
  * Adds a copy of d. Refuses a full node, a duplicate index or id, an empty
  * id, zero memory, a bad NUMA id or scaling. Clears finalized.
  */
 int vxpu_node_add_device(struct vxpu_node *n, const struct vxpu_device *d, char *err,
-			 size_t errlen);
+                         size_t errlen);
 
 /* Adds a link between the devices with vendor indices ia and ib. */
 int vxpu_node_add_link(struct vxpu_node *n, uint32_t ia, uint32_t ib, const char *type,
-		       uint32_t width, char *err, size_t errlen);
+                       uint32_t width, char *err, size_t errlen);
 
 int vxpu_node_set_label(struct vxpu_node *n, const char *key, const char *value, char *err,
-			size_t errlen);
+                        size_t errlen);
 /* The label's value, or NULL. */
 const char *vxpu_node_label(const struct vxpu_node *n, const char *key);
 
@@ -169,7 +169,7 @@ const char *vxpu_node_label(const struct vxpu_node *n, const char *key);
  * The vendor table must outlive the node (devices point into it).
  */
 int vxpu_node_finalize(struct vxpu_node *n, const struct vxpu_vendor_table *vendors, char *err,
-		       size_t errlen);
+                       size_t errlen);
 
 /* Position in devices[] of the device with this vendor index / id, or -1. */
 int vxpu_node_device_by_index(const struct vxpu_node *n, uint32_t index);

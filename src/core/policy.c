@@ -30,13 +30,13 @@ static int set_compare(struct set_score a, struct set_score b)
 }
 
 static double util_of(const struct vxpu_node *n, const struct vxpu_device_usage *usage,
-		      uint32_t pos)
+                      uint32_t pos)
 {
 	return vxpu_device_utilization(&n->devices[pos], &usage[pos]);
 }
 
 static bool unused_in_service(const struct vxpu_node *n, const struct vxpu_device_usage *usage,
-			      uint32_t pos)
+                              uint32_t pos)
 {
 	const struct vxpu_device *d = &n->devices[pos];
 	return d->healthy && !d->cordoned && usage[pos].slices == 0;
@@ -44,7 +44,7 @@ static bool unused_in_service(const struct vxpu_node *n, const struct vxpu_devic
 
 /* Link weight from pos towards unused devices of the node (excluding pos). */
 static uint32_t weight_to_unused(const struct vxpu_node *n, const struct vxpu_device_usage *usage,
-				 uint32_t pos)
+                                 uint32_t pos)
 {
 	uint32_t sum = 0;
 	for (uint32_t j = 0; j < n->ndevices; j++)
@@ -59,8 +59,8 @@ struct choice {
 	const struct vxpu_device_usage *usage;
 	const struct vxpu_candidate *cands;
 	struct vxpu_frag_cache *frag;
-	uint32_t m;                          /* candidates in the subset */
-	uint8_t idx[VXPU_NODE_MAX_DEVICES];  /* indices into cands */
+	uint32_t m;                         /* candidates in the subset */
+	uint8_t idx[VXPU_NODE_MAX_DEVICES]; /* indices into cands */
 	uint32_t k;
 };
 
@@ -87,6 +87,8 @@ static struct set_score choose_by_util(const struct choice *c, bool most_used, u
 			if (best < 0 || (most_used ? u[i] > u[best] : u[i] < u[best]))
 				best = (int)i;
 		}
+		if (best < 0) /* fewer candidates than k: callers never ask */
+			break;
 		taken[best] = true;
 		out[j] = c->idx[best];
 		sum += u[best];
@@ -116,7 +118,7 @@ struct topo_search {
  * weight the set cuts towards unused devices left out is row - inner_unused.
  */
 static void topo_rec(struct topo_search *t, uint32_t start, uint32_t depth, uint64_t pair,
-		     uint64_t inner_unused, uint64_t row, double util)
+                     uint64_t inner_unused, uint64_t row, double util)
 {
 	const struct choice *c = t->c;
 	if (depth == c->k) {
@@ -133,11 +135,12 @@ static void topo_rec(struct topo_search *t, uint32_t start, uint32_t depth, uint
 		for (uint32_t j = 0; j < depth; j++) {
 			uint32_t w = t->w[t->cur[j]][i];
 			gain += w;
-			gain_unused += (uint64_t)w * ((uint32_t)t->unused[t->cur[j]] + t->unused[i]);
+			gain_unused +=
+			        (uint64_t)w * ((uint32_t)t->unused[t->cur[j]] + t->unused[i]);
 		}
 		t->cur[depth] = (uint8_t)i;
 		topo_rec(t, i + 1, depth + 1, pair + gain, inner_unused + gain_unused,
-			 row + t->row_unused[i], util + t->util[i]);
+		         row + t->row_unused[i], util + t->util[i]);
 	}
 }
 
@@ -180,6 +183,8 @@ static void topo_greedy(struct topo_search *t)
 				best_gain = gain;
 			}
 		}
+		if (best < 0)
+			break;
 		in[best] = true;
 		t->cur[depth] = (uint8_t)best;
 	}
@@ -191,8 +196,8 @@ static void topo_greedy(struct topo_search *t)
 		for (uint32_t y = x + 1; y < c->k; y++) {
 			uint32_t w = t->w[t->cur[x]][t->cur[y]];
 			pair += w;
-			inner_unused += (uint64_t)w * ((uint32_t)t->unused[t->cur[x]] +
-						       t->unused[t->cur[y]]);
+			inner_unused += (uint64_t)w *
+			                ((uint32_t)t->unused[t->cur[x]] + t->unused[t->cur[y]]);
 		}
 	}
 	t->best_score = (struct set_score){(double)pair, -(double)(row - inner_unused), util};
@@ -208,13 +213,14 @@ static struct set_score choose_topology(const struct choice *c, uint8_t *out)
 		for (uint32_t i = 0; i < c->m; i++) {
 			uint32_t pos = pos_of(c, i);
 			struct set_score s = {-(double)weight_to_unused(c->n, c->usage, pos),
-					      util_of(c->n, c->usage, pos), 0};
+			                      util_of(c->n, c->usage, pos), 0};
 			if (best < 0 || set_compare(s, best_score) > 0) {
 				best = (int)i;
 				best_score = s;
 			}
 		}
-		out[0] = c->idx[best];
+		if (best >= 0)
+			out[0] = c->idx[best];
 		return best_score;
 	}
 	struct topo_search t;
@@ -228,8 +234,7 @@ static struct set_score choose_topology(const struct choice *c, uint8_t *out)
 		for (uint32_t j = 0; j < c->m; j++)
 			t.w[i][j] = c->n->link_weight[pi][pos_of(c, j)];
 	}
-	if (combinations_capped(c->m, c->k, VXPU_TOPOLOGY_EXACT_LIMIT) <=
-	    VXPU_TOPOLOGY_EXACT_LIMIT)
+	if (combinations_capped(c->m, c->k, VXPU_TOPOLOGY_EXACT_LIMIT) <= VXPU_TOPOLOGY_EXACT_LIMIT)
 		topo_rec(&t, 0, 0, 0, 0, 0, 0.0);
 	else
 		topo_greedy(&t);
@@ -284,13 +289,16 @@ static struct set_score choose_frag(const struct choice *c, uint8_t *out)
 			struct vxpu_device_usage next = work[s->device];
 			add_to(&next, s);
 			double f = vxpu_frag_context_try(&ctx, s->device, &next);
-			struct set_score sc = {-quantize(f - start), util_of(n, work, s->device), 0};
+			struct set_score sc = {-quantize(f - start), util_of(n, work, s->device),
+			                       0};
 			if (best < 0 || set_compare(sc, best_score) > 0) {
 				best = (int)i;
 				best_f = f;
 				best_score = sc;
 			}
 		}
+		if (best < 0)
+			break;
 		taken[best] = true;
 		out[j] = c->idx[best];
 		const struct vxpu_share *s = &c->cands[c->idx[best]].share;
@@ -324,7 +332,7 @@ static struct set_score choose_in(const struct choice *c, enum vxpu_policy polic
 
 /* Distinct NUMA ids of the candidates, ascending; returns how many. */
 static uint32_t numa_ids(const struct vxpu_node *n, const struct vxpu_candidate *cands,
-			 uint32_t ncands, int32_t *ids)
+                         uint32_t ncands, int32_t *ids)
 {
 	uint32_t count = 0;
 	for (uint32_t i = 0; i < ncands; i++) {
@@ -342,7 +350,7 @@ static uint32_t numa_ids(const struct vxpu_node *n, const struct vxpu_candidate 
 }
 
 static void subset_numa(struct choice *c, const struct vxpu_candidate *cands, uint32_t ncands,
-			int32_t id)
+                        int32_t id)
 {
 	c->m = 0;
 	for (uint32_t i = 0; i < ncands; i++)
@@ -353,8 +361,8 @@ static void subset_numa(struct choice *c, const struct vxpu_candidate *cands, ui
 static void sort_positions(const struct vxpu_candidate *cands, uint8_t *chosen, uint32_t k)
 {
 	for (uint32_t i = 1; i < k; i++)
-		for (uint32_t j = i; j > 0 && cands[chosen[j]].share.device <
-						       cands[chosen[j - 1]].share.device;
+		for (uint32_t j = i;
+		     j > 0 && cands[chosen[j]].share.device < cands[chosen[j - 1]].share.device;
 		     j--) {
 			uint8_t t = chosen[j];
 			chosen[j] = chosen[j - 1];
@@ -363,9 +371,9 @@ static void sort_positions(const struct vxpu_candidate *cands, uint8_t *chosen, 
 }
 
 int vxpu_choose_devices(const struct vxpu_node *n, const struct vxpu_device_usage *usage,
-			const struct vxpu_candidate *cands, uint32_t ncands, uint32_t k,
-			bool numa_bind, enum vxpu_policy policy, struct vxpu_frag_cache *frag,
-			uint8_t *chosen, double *frag_delta)
+                        const struct vxpu_candidate *cands, uint32_t ncands, uint32_t k,
+                        bool numa_bind, enum vxpu_policy policy, struct vxpu_frag_cache *frag,
+                        uint8_t *chosen, double *frag_delta)
 {
 	if (frag_delta)
 		*frag_delta = 0.0;
@@ -434,7 +442,7 @@ int vxpu_score_compare(struct vxpu_score a, struct vxpu_score b)
 }
 
 static void usage_after(const struct vxpu_node *n, const struct vxpu_placement *p,
-			struct vxpu_device_usage *after)
+                        struct vxpu_device_usage *after)
 {
 	for (uint32_t d = 0; d < n->ndevices; d++) {
 		after[d] = n->usage[d];
@@ -470,7 +478,7 @@ static double topology_value(const struct vxpu_node *n, const struct vxpu_placem
 			for (uint32_t a = i; a < j; a++)
 				for (uint32_t b = a + 1; b < j; b++)
 					total += n->link_weight[p->shares[a].device]
-							       [p->shares[b].device];
+					                       [p->shares[b].device];
 		}
 		i = j;
 	}
@@ -500,9 +508,8 @@ static double numa_spread(const struct vxpu_node *n, const struct vxpu_placement
 	return extra;
 }
 
-struct vxpu_score vxpu_score_placement(const struct vxpu_node *n,
-				       const struct vxpu_placement *p, enum vxpu_policy policy,
-				       struct vxpu_frag_cache *frag)
+struct vxpu_score vxpu_score_placement(const struct vxpu_node *n, const struct vxpu_placement *p,
+                                       enum vxpu_policy policy, struct vxpu_frag_cache *frag)
 {
 	struct vxpu_device_usage after[VXPU_NODE_MAX_DEVICES];
 	usage_after(n, p, after);

@@ -61,9 +61,9 @@ struct vxpu_candidate {
  * candidates. Pure; usage is the node's usage as the container sees it.
  */
 int vxpu_choose_devices(const struct vxpu_node *n, const struct vxpu_device_usage *usage,
-			const struct vxpu_candidate *cands, uint32_t ncands, uint32_t k,
-			bool numa_bind, enum vxpu_policy policy, struct vxpu_frag_cache *frag,
-			uint8_t *chosen, double *frag_delta);
+                        const struct vxpu_candidate *cands, uint32_t ncands, uint32_t k,
+                        bool numa_bind, enum vxpu_policy policy, struct vxpu_frag_cache *frag,
+                        uint8_t *chosen, double *frag_delta);
 
 /* A node's score: compare primary, then secondary; higher is better. */
 struct vxpu_score {
@@ -76,9 +76,8 @@ struct vxpu_score {
  * node-level policy (not DEFAULT). frag: the shapes memo, for the frag
  * policy (NULL: nothing learnt). Pure.
  */
-struct vxpu_score vxpu_score_placement(const struct vxpu_node *n,
-				       const struct vxpu_placement *p,
-				       enum vxpu_policy policy, struct vxpu_frag_cache *frag);
+struct vxpu_score vxpu_score_placement(const struct vxpu_node *n, const struct vxpu_placement *p,
+                                       enum vxpu_policy policy, struct vxpu_frag_cache *frag);
 
 /* -1, 0, 1 as a is worse than, equal to, better than b. */
 int vxpu_score_compare(struct vxpu_score a, struct vxpu_score b);

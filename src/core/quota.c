@@ -30,7 +30,7 @@ static int key_cmp(const char *ns, const char *project, const struct vxpu_quota_
 
 /* Index of (ns, project) or of where it would be inserted; *found tells. */
 static size_t search(const struct vxpu_quota_table *t, const char *ns, const char *project,
-		     int *found)
+                     int *found)
 {
 	size_t lo = 0, hi = t->count;
 	while (lo < hi) {
@@ -50,7 +50,7 @@ static size_t search(const struct vxpu_quota_table *t, const char *ns, const cha
 }
 
 const struct vxpu_quota_entry *vxpu_quota_find(const struct vxpu_quota_table *t, const char *ns,
-					       const char *project)
+                                               const char *project)
 {
 	int found = 0;
 	size_t i = search(t, ns, project ? project : "", &found);
@@ -58,15 +58,16 @@ const struct vxpu_quota_entry *vxpu_quota_find(const struct vxpu_quota_table *t,
 }
 
 int vxpu_quota_set(struct vxpu_quota_table *t, const char *ns, const char *project,
-		   const struct vxpu_quota_amount *limit, char *err, size_t errlen)
+                   const struct vxpu_quota_amount *limit, char *err, size_t errlen)
 {
 	if (!project)
 		project = "";
 	if (!ns[0] || strlen(ns) >= VXPU_NAMESPACE_MAX || strlen(project) >= VXPU_PROJECT_MAX) {
 		if (err && errlen)
 			snprintf(err, errlen,
-				 "quota \"%s/%s\": namespace must have 1..%d bytes, project at most %d",
-				 ns, project, VXPU_NAMESPACE_MAX - 1, VXPU_PROJECT_MAX - 1);
+			         "quota \"%s/%s\": namespace must have 1..%d bytes, project at "
+			         "most %d",
+			         ns, project, VXPU_NAMESPACE_MAX - 1, VXPU_PROJECT_MAX - 1);
 		return -1;
 	}
 	int found = 0;
@@ -80,7 +81,8 @@ int vxpu_quota_set(struct vxpu_quota_table *t, const char *ns, const char *proje
 		struct vxpu_quota_entry *e = realloc(t->entries, cap * sizeof(*e));
 		if (!e) {
 			if (err && errlen)
-				snprintf(err, errlen, "quota \"%s/%s\": out of memory", ns, project);
+				snprintf(err, errlen, "quota \"%s/%s\": out of memory", ns,
+				         project);
 			return -1;
 		}
 		t->entries = e;
@@ -99,7 +101,8 @@ int vxpu_quota_set(struct vxpu_quota_table *t, const char *ns, const char *proje
 static void describe(const struct vxpu_quota_entry *e, char *buf, size_t cap)
 {
 	if (e->project[0])
-		snprintf(buf, cap, "quota of project \"%s\" in namespace \"%s\"", e->project, e->ns);
+		snprintf(buf, cap, "quota of project \"%s\" in namespace \"%s\"", e->project,
+		         e->ns);
 	else
 		snprintf(buf, cap, "quota of namespace \"%s\"", e->ns);
 }
@@ -111,17 +114,17 @@ static uint64_t left(uint64_t limit, uint64_t used)
 
 /* Checks one entry; fills why on refusal. */
 static int check_entry(const struct vxpu_quota_entry *e, const struct vxpu_quota_amount *want,
-		       char *why, size_t whylen)
+                       char *why, size_t whylen)
 {
 	const struct {
 		const char *what;
 		const char *unit;
 		uint64_t limit, used, want;
 	} dims[3] = {
-		{"memory", " MiB", e->limit.memory_mib, e->used.memory_mib, want->memory_mib},
-		{"compute", "%", e->limit.compute_percent, e->used.compute_percent,
-		 want->compute_percent},
-		{"devices", "", e->limit.devices, e->used.devices, want->devices},
+	        {"memory", " MiB", e->limit.memory_mib, e->used.memory_mib, want->memory_mib},
+	        {"compute", "%", e->limit.compute_percent, e->used.compute_percent,
+	         want->compute_percent},
+	        {"devices", "", e->limit.devices, e->used.devices, want->devices},
 	};
 	for (int i = 0; i < 3; i++) {
 		if (dims[i].limit == VXPU_QUOTA_UNLIMITED)
@@ -132,10 +135,10 @@ static int check_entry(const struct vxpu_quota_entry *e, const struct vxpu_quota
 		if (why && whylen) {
 			char name[200];
 			describe(e, name, sizeof(name));
-			snprintf(why, whylen, "%s: %s %llu%s requested, %llu%s of %llu%s left", name,
-				 dims[i].what, (unsigned long long)dims[i].want, dims[i].unit,
-				 (unsigned long long)l, dims[i].unit,
-				 (unsigned long long)dims[i].limit, dims[i].unit);
+			snprintf(why, whylen, "%s: %s %llu%s requested, %llu%s of %llu%s left",
+			         name, dims[i].what, (unsigned long long)dims[i].want, dims[i].unit,
+			         (unsigned long long)l, dims[i].unit,
+			         (unsigned long long)dims[i].limit, dims[i].unit);
 		}
 		return -1;
 	}
@@ -143,7 +146,7 @@ static int check_entry(const struct vxpu_quota_entry *e, const struct vxpu_quota
 }
 
 int vxpu_quota_check(const struct vxpu_quota_table *t, const char *ns, const char *project,
-		     const struct vxpu_quota_amount *want, char *why, size_t whylen)
+                     const struct vxpu_quota_amount *want, char *why, size_t whylen)
 {
 	if (!t)
 		return 0;
@@ -178,7 +181,7 @@ static void sub(struct vxpu_quota_amount *used, const struct vxpu_quota_amount *
 }
 
 static struct vxpu_quota_entry *find_mut(struct vxpu_quota_table *t, const char *ns,
-					 const char *project)
+                                         const char *project)
 {
 	int found = 0;
 	size_t i = search(t, ns, project, &found);
@@ -186,7 +189,7 @@ static struct vxpu_quota_entry *find_mut(struct vxpu_quota_table *t, const char 
 }
 
 int vxpu_quota_charge(struct vxpu_quota_table *t, const char *ns, const char *project,
-		      const struct vxpu_quota_amount *want, char *why, size_t whylen)
+                      const struct vxpu_quota_amount *want, char *why, size_t whylen)
 {
 	if (vxpu_quota_check(t, ns, project, want, why, whylen) < 0)
 		return -1;
@@ -199,7 +202,7 @@ int vxpu_quota_charge(struct vxpu_quota_table *t, const char *ns, const char *pr
 }
 
 void vxpu_quota_refund(struct vxpu_quota_table *t, const char *ns, const char *project,
-		       const struct vxpu_quota_amount *amount)
+                       const struct vxpu_quota_amount *amount)
 {
 	struct vxpu_quota_entry *e = find_mut(t, ns, "");
 	if (e)

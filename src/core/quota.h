@@ -52,21 +52,21 @@ void vxpu_quota_free(struct vxpu_quota_table *t);
 
 /* Adds or replaces the limits of (ns, project); keeps what is used. */
 int vxpu_quota_set(struct vxpu_quota_table *t, const char *ns, const char *project,
-		   const struct vxpu_quota_amount *limit, char *err, size_t errlen);
+                   const struct vxpu_quota_amount *limit, char *err, size_t errlen);
 
 const struct vxpu_quota_entry *vxpu_quota_find(const struct vxpu_quota_table *t, const char *ns,
-					       const char *project);
+                                               const char *project);
 
 /* 0 when want fits every quota that applies, else -1 and the refusal in why. */
 int vxpu_quota_check(const struct vxpu_quota_table *t, const char *ns, const char *project,
-		     const struct vxpu_quota_amount *want, char *why, size_t whylen);
+                     const struct vxpu_quota_amount *want, char *why, size_t whylen);
 
 /* Checks, then adds want to every quota that applies; nothing on refusal. */
 int vxpu_quota_charge(struct vxpu_quota_table *t, const char *ns, const char *project,
-		      const struct vxpu_quota_amount *want, char *why, size_t whylen);
+                      const struct vxpu_quota_amount *want, char *why, size_t whylen);
 
 /* Gives back what a charge took (never below zero). */
 void vxpu_quota_refund(struct vxpu_quota_table *t, const char *ns, const char *project,
-		       const struct vxpu_quota_amount *amount);
+                       const struct vxpu_quota_amount *amount);
 
 #endif

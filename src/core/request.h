@@ -72,11 +72,11 @@ struct vxpu_container_request {
 	uint32_t memory_percent;             /* per device; 0 = unset */
 	uint32_t compute_percent;            /* per device; 0 = none reserved */
 	bool exclusive;
-	bool numa_bind; /* all devices of this container on one NUMA node */
-	int priority;   /* 0 high, 1 low; -1 = unset (normalize sets 1) */
-	char use_types[VXPU_TYPE_LIST_MAX];   /* model substrings, comma list */
+	bool numa_bind;                     /* all devices of this container on one NUMA node */
+	int priority;                       /* 0 high, 1 low; -1 = unset (normalize sets 1) */
+	char use_types[VXPU_TYPE_LIST_MAX]; /* model substrings, comma list */
 	char nouse_types[VXPU_TYPE_LIST_MAX];
-	char use_uuids[VXPU_UUID_LIST_MAX];   /* device ids, comma list */
+	char use_uuids[VXPU_UUID_LIST_MAX]; /* device ids, comma list */
 	char nouse_uuids[VXPU_UUID_LIST_MAX];
 };
 
@@ -97,8 +97,8 @@ void vxpu_pod_request_init(struct vxpu_pod_request *r, const char *ns, const cha
 
 /* Appends a container with nothing requested; NULL when the pod is full. */
 struct vxpu_container_request *vxpu_pod_request_add_container(struct vxpu_pod_request *r,
-							      const char *name,
-							      enum vxpu_container_kind kind);
+                                                              const char *name,
+                                                              enum vxpu_container_kind kind);
 
 /*
  * Validates and applies the defaults above, in place. Returns 0, or -1 with
@@ -116,8 +116,8 @@ int vxpu_pod_request_normalize(struct vxpu_pod_request *r, char *err, size_t err
  * 256 MiB for Iluvatar...); a number with a unit ("4GiB") is a size.
  */
 int vxpu_container_request_set_resource(const struct vxpu_vendor_table *vendors,
-					struct vxpu_container_request *c, const char *resource,
-					const char *value, char *err, size_t errlen);
+                                        struct vxpu_container_request *c, const char *resource,
+                                        const char *value, char *err, size_t errlen);
 
 /*
  * Reads one pod annotation that affects placement, for every container:
@@ -129,8 +129,8 @@ int vxpu_container_request_set_resource(const struct vxpu_vendor_table *vendors,
  * Returns 1 when applied, 0 when the key is not one of these, -1 on a bad
  * value.
  */
-int vxpu_pod_request_set_annotation(struct vxpu_pod_request *r, const char *key,
-				    const char *value, char *err, size_t errlen);
+int vxpu_pod_request_set_annotation(struct vxpu_pod_request *r, const char *key, const char *value,
+                                    char *err, size_t errlen);
 
 /* Sum of device counts over app containers, and the largest init count. */
 uint32_t vxpu_pod_request_device_count(const struct vxpu_pod_request *r);

@@ -9,7 +9,7 @@
 #include <string.h>
 
 void vxpu_sched_resolve(const struct vxpu_sched_config *cfg, const struct vxpu_pod_request *pod,
-			enum vxpu_policy *node_policy, enum vxpu_policy *device_policy)
+                        enum vxpu_policy *node_policy, enum vxpu_policy *device_policy)
 {
 	enum vxpu_policy np = pod->node_policy;
 	enum vxpu_policy dp = pod->device_policy;
@@ -22,9 +22,9 @@ void vxpu_sched_resolve(const struct vxpu_sched_config *cfg, const struct vxpu_p
 }
 
 int vxpu_schedule(const struct vxpu_node *const *nodes, size_t count,
-		  const struct vxpu_pod_request *pod, const struct vxpu_sched_config *cfg,
-		  const struct vxpu_quota_table *quota, const struct vxpu_shape_stats *shapes,
-		  struct vxpu_decision *out)
+                  const struct vxpu_pod_request *pod, const struct vxpu_sched_config *cfg,
+                  const struct vxpu_quota_table *quota, const struct vxpu_shape_stats *shapes,
+                  struct vxpu_decision *out)
 {
 	out->node = -1;
 	out->nodes_fit = 0;
@@ -34,9 +34,9 @@ int vxpu_schedule(const struct vxpu_node *const *nodes, size_t count,
 	struct vxpu_frag_cache frag;
 	vxpu_frag_cache_init(&frag, shapes);
 	struct vxpu_fit_options opt = {.device_policy = out->device_policy,
-				       .quota = quota,
-				       .shapes = shapes,
-				       .frag_cache = &frag};
+	                               .quota = quota,
+	                               .shapes = shapes,
+	                               .frag_cache = &frag};
 	size_t reasons[VXPU_REASON_COUNT] = {0};
 	struct vxpu_placement cand;
 	struct vxpu_refusal why;
@@ -47,8 +47,8 @@ int vxpu_schedule(const struct vxpu_node *const *nodes, size_t count,
 			continue;
 		}
 		out->nodes_fit++;
-		struct vxpu_score s = vxpu_score_placement(n, &cand, out->node_policy,
-							   shapes ? &frag : NULL);
+		struct vxpu_score s =
+		        vxpu_score_placement(n, &cand, out->node_policy, shapes ? &frag : NULL);
 		int cmp = out->node < 0 ? 1 : vxpu_score_compare(s, out->score);
 		if (cmp > 0 || (cmp == 0 && strcmp(n->name, nodes[out->node]->name) < 0)) {
 			out->node = (int)i;
@@ -63,8 +63,8 @@ int vxpu_schedule(const struct vxpu_node *const *nodes, size_t count,
 	for (int r = VXPU_REASON_OK; r < VXPU_REASON_COUNT && len < sizeof(out->why); r++) {
 		if (!reasons[r])
 			continue;
-		int k = snprintf(out->why + len, sizeof(out->why) - len, "%s%zu %s", sep, reasons[r],
-				 vxpu_reason_text((enum vxpu_reason)r));
+		int k = snprintf(out->why + len, sizeof(out->why) - len, "%s%zu %s", sep,
+		                 reasons[r], vxpu_reason_text((enum vxpu_reason)r));
 		if (k < 0)
 			break;
 		len += (size_t)k;

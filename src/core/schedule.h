@@ -40,15 +40,15 @@ struct vxpu_decision {
 
 /* The policies that apply to a pod under a configuration (never DEFAULT). */
 void vxpu_sched_resolve(const struct vxpu_sched_config *cfg, const struct vxpu_pod_request *pod,
-			enum vxpu_policy *node_policy, enum vxpu_policy *device_policy);
+                        enum vxpu_policy *node_policy, enum vxpu_policy *device_policy);
 
 /*
  * Chooses a node and devices for a normalized pod. nodes[i] must be
  * finalized. quota and shapes may be NULL. Returns the node index or -1.
  */
 int vxpu_schedule(const struct vxpu_node *const *nodes, size_t count,
-		  const struct vxpu_pod_request *pod, const struct vxpu_sched_config *cfg,
-		  const struct vxpu_quota_table *quota, const struct vxpu_shape_stats *shapes,
-		  struct vxpu_decision *out);
+                  const struct vxpu_pod_request *pod, const struct vxpu_sched_config *cfg,
+                  const struct vxpu_quota_table *quota, const struct vxpu_shape_stats *shapes,
+                  struct vxpu_decision *out);
 
 #endif

@@ -31,16 +31,16 @@ static uint16_t bucket_percent(uint32_t pct)
 }
 
 void vxpu_shapes_observe_container(struct vxpu_shape_stats *s,
-				   const struct vxpu_container_request *c)
+                                   const struct vxpu_container_request *c)
 {
 	if (c->count == 0)
 		return;
 	struct vxpu_shape key = {
-		.count = (uint16_t)c->count,
-		.memory_percent = c->memory_percent ? bucket_percent(c->memory_percent) : 0,
-		.compute_percent = bucket_percent(c->compute_percent),
-		.exclusive = c->exclusive,
-		.memory_mib = c->memory_percent ? 0 : bucket_memory(c->memory_mib),
+	        .count = (uint16_t)c->count,
+	        .memory_percent = c->memory_percent ? bucket_percent(c->memory_percent) : 0,
+	        .compute_percent = bucket_percent(c->compute_percent),
+	        .exclusive = c->exclusive,
+	        .memory_mib = c->memory_percent ? 0 : bucket_memory(c->memory_mib),
 	};
 	double add = 1.0 - s->decay;
 	if (add <= 0.0)
@@ -101,29 +101,29 @@ static bool learnt(const struct vxpu_shape_stats *s)
 
 /* A shape's share on device d, resolved as if d were empty. */
 static bool resolve(const struct vxpu_device *d, const struct vxpu_shape *sh,
-		    struct vxpu_share *share)
+                    struct vxpu_share *share)
 {
 	struct vxpu_demand dm = {
-		.count = sh->count,
-		.memory_mib = sh->memory_mib,
-		.memory_percent = sh->memory_percent,
-		.compute_percent = sh->compute_percent,
-		.exclusive = sh->exclusive,
+	        .count = sh->count,
+	        .memory_mib = sh->memory_mib,
+	        .memory_percent = sh->memory_percent,
+	        .compute_percent = sh->compute_percent,
+	        .exclusive = sh->exclusive,
 	};
 	struct vxpu_device_usage empty = {0, 0, 0, 0};
 	return vxpu_demand_fit(d, &empty, &dm, share) == VXPU_REASON_OK;
 }
 
 static void build_kind(struct vxpu_frag_kind *k, const struct vxpu_device *d,
-		       const struct vxpu_shape_stats *s)
+                       const struct vxpu_shape_stats *s)
 {
 	k->profile = d->profile;
 	k->memory_mib = d->memory_mib;
 	k->unit_count = d->unit_count;
 	k->nshapes = s->n;
 	k->possible = k->exclusive = 0;
-	uint8_t by_mem[VXPU_SHAPES_MAX], by_units[VXPU_SHAPES_MAX];
-	uint64_t mem[VXPU_SHAPES_MAX], units[VXPU_SHAPES_MAX];
+	uint8_t by_mem[VXPU_SHAPES_MAX] = {0}, by_units[VXPU_SHAPES_MAX] = {0};
+	uint64_t mem[VXPU_SHAPES_MAX] = {0}, units[VXPU_SHAPES_MAX] = {0};
 	for (uint32_t i = 0; i < s->n; i++) {
 		struct vxpu_share share = {0};
 		if (resolve(d, &s->shapes[i], &share))
@@ -159,6 +159,7 @@ void vxpu_frag_cache_init(struct vxpu_frag_cache *c, const struct vxpu_shape_sta
 	c->stats = s;
 	c->nkinds = 0;
 	c->multi = 0;
+	memset(c->weight_of, 0, sizeof(c->weight_of));
 	if (!learnt(s))
 		return;
 	double w[VXPU_SHAPES_MAX] = {0};
@@ -167,12 +168,14 @@ void vxpu_frag_cache_init(struct vxpu_frag_cache *c, const struct vxpu_shape_sta
 		if (s->shapes[i].count > 1)
 			c->multi |= 1u << i;
 	}
-	for (uint32_t b = 0; b < 3; b++) {
-		c->weight_of[b][0] = 0.0;
-		for (uint32_t v = 1; v < 256; v++)
-			c->weight_of[b][v] = c->weight_of[b][v & (v - 1)] +
-					     w[b * 8 + (uint32_t)__builtin_ctz(v)];
-	}
+	for (uint32_t b = 0; b < 3; b++)
+		for (uint32_t v = 0; v < 256; v++) {
+			double sum = 0.0;
+			for (uint32_t bit = 0; bit < 8; bit++)
+				if ((v >> bit) & 1u)
+					sum += w[b * 8 + bit];
+			c->weight_of[b][v] = sum;
+		}
 }
 
 static double weight_of(const struct vxpu_frag_cache *c, uint32_t set)
@@ -182,7 +185,7 @@ static double weight_of(const struct vxpu_frag_cache *c, uint32_t set)
 }
 
 static const struct vxpu_frag_kind *cached_kind(struct vxpu_frag_cache *c,
-						 const struct vxpu_device *d)
+                                                const struct vxpu_device *d)
 {
 	for (uint32_t k = 0; k < c->nkinds; k++)
 		if (c->kinds[k].profile == d->profile && c->kinds[k].memory_mib == d->memory_mib &&
@@ -208,17 +211,15 @@ static uint32_t count_upto(const uint64_t *sorted, uint32_t n, uint64_t limit)
 
 /* Shapes device pos could host under usage u (the checks of vxpu_demand_fit). */
 static uint32_t usable_mask(const struct vxpu_frag_context *ctx, uint32_t pos,
-			    const struct vxpu_device_usage *u)
+                            const struct vxpu_device_usage *u)
 {
 	const struct vxpu_device *d = &ctx->node->devices[pos];
 	if (!in_service(d) || u->exclusive || (uint32_t)u->slices >= d->slice_capacity)
 		return 0;
-	uint64_t free_mem = d->memory_capacity_mib > u->memory_mib
-				    ? d->memory_capacity_mib - u->memory_mib
-				    : 0;
-	uint64_t free_units = d->compute_capacity > u->compute_units
-				      ? d->compute_capacity - u->compute_units
-				      : 0;
+	uint64_t free_mem =
+	        d->memory_capacity_mib > u->memory_mib ? d->memory_capacity_mib - u->memory_mib : 0;
+	uint64_t free_units =
+	        d->compute_capacity > u->compute_units ? d->compute_capacity - u->compute_units : 0;
 	const struct vxpu_frag_kind *k = ctx->kind[pos];
 	if (!k) {
 		/* The memo was full: resolve each shape for this device. */
@@ -242,7 +243,7 @@ static uint32_t usable_mask(const struct vxpu_frag_context *ctx, uint32_t pos,
 
 /* Devices of the node usable for shape i, with device pos counted as m. */
 static uint32_t count_usable(const struct vxpu_frag_context *ctx, uint32_t i, uint32_t pos,
-			     uint32_t m)
+                             uint32_t m)
 {
 	uint32_t n = 0;
 	for (uint32_t d = 0; d < ctx->node->ndevices; d++)
@@ -281,7 +282,7 @@ static void resum(struct vxpu_frag_context *ctx)
 }
 
 void vxpu_frag_context_init(struct vxpu_frag_context *ctx, const struct vxpu_node *n,
-			    const struct vxpu_device_usage *usage, struct vxpu_frag_cache *cache)
+                            const struct vxpu_device_usage *usage, struct vxpu_frag_cache *cache)
 {
 	const struct vxpu_shape_stats *s = cache ? cache->stats : NULL;
 	ctx->node = n;
@@ -299,7 +300,7 @@ void vxpu_frag_context_init(struct vxpu_frag_context *ctx, const struct vxpu_nod
 }
 
 double vxpu_frag_context_try(const struct vxpu_frag_context *ctx, uint32_t pos,
-			     const struct vxpu_device_usage *next)
+                             const struct vxpu_device_usage *next)
 {
 	if (!learnt(ctx->stats))
 		return 0.0;
@@ -312,7 +313,7 @@ double vxpu_frag_context_try(const struct vxpu_frag_context *ctx, uint32_t pos,
 		hosted = hosted_set(ctx, pos, m1);
 	if (hosted == ctx->hosted)
 		return total - (ctx->hosted_sum - q0 * ctx->a[pos] +
-				q1 * weight_of(ctx->cache, m1 & hosted));
+		                q1 * weight_of(ctx->cache, m1 & hosted));
 	double sum = 0.0;
 	for (uint32_t d = 0; d < ctx->node->ndevices; d++) {
 		uint32_t m = d == pos ? m1 : ctx->mask[d];
@@ -322,7 +323,7 @@ double vxpu_frag_context_try(const struct vxpu_frag_context *ctx, uint32_t pos,
 }
 
 void vxpu_frag_context_apply(struct vxpu_frag_context *ctx, uint32_t pos,
-			     const struct vxpu_device_usage *next)
+                             const struct vxpu_device_usage *next)
 {
 	if (!learnt(ctx->stats))
 		return;
@@ -333,7 +334,7 @@ void vxpu_frag_context_apply(struct vxpu_frag_context *ctx, uint32_t pos,
 }
 
 double vxpu_node_fragmentation(const struct vxpu_node *n, const struct vxpu_device_usage *usage,
-			       const struct vxpu_shape_stats *s)
+                               const struct vxpu_shape_stats *s)
 {
 	struct vxpu_frag_context ctx;
 	struct vxpu_frag_cache cache;

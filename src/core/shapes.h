@@ -62,11 +62,11 @@ void vxpu_shapes_observe(struct vxpu_shape_stats *s, const struct vxpu_pod_reque
 
 /* Learns one container's shape. */
 void vxpu_shapes_observe_container(struct vxpu_shape_stats *s,
-				   const struct vxpu_container_request *c);
+                                   const struct vxpu_container_request *c);
 
 /* F(n) for the node's devices under usage; 0 when nothing was learnt. */
 double vxpu_node_fragmentation(const struct vxpu_node *n, const struct vxpu_device_usage *usage,
-			       const struct vxpu_shape_stats *s);
+                               const struct vxpu_shape_stats *s);
 
 /*
  * Incremental form, for trying one device at a time: fill a context once
@@ -126,10 +126,10 @@ struct vxpu_frag_context {
 	const struct vxpu_node *node;
 	const struct vxpu_shape_stats *stats;
 	const struct vxpu_frag_cache *cache;
-	double base;       /* F(n) for the context's usage */
-	double total;      /* Q */
-	double hosted_sum; /* S */
-	uint32_t hosted;   /* H */
+	double base;                          /* F(n) for the context's usage */
+	double total;                         /* Q */
+	double hosted_sum;                    /* S */
+	uint32_t hosted;                      /* H */
 	uint32_t mask[VXPU_NODE_MAX_DEVICES]; /* bit s: device usable for shape s */
 	double q[VXPU_NODE_MAX_DEVICES];
 	double a[VXPU_NODE_MAX_DEVICES];
@@ -138,12 +138,12 @@ struct vxpu_frag_context {
 
 /* cache: the memo (its stats are the distribution measured against). */
 void vxpu_frag_context_init(struct vxpu_frag_context *ctx, const struct vxpu_node *n,
-			    const struct vxpu_device_usage *usage, struct vxpu_frag_cache *cache);
+                            const struct vxpu_device_usage *usage, struct vxpu_frag_cache *cache);
 /* F(n) if device pos (whose usage is the context's) had usage *next. */
 double vxpu_frag_context_try(const struct vxpu_frag_context *ctx, uint32_t pos,
-			     const struct vxpu_device_usage *next);
+                             const struct vxpu_device_usage *next);
 /* Makes *next the context's usage of device pos; updates base. */
 void vxpu_frag_context_apply(struct vxpu_frag_context *ctx, uint32_t pos,
-			     const struct vxpu_device_usage *next);
+                             const struct vxpu_device_usage *next);
 
 #endif

@@ -17,7 +17,7 @@
 #include <string.h>
 
 static const char *const resource_kind_names[VXPU_RESOURCE_KINDS] = {
-	"count", "memory", "memoryPercent", "cores", "priority",
+        "count", "memory", "memoryPercent", "cores", "priority",
 };
 
 const char *vxpu_resource_kind_name(enum vxpu_resource_kind kind)
@@ -28,7 +28,7 @@ const char *vxpu_resource_kind_name(enum vxpu_resource_kind kind)
 /* ---- built-in table --------------------------------------------------- */
 
 static struct vxpu_vendor_profile *add_profile(struct vxpu_vendor_table *t, const char *name,
-					       const char *vendor, const char *model_match)
+                                               const char *vendor, const char *model_match)
 {
 	struct vxpu_vendor_profile *p = &t->profiles[t->count++];
 	memset(p, 0, sizeof(*p));
@@ -44,7 +44,7 @@ static struct vxpu_vendor_profile *add_profile(struct vxpu_vendor_table *t, cons
 }
 
 static void set_resources(struct vxpu_vendor_profile *p, const char *count, const char *memory,
-			  const char *memory_percent, const char *cores, const char *priority)
+                          const char *memory_percent, const char *cores, const char *priority)
 {
 	const char *names[VXPU_RESOURCE_KINDS] = {count, memory, memory_percent, cores, priority};
 	for (int k = 0; k < VXPU_RESOURCE_KINDS; k++)
@@ -52,7 +52,7 @@ static void set_resources(struct vxpu_vendor_profile *p, const char *count, cons
 }
 
 static void add_template(struct vxpu_vendor_profile *p, const char *name, uint64_t memory_mib,
-			 uint32_t compute_units)
+                         uint32_t compute_units)
 {
 	struct vxpu_slice_template *s = &p->templates[p->ntemplates++];
 	memset(s, 0, sizeof(*s));
@@ -78,12 +78,12 @@ static void add_link_type(struct vxpu_vendor_profile *p, const char *name, uint3
 
 /* Ascend vNPU families share everything but names, sizes and templates. */
 static struct vxpu_vendor_profile *add_ascend(struct vxpu_vendor_table *t, const char *name,
-					      const char *model, const char *family,
-					      uint32_t ai_cores, uint32_t max_slices)
+                                              const char *model, const char *family,
+                                              uint32_t ai_cores, uint32_t max_slices)
 {
 	struct vxpu_vendor_profile *p = add_profile(t, name, "huawei", model);
 	char count[VXPU_RESOURCE_NAME_MAX], memory[VXPU_RESOURCE_NAME_MAX],
-		cores[VXPU_RESOURCE_NAME_MAX];
+	        cores[VXPU_RESOURCE_NAME_MAX];
 	snprintf(count, sizeof(count), "huawei.com/%s", family);
 	snprintf(memory, sizeof(memory), "huawei.com/%s-memory", family);
 	snprintf(cores, sizeof(cores), "huawei.com/%s-core", family);
@@ -104,7 +104,7 @@ void vxpu_vendor_table_builtin(struct vxpu_vendor_table *t)
 	/* NVIDIA: HAMi resource names; link classes follow `nvidia-smi topo -m`. */
 	p = add_profile(t, "nvidia", "nvidia", "");
 	set_resources(p, "nvidia.com/gpu", "nvidia.com/gpumem", "nvidia.com/gpumem-percentage",
-		      "nvidia.com/gpucores", "nvidia.com/priority");
+	              "nvidia.com/gpucores", "nvidia.com/priority");
 	add_link_type(p, "nvlink", 100);
 	add_link_type(p, "pix", 40);
 	add_link_type(p, "pxb", 30);
@@ -141,7 +141,7 @@ void vxpu_vendor_table_builtin(struct vxpu_vendor_table *t)
 	/* Cambricon MLU (dynamic sMLU): memory is requested in % of the card. */
 	p = add_profile(t, "cambricon-mlu", "cambricon", "");
 	set_resources(p, "cambricon.com/vmlu", NULL, "cambricon.com/mlu.smlu.vmemory",
-		      "cambricon.com/mlu.smlu.vcore", NULL);
+	              "cambricon.com/mlu.smlu.vcore", NULL);
 	p->memory_granularity_mib = 256;
 	add_link_type(p, "mlulink", 100);
 	add_link_type(p, "pcie", 10);
@@ -167,7 +167,7 @@ void vxpu_vendor_table_builtin(struct vxpu_vendor_table *t)
 	/* Iluvatar: memory in units of 256 MiB; sharing only for one-GPU requests. */
 	p = add_profile(t, "iluvatar", "iluvatar", "");
 	set_resources(p, "iluvatar.ai/vgpu", "iluvatar.ai/vcuda-memory", NULL,
-		      "iluvatar.ai/vcuda-core", NULL);
+	              "iluvatar.ai/vcuda-core", NULL);
 	p->memory_unit_mib = 256;
 	p->memory_granularity_mib = 256;
 	p->multi_device_whole = true;
@@ -176,7 +176,7 @@ void vxpu_vendor_table_builtin(struct vxpu_vendor_table *t)
 	/* MetaX sGPU: memory in GiB; MetaXLink preferred over a PCIe switch. */
 	p = add_profile(t, "metax", "metax", "");
 	set_resources(p, "metax-tech.com/sgpu", "metax-tech.com/vmemory", NULL,
-		      "metax-tech.com/vcore", NULL);
+	              "metax-tech.com/vcore", NULL);
 	p->memory_unit_mib = 1024;
 	add_link_type(p, "metaxlink", 100);
 	add_link_type(p, "pcie-switch", 30);
@@ -185,7 +185,7 @@ void vxpu_vendor_table_builtin(struct vxpu_vendor_table *t)
 	/* Moore Threads: memory in units of 512 MiB; no multi-card sharing. */
 	p = add_profile(t, "mthreads", "mthreads", "");
 	set_resources(p, "mthreads.com/vgpu", "mthreads.com/sgpu-memory", NULL,
-		      "mthreads.com/sgpu-core", NULL);
+	              "mthreads.com/sgpu-core", NULL);
 	p->memory_unit_mib = 512;
 	p->memory_granularity_mib = 512;
 	p->multi_device_whole = true;
@@ -194,8 +194,8 @@ void vxpu_vendor_table_builtin(struct vxpu_vendor_table *t)
 
 	/* Enflame GCU: shared vGCU by memory and core share. */
 	p = add_profile(t, "enflame-gcu", "enflame", "");
-	set_resources(p, "enflame.com/vgcu", "enflame.com/gcu-memory", "enflame.com/vgcu-percentage",
-		      "enflame.com/gcu-core", NULL);
+	set_resources(p, "enflame.com/vgcu", "enflame.com/gcu-memory",
+	              "enflame.com/vgcu-percentage", "enflame.com/gcu-core", NULL);
 	p->multi_device_whole = true;
 	add_link_type(p, "pcie", 10);
 }
@@ -203,13 +203,14 @@ void vxpu_vendor_table_builtin(struct vxpu_vendor_table *t)
 /* ---- lookup ----------------------------------------------------------- */
 
 const struct vxpu_vendor_profile *vxpu_vendor_lookup(const struct vxpu_vendor_table *t,
-						     const char *vendor, const char *model)
+                                                     const char *vendor, const char *model)
 {
 	const struct vxpu_vendor_profile *best = NULL;
 	size_t best_len = 0;
 	for (uint32_t i = 0; i < t->count; i++) {
 		const struct vxpu_vendor_profile *p = &t->profiles[i];
-		if (!vxpu_name_equal(p->vendor, vendor) || !vxpu_name_contains(model, p->model_match))
+		if (!vxpu_name_equal(p->vendor, vendor) ||
+		    !vxpu_name_contains(model, p->model_match))
 			continue;
 		size_t len = strlen(p->model_match);
 		if (!best || len > best_len) {
@@ -221,7 +222,7 @@ const struct vxpu_vendor_profile *vxpu_vendor_lookup(const struct vxpu_vendor_ta
 }
 
 const struct vxpu_vendor_profile *vxpu_vendor_find(const struct vxpu_vendor_table *t,
-						   const char *name)
+                                                   const char *name)
 {
 	for (uint32_t i = 0; i < t->count; i++)
 		if (strcmp(t->profiles[i].name, name) == 0)
@@ -230,8 +231,8 @@ const struct vxpu_vendor_profile *vxpu_vendor_find(const struct vxpu_vendor_tabl
 }
 
 const struct vxpu_vendor_profile *vxpu_vendor_by_resource(const struct vxpu_vendor_table *t,
-							  const char *resource,
-							  enum vxpu_resource_kind *kind)
+                                                          const char *resource,
+                                                          enum vxpu_resource_kind *kind)
 {
 	if (!*resource)
 		return NULL;
@@ -254,8 +255,8 @@ uint32_t vxpu_vendor_link_rank(const struct vxpu_vendor_profile *p, const char *
 }
 
 int vxpu_vendor_round_share(const struct vxpu_vendor_profile *p, uint64_t want_mib,
-			    uint32_t want_units, uint64_t device_mib, uint32_t device_units,
-			    uint64_t *memory_mib, uint32_t *compute_units, int *template_index)
+                            uint32_t want_units, uint64_t device_mib, uint32_t device_units,
+                            uint64_t *memory_mib, uint32_t *compute_units, int *template_index)
 {
 	uint64_t g = p->memory_granularity_mib ? p->memory_granularity_mib : 1;
 	uint64_t want = want_mib % g ? want_mib + (g - want_mib % g) : want_mib;
@@ -293,7 +294,7 @@ int vxpu_vendor_round_share(const struct vxpu_vendor_profile *p, uint64_t want_m
 #define PROFILE_ERR 320
 
 static int check_profile(const struct vxpu_vendor_profile *p, const char *path, char *err,
-			 size_t errlen)
+                         size_t errlen)
 {
 	if (!p->vendor[0])
 		return vxpu_json_fail(err, errlen, path, "missing field \"vendor\"");
@@ -307,46 +308,47 @@ static int check_profile(const struct vxpu_vendor_profile *p, const char *path, 
 		for (uint32_t j = 0; j < i; j++)
 			if (strcmp(p->templates[j].name, s->name) == 0)
 				return vxpu_json_fail(err, errlen, path,
-						      "templates[%u]: name \"%s\" appears twice", i,
-						      s->name);
+				                      "templates[%u]: name \"%s\" appears twice", i,
+				                      s->name);
 		if (s->whole_device) {
 			if (i + 1 != p->ntemplates)
-				return vxpu_json_fail(
-					err, errlen, path,
-					"templates[%u]: the whole-device template \"%s\" must be last",
-					i, s->name);
+				return vxpu_json_fail(err, errlen, path,
+				                      "templates[%u]: the whole-device template "
+				                      "\"%s\" must be last",
+				                      i, s->name);
 			continue;
 		}
 		if (s->memory_mib <= last)
-			return vxpu_json_fail(err, errlen, path,
-					      "templates[%u]: memoryMiB %llu must be larger than the "
-					      "previous template's %llu",
-					      i, (unsigned long long)s->memory_mib,
-					      (unsigned long long)last);
+			return vxpu_json_fail(
+			        err, errlen, path,
+			        "templates[%u]: memoryMiB %llu must be larger than the "
+			        "previous template's %llu",
+			        i, (unsigned long long)s->memory_mib, (unsigned long long)last);
 		if (s->compute_units > p->compute_units)
-			return vxpu_json_fail(err, errlen, path,
-					      "templates[%u]: computeUnits %u exceeds the device's %u",
-					      i, s->compute_units, p->compute_units);
+			return vxpu_json_fail(
+			        err, errlen, path,
+			        "templates[%u]: computeUnits %u exceeds the device's %u", i,
+			        s->compute_units, p->compute_units);
 		last = s->memory_mib;
 	}
 	for (uint32_t i = 0; i < p->nlink_types; i++)
 		for (uint32_t j = 0; j < i; j++)
 			if (vxpu_name_equal(p->link_types[i].name, p->link_types[j].name))
 				return vxpu_json_fail(err, errlen, path,
-						      "links[%u]: type \"%s\" appears twice", i,
-						      p->link_types[i].name);
+				                      "links[%u]: type \"%s\" appears twice", i,
+				                      p->link_types[i].name);
 	return 0;
 }
 
 static int read_templates(struct vxpu_vendor_profile *p, const cJSON *arr, const char *path,
-			  char *err, size_t errlen)
+                          char *err, size_t errlen)
 {
 	static const char *const fields[] = {"name", "memoryMiB", "computeUnits", "wholeDevice",
-					     NULL};
+	                                     NULL};
 	int n = cJSON_GetArraySize(arr);
 	if (n > VXPU_VENDOR_MAX_TEMPLATES)
 		return vxpu_json_fail(err, errlen, path, "%d templates, at most %d", n,
-				      VXPU_VENDOR_MAX_TEMPLATES);
+		                      VXPU_VENDOR_MAX_TEMPLATES);
 	struct vxpu_slice_template list[VXPU_VENDOR_MAX_TEMPLATES];
 	memset(list, 0, sizeof(list));
 	char ipath[160];
@@ -356,29 +358,30 @@ static int read_templates(struct vxpu_vendor_profile *p, const cJSON *arr, const
 		if (!cJSON_IsObject(it)) {
 			char got[64];
 			vxpu_json_describe(it, got, sizeof(got));
-			return vxpu_json_fail(err, errlen, ipath, "expected an object, got %s", got);
+			return vxpu_json_fail(err, errlen, ipath, "expected an object, got %s",
+			                      got);
 		}
 		struct vxpu_slice_template *s = &list[i];
 		uint64_t v = 0;
 		if (vxpu_json_only_fields(it, ipath, fields, err, errlen) < 0 ||
 		    vxpu_json_string(it, ipath, "name", true, s->name, sizeof(s->name), err,
-				     errlen) < 0 ||
-		    vxpu_json_bool(it, ipath, "wholeDevice", false, &s->whole_device, err,
-				   errlen) < 0)
+		                     errlen) < 0 ||
+		    vxpu_json_bool(it, ipath, "wholeDevice", false, &s->whole_device, err, errlen) <
+		            0)
 			return -1;
 		if (!s->whole_device) {
 			if (vxpu_json_uint(it, ipath, "memoryMiB", true, 1, 1ULL << 40,
-					   &s->memory_mib, err, errlen) < 0)
+			                   &s->memory_mib, err, errlen) < 0)
 				return -1;
 			if (vxpu_json_uint(it, ipath, "computeUnits", false, 0, 1000000, &v, err,
-					   errlen) < 0)
+			                   errlen) < 0)
 				return -1;
 			s->compute_units = (uint32_t)v;
 		} else if (cJSON_GetObjectItemCaseSensitive(it, "memoryMiB") ||
-			   cJSON_GetObjectItemCaseSensitive(it, "computeUnits")) {
+		           cJSON_GetObjectItemCaseSensitive(it, "computeUnits")) {
 			return vxpu_json_fail(err, errlen, ipath,
-					      "a whole-device template takes the device's own "
-					      "memory and compute; drop memoryMiB/computeUnits");
+			                      "a whole-device template takes the device's own "
+			                      "memory and compute; drop memoryMiB/computeUnits");
 		}
 	}
 	memcpy(p->templates, list, sizeof(list));
@@ -386,14 +389,14 @@ static int read_templates(struct vxpu_vendor_profile *p, const cJSON *arr, const
 	return 0;
 }
 
-static int read_links(struct vxpu_vendor_profile *p, const cJSON *arr, const char *path,
-		      char *err, size_t errlen)
+static int read_links(struct vxpu_vendor_profile *p, const cJSON *arr, const char *path, char *err,
+                      size_t errlen)
 {
 	static const char *const fields[] = {"type", "rank", NULL};
 	int n = cJSON_GetArraySize(arr);
 	if (n > VXPU_VENDOR_MAX_LINK_TYPES)
 		return vxpu_json_fail(err, errlen, path, "%d link types, at most %d", n,
-				      VXPU_VENDOR_MAX_LINK_TYPES);
+		                      VXPU_VENDOR_MAX_LINK_TYPES);
 	struct vxpu_link_type list[VXPU_VENDOR_MAX_LINK_TYPES];
 	memset(list, 0, sizeof(list));
 	char ipath[160];
@@ -403,12 +406,13 @@ static int read_links(struct vxpu_vendor_profile *p, const cJSON *arr, const cha
 		if (!cJSON_IsObject(it)) {
 			char got[64];
 			vxpu_json_describe(it, got, sizeof(got));
-			return vxpu_json_fail(err, errlen, ipath, "expected an object, got %s", got);
+			return vxpu_json_fail(err, errlen, ipath, "expected an object, got %s",
+			                      got);
 		}
 		uint64_t rank = 0;
 		if (vxpu_json_only_fields(it, ipath, fields, err, errlen) < 0 ||
 		    vxpu_json_string(it, ipath, "type", true, list[i].name, sizeof(list[i].name),
-				     err, errlen) < 0 ||
+		                     err, errlen) < 0 ||
 		    vxpu_json_uint(it, ipath, "rank", true, 0, 1000, &rank, err, errlen) < 0)
 			return -1;
 		if (!list[i].name[0])
@@ -420,8 +424,8 @@ static int read_links(struct vxpu_vendor_profile *p, const cJSON *arr, const cha
 	return 0;
 }
 
-static int read_u32(const cJSON *obj, const char *path, const char *key, uint64_t min,
-		    uint64_t max, uint32_t *out, char *err, size_t errlen)
+static int read_u32(const cJSON *obj, const char *path, const char *key, uint64_t min, uint64_t max,
+                    uint32_t *out, char *err, size_t errlen)
 {
 	uint64_t v = 0;
 	int r = vxpu_json_uint(obj, path, key, false, min, max, &v, err, errlen);
@@ -430,15 +434,24 @@ static int read_u32(const cJSON *obj, const char *path, const char *key, uint64_
 	return r < 0 ? -1 : 0;
 }
 
-static int read_profile(struct vxpu_vendor_table *t, const cJSON *obj, const char *path,
-			char *err, size_t errlen)
+static int read_profile(struct vxpu_vendor_table *t, const cJSON *obj, const char *path, char *err,
+                        size_t errlen)
 {
-	static const char *const fields[] = {
-		"name",	      "vendor",		"model",	 "resources",  "memoryUnitMiB",
-		"memoryGranularityMiB", "computeUnits", "maxSlices", "computeLimit",
-		"multiDeviceWhole",	"templates",    "links",	 NULL};
-	static const char *const resource_fields[] = {"count",	"memory", "memoryPercent",
-						      "cores", "priority", NULL};
+	static const char *const fields[] = {"name",
+	                                     "vendor",
+	                                     "model",
+	                                     "resources",
+	                                     "memoryUnitMiB",
+	                                     "memoryGranularityMiB",
+	                                     "computeUnits",
+	                                     "maxSlices",
+	                                     "computeLimit",
+	                                     "multiDeviceWhole",
+	                                     "templates",
+	                                     "links",
+	                                     NULL};
+	static const char *const resource_fields[] = {"count", "memory",   "memoryPercent",
+	                                              "cores", "priority", NULL};
 	if (!cJSON_IsObject(obj)) {
 		char got[64];
 		vxpu_json_describe(obj, got, sizeof(got));
@@ -466,18 +479,18 @@ static int read_profile(struct vxpu_vendor_table *t, const cJSON *obj, const cha
 		p.compute_limit = true;
 	}
 	char sub[160];
-	if (vxpu_json_string(obj, path, "vendor", false, p.vendor, sizeof(p.vendor), err,
-			     errlen) < 0 ||
+	if (vxpu_json_string(obj, path, "vendor", false, p.vendor, sizeof(p.vendor), err, errlen) <
+	            0 ||
 	    vxpu_json_string(obj, path, "model", false, p.model_match, sizeof(p.model_match), err,
-			     errlen) < 0 ||
+	                     errlen) < 0 ||
 	    read_u32(obj, path, "memoryUnitMiB", 1, 1 << 20, &p.memory_unit_mib, err, errlen) < 0 ||
 	    read_u32(obj, path, "memoryGranularityMiB", 1, 1 << 20, &p.memory_granularity_mib, err,
-		     errlen) < 0 ||
+	             errlen) < 0 ||
 	    read_u32(obj, path, "computeUnits", 1, 1000000, &p.compute_units, err, errlen) < 0 ||
 	    read_u32(obj, path, "maxSlices", 1, 1024, &p.max_slices, err, errlen) < 0 ||
 	    vxpu_json_bool(obj, path, "computeLimit", false, &p.compute_limit, err, errlen) < 0 ||
 	    vxpu_json_bool(obj, path, "multiDeviceWhole", false, &p.multi_device_whole, err,
-			   errlen) < 0)
+	                   errlen) < 0)
 		return -1;
 	const cJSON *res = NULL;
 	int r = vxpu_json_object(obj, path, "resources", false, &res, err, errlen);
@@ -489,7 +502,7 @@ static int read_profile(struct vxpu_vendor_table *t, const cJSON *obj, const cha
 			return -1;
 		for (int k = 0; k < VXPU_RESOURCE_KINDS; k++)
 			if (vxpu_json_string(res, sub, resource_fields[k], false, p.resources[k],
-					     sizeof(p.resources[k]), err, errlen) < 0)
+			                     sizeof(p.resources[k]), err, errlen) < 0)
 				return -1;
 	}
 	const cJSON *arr = NULL;
@@ -512,14 +525,14 @@ static int read_profile(struct vxpu_vendor_table *t, const cJSON *obj, const cha
 	} else {
 		if (t->count >= VXPU_VENDOR_MAX_PROFILES)
 			return vxpu_json_fail(err, errlen, path, "more than %d profiles",
-					      VXPU_VENDOR_MAX_PROFILES);
+			                      VXPU_VENDOR_MAX_PROFILES);
 		t->profiles[t->count++] = p;
 	}
 	return 0;
 }
 
 int vxpu_vendor_table_merge_json(struct vxpu_vendor_table *t, const char *json, char *err,
-				 size_t errlen)
+                                 size_t errlen)
 {
 	static const char *const fields[] = {"version", "profiles", NULL};
 	cJSON *root = NULL;
@@ -539,13 +552,13 @@ int vxpu_vendor_table_merge_json(struct vxpu_vendor_table *t, const char *json, 
 	const cJSON *profiles = NULL;
 	if (vxpu_json_only_fields(root, "", fields, msg, sizeof(msg)) < 0 ||
 	    vxpu_json_uint(root, "", "version", true, 0, VXPU_JSON_MAX_EXACT, &version, msg,
-			   sizeof(msg)) < 0 ||
+	                   sizeof(msg)) < 0 ||
 	    vxpu_json_array(root, "", "profiles", true, &profiles, msg, sizeof(msg)) < 0)
 		goto fail;
 	if (version != 1) {
 		vxpu_json_fail(msg, sizeof(msg), "version",
-			       "unsupported version %llu (this build reads version 1)",
-			       (unsigned long long)version);
+		               "unsupported version %llu (this build reads version 1)",
+		               (unsigned long long)version);
 		goto fail;
 	}
 	size_t i = 0;

@@ -92,23 +92,23 @@ void vxpu_vendor_table_builtin(struct vxpu_vendor_table *t);
  * table is then left exactly as it was. Returns 0 or -1.
  */
 int vxpu_vendor_table_merge_json(struct vxpu_vendor_table *t, const char *json, char *err,
-				 size_t errlen);
+                                 size_t errlen);
 
 /* The profile serving a device of this vendor and model, or NULL. */
 const struct vxpu_vendor_profile *vxpu_vendor_lookup(const struct vxpu_vendor_table *t,
-						     const char *vendor, const char *model);
+                                                     const char *vendor, const char *model);
 
 /* The profile with this name, or NULL. */
 const struct vxpu_vendor_profile *vxpu_vendor_find(const struct vxpu_vendor_table *t,
-						   const char *name);
+                                                   const char *name);
 
 /*
  * The first profile (table order) that answers to a resource name, and which
  * kind of resource it is; NULL when no profile knows the name.
  */
 const struct vxpu_vendor_profile *vxpu_vendor_by_resource(const struct vxpu_vendor_table *t,
-							  const char *resource,
-							  enum vxpu_resource_kind *kind);
+                                                          const char *resource,
+                                                          enum vxpu_resource_kind *kind);
 
 /* Rank of a link type for this profile; 0 for an unknown type. */
 uint32_t vxpu_vendor_link_rank(const struct vxpu_vendor_profile *p, const char *type);
@@ -124,8 +124,8 @@ uint32_t vxpu_vendor_link_rank(const struct vxpu_vendor_profile *p, const char *
  * covers the share.
  */
 int vxpu_vendor_round_share(const struct vxpu_vendor_profile *p, uint64_t want_mib,
-			    uint32_t want_units, uint64_t device_mib, uint32_t device_units,
-			    uint64_t *memory_mib, uint32_t *compute_units, int *template_index);
+                            uint32_t want_units, uint64_t device_mib, uint32_t device_units,
+                            uint64_t *memory_mib, uint32_t *compute_units, int *template_index);
 
 /* Short name of a resource kind ("count", "memory", ...), as in the JSON. */
 const char *vxpu_resource_kind_name(enum vxpu_resource_kind kind);

@@ -16,8 +16,8 @@ const struct vxpu_vendor_table *fx_vendors(void)
 	return &table;
 }
 
-struct vxpu_node *fx_node(const char *name, uint32_t ndev, const char *vendor,
-			  const char *model, uint64_t memory_mib)
+struct vxpu_node *fx_node(const char *name, uint32_t ndev, const char *vendor, const char *model,
+                          uint64_t memory_mib)
 {
 	struct vxpu_node *n = malloc(sizeof(*n));
 	assert_non_null(n);
@@ -49,13 +49,13 @@ void fx_free(struct vxpu_node *n)
 }
 
 struct vxpu_pod_request *fx_pod(const char *name, uint32_t count, uint64_t memory_mib,
-				uint32_t memory_percent, uint32_t compute_percent)
+                                uint32_t memory_percent, uint32_t compute_percent)
 {
 	struct vxpu_pod_request *r = malloc(sizeof(*r));
 	assert_non_null(r);
 	vxpu_pod_request_init(r, "default", name);
 	struct vxpu_container_request *c =
-		vxpu_pod_request_add_container(r, "main", VXPU_CONTAINER_APP);
+	        vxpu_pod_request_add_container(r, "main", VXPU_CONTAINER_APP);
 	c->count = count;
 	c->memory_mib = memory_mib;
 	c->memory_percent = memory_percent;
@@ -71,14 +71,14 @@ void fx_normalize(struct vxpu_pod_request *pod)
 }
 
 bool fx_fit(const struct vxpu_node *n, const struct vxpu_pod_request *pod,
-	    enum vxpu_policy device_policy, struct vxpu_placement *p, struct vxpu_refusal *why)
+            enum vxpu_policy device_policy, struct vxpu_placement *p, struct vxpu_refusal *why)
 {
 	struct vxpu_fit_options opt = {.device_policy = device_policy};
 	return vxpu_fit_node(n, pod, &opt, p, why);
 }
 
 void fx_place(struct vxpu_node *n, const struct vxpu_pod_request *pod,
-	      enum vxpu_policy device_policy, const char *owner, struct vxpu_placement *p)
+              enum vxpu_policy device_policy, const char *owner, struct vxpu_placement *p)
 {
 	struct vxpu_refusal why;
 	if (!fx_fit(n, pod, device_policy, p, &why))
@@ -89,15 +89,15 @@ void fx_place(struct vxpu_node *n, const struct vxpu_pod_request *pod,
 }
 
 void fx_use(struct vxpu_node *n, uint32_t pos, uint64_t memory_mib, uint32_t compute_units,
-	    const char *owner)
+            const char *owner)
 {
 	struct vxpu_placement p;
 	memset(&p, 0, sizeof(p));
 	p.nshares = 1;
 	p.shares[0] = (struct vxpu_share){.device = (uint8_t)pos,
-					  .template_index = -1,
-					  .memory_mib = memory_mib,
-					  .compute_units = compute_units};
+	                                  .template_index = -1,
+	                                  .memory_mib = memory_mib,
+	                                  .compute_units = compute_units};
 	char err[256];
 	if (vxpu_placement_finish(n, &p, err, sizeof(err)) < 0 ||
 	    vxpu_node_commit(n, &p, owner, err, sizeof(err)) < 0)

@@ -84,14 +84,14 @@ static void pod_allocation_round_trips_into_the_same_usage(void **state)
 	snprintf(pod->ns, sizeof(pod->ns), "team-a");
 	snprintf(pod->project, sizeof(pod->project), "vision");
 	snprintf(pod->containers[0].family, sizeof(pod->containers[0].family),
-		 "huawei.com/Ascend910B4");
+	         "huawei.com/Ascend910B4");
 	struct vxpu_container_request *init =
-		vxpu_pod_request_add_container(pod, "fetch", VXPU_CONTAINER_INIT);
+	        vxpu_pod_request_add_container(pod, "fetch", VXPU_CONTAINER_INIT);
 	init->count = 1;
 	init->memory_mib = 12000;
 	init->priority = 0;
 	struct vxpu_container_request *pair =
-		vxpu_pod_request_add_container(pod, "pair", VXPU_CONTAINER_APP);
+	        vxpu_pod_request_add_container(pod, "pair", VXPU_CONTAINER_APP);
 	pair->count = 2;
 	pod->cpu_milli = 4000;
 	fx_normalize(pod);
@@ -101,9 +101,9 @@ static void pod_allocation_round_trips_into_the_same_usage(void **state)
 		fail_msg("%s", fx_refusal(&why));
 	struct vxpu_pod_allocation *a = malloc(sizeof(*a)), *b = malloc(sizeof(*b));
 	assert_int_equal(vxpu_allocation_from_placement(n, pod, &p, VXPU_POLICY_BINPACK,
-							VXPU_POLICY_TOPOLOGY, 1795866469000LL, a,
-							err, sizeof(err)),
-			 0);
+	                                                VXPU_POLICY_TOPOLOGY, 1795866469000LL, a,
+	                                                err, sizeof(err)),
+	                 0);
 	assert_int_equal(a->ncontainers, 3);
 	assert_string_equal(a->devices[0].template_name, "vir05_1c_8g");
 	assert_int_equal(a->devices[0].compute_percent, 25);
@@ -133,7 +133,7 @@ static void pod_allocation_round_trips_into_the_same_usage(void **state)
 	fx_finalize(other);
 	assert_int_equal(vxpu_allocation_to_placement(b, other, &q, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "device \"npu-1-gpu0\" of container \"main\" is not on node "
-				    "\"npu-2\""));
+	                            "\"npu-2\""));
 	vxpu_annotation_free(again);
 	vxpu_annotation_free(text);
 	free(a);
@@ -144,19 +144,19 @@ static void pod_allocation_round_trips_into_the_same_usage(void **state)
 }
 
 static const char good_alloc[] =
-	"{\"version\":1,\"node\":\"n\",\"namespace\":\"ns\",\"pod\":\"p\",\"project\":\"\","
-	"\"allocatedAt\":\"2026-11-28T11:47:49.123Z\",\"nodePolicy\":\"binpack\","
-	"\"devicePolicy\":\"spread\",\"cpuMilli\":0,\"memoryMiB\":0,\"containers\":[{\"name\":"
-	"\"c\",\"kind\":\"app\",\"priority\":1,\"devices\":[{\"id\":\"GPU-1\",\"index\":0,"
-	"\"vendor\":\"nvidia\",\"model\":\"T4\",\"memoryMiB\":4096,\"computeUnits\":30,"
-	"\"computePercent\":30,\"template\":\"\",\"exclusive\":false}]}]}";
+        "{\"version\":1,\"node\":\"n\",\"namespace\":\"ns\",\"pod\":\"p\",\"project\":\"\","
+        "\"allocatedAt\":\"2026-11-28T11:47:49.123Z\",\"nodePolicy\":\"binpack\","
+        "\"devicePolicy\":\"spread\",\"cpuMilli\":0,\"memoryMiB\":0,\"containers\":[{\"name\":"
+        "\"c\",\"kind\":\"app\",\"priority\":1,\"devices\":[{\"id\":\"GPU-1\",\"index\":0,"
+        "\"vendor\":\"nvidia\",\"model\":\"T4\",\"memoryMiB\":4096,\"computeUnits\":30,"
+        "\"computePercent\":30,\"template\":\"\",\"exclusive\":false}]}]}";
 
 static const char good_node[] =
-	"{\"version\":1,\"node\":\"n\",\"updatedAt\":\"2026-11-28T11:47:49.123Z\","
-	"\"memoryScaling\":1,\"computeScaling\":1,\"devices\":[{\"id\":\"GPU-1\",\"index\":0,"
-	"\"vendor\":\"nvidia\",\"model\":\"T4\",\"memoryMiB\":16384},{\"id\":\"GPU-2\","
-	"\"index\":1,\"vendor\":\"nvidia\",\"model\":\"T4\",\"memoryMiB\":16384}],\"links\":[{"
-	"\"a\":0,\"b\":1,\"type\":\"pix\",\"width\":1}]}";
+        "{\"version\":1,\"node\":\"n\",\"updatedAt\":\"2026-11-28T11:47:49.123Z\","
+        "\"memoryScaling\":1,\"computeScaling\":1,\"devices\":[{\"id\":\"GPU-1\",\"index\":0,"
+        "\"vendor\":\"nvidia\",\"model\":\"T4\",\"memoryMiB\":16384},{\"id\":\"GPU-2\","
+        "\"index\":1,\"vendor\":\"nvidia\",\"model\":\"T4\",\"memoryMiB\":16384}],\"links\":[{"
+        "\"a\":0,\"b\":1,\"type\":\"pix\",\"width\":1}]}";
 
 /* Replaces the first occurrence of from by to in good; static buffer. */
 static const char *mutate(const char *good, const char *from, const char *to)
@@ -177,36 +177,40 @@ static void strict_decoding_names_the_field_and_the_value(void **state)
 	const struct {
 		const char *from, *to, *expect;
 	} alloc_cases[] = {
-		{"\"version\":1", "\"version\":2", "allocation: version: unsupported version 2"},
-		{"\"version\":1,", "", "allocation: missing field \"version\""},
-		{"\"memoryMiB\":4096", "\"memoryMiB\":-5",
-		 "allocation: containers[0].devices[0].memoryMiB: expected a whole number in "
-		 "0..1099511627776, got -5"},
-		{"\"memoryMiB\":4096", "\"memoryMiB\":\"4096\"",
-		 "containers[0].devices[0].memoryMiB: expected a whole number in 0..1099511627776, "
-		 "got \"4096\""},
-		{"\"computePercent\":30", "\"computePercent\":130",
-		 "containers[0].devices[0].computePercent: expected a whole number in 0..100, got 130"},
-		{"\"kind\":\"app\"", "\"kind\":\"sidecar\"",
-		 "containers[0]: kind: expected \"app\" or \"init\", got \"sidecar\""},
-		{"\"exclusive\":false", "\"exclusive\":0",
-		 "containers[0].devices[0].exclusive: expected true or false, got 0"},
-		{"\"exclusive\":false", "\"exclusive\":false,\"colour\":1",
-		 "containers[0].devices[0]: unknown field \"colour\""},
-		{"\"allocatedAt\":\"2026-11-28T11:47:49.123Z\"", "\"allocatedAt\":\"2026-02-30T00:00:00Z\"",
-		 "allocatedAt: expected a UTC RFC 3339 time like \"2026-11-28T11:47:49.123Z\", got "
-		 "\"2026-02-30T00:00:00Z\""},
-		{"\"allocatedAt\":\"2026-11-28T11:47:49.123Z\"",
-		 "\"allocatedAt\":\"2026-11-28T11:47:49+01:00\"", "got \"2026-11-28T11:47:49+01:00\""},
-		{"\"nodePolicy\":\"binpack\"", "\"nodePolicy\":\"best\"",
-		 "nodePolicy: unknown policy \"best\""},
-		{"\"priority\":1", "\"priority\":1,\"priority\":0",
-		 "containers[0]: field \"priority\" appears twice"},
-		{"\"pod\":\"p\"", "\"pod\":\"\"", "node, namespace and pod must not be empty"},
-		{"\"id\":\"GPU-1\"", "\"id\":\"\"", "containers[0].devices[0]: id: empty device id"},
-		{"\"containers\":[", "\"containers\":{", "invalid JSON"},
-		{"\"priority\":1", "\"priority\":1.0000001",
-		 "containers[0].priority: expected a whole number in 0..1, got 1.0000001"},
+	        {"\"version\":1", "\"version\":2", "allocation: version: unsupported version 2"},
+	        {"\"version\":1,", "", "allocation: missing field \"version\""},
+	        {"\"memoryMiB\":4096", "\"memoryMiB\":-5",
+	         "allocation: containers[0].devices[0].memoryMiB: expected a whole number in "
+	         "0..1099511627776, got -5"},
+	        {"\"memoryMiB\":4096", "\"memoryMiB\":\"4096\"",
+	         "containers[0].devices[0].memoryMiB: expected a whole number in 0..1099511627776, "
+	         "got \"4096\""},
+	        {"\"computePercent\":30", "\"computePercent\":130",
+	         "containers[0].devices[0].computePercent: expected a whole number in 0..100, got "
+	         "130"},
+	        {"\"kind\":\"app\"", "\"kind\":\"sidecar\"",
+	         "containers[0]: kind: expected \"app\" or \"init\", got \"sidecar\""},
+	        {"\"exclusive\":false", "\"exclusive\":0",
+	         "containers[0].devices[0].exclusive: expected true or false, got 0"},
+	        {"\"exclusive\":false", "\"exclusive\":false,\"colour\":1",
+	         "containers[0].devices[0]: unknown field \"colour\""},
+	        {"\"allocatedAt\":\"2026-11-28T11:47:49.123Z\"",
+	         "\"allocatedAt\":\"2026-02-30T00:00:00Z\"",
+	         "allocatedAt: expected a UTC RFC 3339 time like \"2026-11-28T11:47:49.123Z\", got "
+	         "\"2026-02-30T00:00:00Z\""},
+	        {"\"allocatedAt\":\"2026-11-28T11:47:49.123Z\"",
+	         "\"allocatedAt\":\"2026-11-28T11:47:49+01:00\"",
+	         "got \"2026-11-28T11:47:49+01:00\""},
+	        {"\"nodePolicy\":\"binpack\"", "\"nodePolicy\":\"best\"",
+	         "nodePolicy: unknown policy \"best\""},
+	        {"\"priority\":1", "\"priority\":1,\"priority\":0",
+	         "containers[0]: field \"priority\" appears twice"},
+	        {"\"pod\":\"p\"", "\"pod\":\"\"", "node, namespace and pod must not be empty"},
+	        {"\"id\":\"GPU-1\"", "\"id\":\"\"",
+	         "containers[0].devices[0]: id: empty device id"},
+	        {"\"containers\":[", "\"containers\":{", "invalid JSON"},
+	        {"\"priority\":1", "\"priority\":1.0000001",
+	         "containers[0].priority: expected a whole number in 0..1, got 1.0000001"},
 	};
 	for (size_t i = 0; i < sizeof(alloc_cases) / sizeof(alloc_cases[0]); i++) {
 		const char *bad = mutate(good_alloc, alloc_cases[i].from, alloc_cases[i].to);
@@ -214,7 +218,8 @@ static void strict_decoding_names_the_field_and_the_value(void **state)
 		err[0] = '\0';
 		assert_int_equal(vxpu_allocation_decode(bad, a, err, sizeof(err)), -1);
 		if (!strstr(err, alloc_cases[i].expect))
-			fail_msg("alloc case %zu: \"%s\" lacks \"%s\"", i, err, alloc_cases[i].expect);
+			fail_msg("alloc case %zu: \"%s\" lacks \"%s\"", i, err,
+			         alloc_cases[i].expect);
 		for (size_t b = 0; b < sizeof(*a); b++)
 			if (((unsigned char *)a)[b] != 0x5a)
 				fail_msg("alloc case %zu changed the output", i);
@@ -227,18 +232,22 @@ static void strict_decoding_names_the_field_and_the_value(void **state)
 	const struct {
 		const char *from, *to, *expect;
 	} node_cases[] = {
-		{"\"index\":1", "\"index\":0", "node registration: devices[1]: device index 0 appears twice"},
-		{"\"id\":\"GPU-2\"", "\"id\":\"GPU-1\"", "devices[1]: device id \"GPU-1\" appears twice"},
-		{"\"memoryMiB\":16384}", "\"memoryMiB\":0}",
-		 "devices[0].memoryMiB: expected a whole number in 1..1099511627776, got 0"},
-		{"\"memoryScaling\":1", "\"memoryScaling\":-1",
-		 "memoryScaling: expected a number in 0..100, got -1"},
-		{"\"memoryScaling\":1", "\"memoryScaling\":0", "memoryScaling and computeScaling must be > 0"},
-		{"\"b\":1", "\"b\":7", "links[0]: link 0-7: no device with index 7"},
-		{"\"width\":1", "\"width\":300", "links[0].width: expected a whole number in 1..255, got 300"},
-		{"\"b\":1", "\"b\":0", "links[0]: link 0-0: a device cannot link to itself"},
-		{"\"node\":\"n\"", "\"node\":5", "node: expected a string, got 5"},
-		{"\"devices\":[", "\"gpus\":[", "unknown field \"gpus\""},
+	        {"\"index\":1", "\"index\":0",
+	         "node registration: devices[1]: device index 0 appears twice"},
+	        {"\"id\":\"GPU-2\"", "\"id\":\"GPU-1\"",
+	         "devices[1]: device id \"GPU-1\" appears twice"},
+	        {"\"memoryMiB\":16384}", "\"memoryMiB\":0}",
+	         "devices[0].memoryMiB: expected a whole number in 1..1099511627776, got 0"},
+	        {"\"memoryScaling\":1", "\"memoryScaling\":-1",
+	         "memoryScaling: expected a number in 0..100, got -1"},
+	        {"\"memoryScaling\":1", "\"memoryScaling\":0",
+	         "memoryScaling and computeScaling must be > 0"},
+	        {"\"b\":1", "\"b\":7", "links[0]: link 0-7: no device with index 7"},
+	        {"\"width\":1", "\"width\":300",
+	         "links[0].width: expected a whole number in 1..255, got 300"},
+	        {"\"b\":1", "\"b\":0", "links[0]: link 0-0: a device cannot link to itself"},
+	        {"\"node\":\"n\"", "\"node\":5", "node: expected a string, got 5"},
+	        {"\"devices\":[", "\"gpus\":[", "unknown field \"gpus\""},
 	};
 	for (size_t i = 0; i < sizeof(node_cases) / sizeof(node_cases[0]); i++) {
 		const char *bad = mutate(good_node, node_cases[i].from, node_cases[i].to);
@@ -246,7 +255,8 @@ static void strict_decoding_names_the_field_and_the_value(void **state)
 		err[0] = '\0';
 		assert_int_equal(vxpu_node_registration_decode(bad, m, &at, err, sizeof(err)), -1);
 		if (!strstr(err, node_cases[i].expect))
-			fail_msg("node case %zu: \"%s\" lacks \"%s\"", i, err, node_cases[i].expect);
+			fail_msg("node case %zu: \"%s\" lacks \"%s\"", i, err,
+			         node_cases[i].expect);
 		assert_string_equal(m->name, "keep");
 		assert_int_equal(m->ndevices, 1);
 		fx_free(m);
@@ -264,10 +274,11 @@ static void rfc3339_times_are_read_strictly(void **state)
 	assert_int_equal(ms, 1709251199999LL);
 	assert_int_equal(vxpu_rfc3339_parse("2026-11-28T11:47:49.1Z", &ms), 0);
 	assert_int_equal(ms, 1795866469100LL);
-	const char *bad[] = {"2023-02-29T00:00:00Z", "2026-13-01T00:00:00Z", "2026-11-28 11:47:49Z",
-			     "2026-11-28T24:00:00Z", "2026-11-28T11:47:49.Z", "2026-11-28T11:47:49",
-			     "1969-12-31T23:59:59Z", "2026-11-28T11:47:49Zx", "",
-			     "2026-11-28T11:47:60Z"};
+	const char *bad[] = {
+	        "2023-02-29T00:00:00Z", "2026-13-01T00:00:00Z",  "2026-11-28 11:47:49Z",
+	        "2026-11-28T24:00:00Z", "2026-11-28T11:47:49.Z", "2026-11-28T11:47:49",
+	        "1969-12-31T23:59:59Z", "2026-11-28T11:47:49Zx", "",
+	        "2026-11-28T11:47:60Z"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		if (vxpu_rfc3339_parse(bad[i], &ms) == 0)
 			fail_msg("accepted \"%s\"", bad[i]);
@@ -351,11 +362,11 @@ static void mutated_documents_never_crash_the_decoders(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(node_registration_round_trips),
-		cmocka_unit_test(pod_allocation_round_trips_into_the_same_usage),
-		cmocka_unit_test(strict_decoding_names_the_field_and_the_value),
-		cmocka_unit_test(rfc3339_times_are_read_strictly),
-		cmocka_unit_test(mutated_documents_never_crash_the_decoders),
+	        cmocka_unit_test(node_registration_round_trips),
+	        cmocka_unit_test(pod_allocation_round_trips_into_the_same_usage),
+	        cmocka_unit_test(strict_decoding_names_the_field_and_the_value),
+	        cmocka_unit_test(rfc3339_times_are_read_strictly),
+	        cmocka_unit_test(mutated_documents_never_crash_the_decoders),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -83,10 +83,10 @@ static void a_percent_memory_request_resolves_against_each_devices_own_size(void
 	fx_normalize(pod);
 	struct vxpu_share s;
 	assert_int_equal(vxpu_device_fit(n, 0, &n->usage[0], &pod->containers[0], &s),
-			 VXPU_REASON_OK);
+	                 VXPU_REASON_OK);
 	assert_int_equal(s.memory_mib, 8192);
 	assert_int_equal(vxpu_device_fit(n, 1, &n->usage[1], &pod->containers[0], &s),
-			 VXPU_REASON_OK);
+	                 VXPU_REASON_OK);
 	assert_int_equal(s.memory_mib, 16384);
 	/* 75 % no longer fits the small device once half of it is used. */
 	fx_use(n, 0, 8192, 0, "a");
@@ -131,13 +131,13 @@ static void numa_binding_never_mixes_numa_nodes(void **state)
 	struct vxpu_refusal why;
 	assert_true(fx_fit(n, pod, VXPU_POLICY_BINPACK, &p, &why));
 	assert_int_not_equal(n->devices[p.shares[0].device].numa,
-			     n->devices[p.shares[1].device].numa);
+	                     n->devices[p.shares[1].device].numa);
 	pod->containers[0].numa_bind = true;
 	for (int policy = VXPU_POLICY_BINPACK; policy < VXPU_POLICY_COUNT; policy++) {
 		assert_true(fx_fit(n, pod, (enum vxpu_policy)policy, &p, &why));
 		assert_int_equal(p.nshares, 2);
 		assert_int_equal(n->devices[p.shares[0].device].numa,
-				 n->devices[p.shares[1].device].numa);
+		                 n->devices[p.shares[1].device].numa);
 	}
 	/* Three devices cannot sit on one NUMA node of two devices. */
 	pod->containers[0].count = 3;
@@ -159,7 +159,7 @@ static void numa_binding_never_mixes_numa_nodes(void **state)
 		enum vxpu_policy policy = (enum vxpu_policy)(1 + round % 5);
 		if (fx_fit(m, pod, policy, &p, &why))
 			assert_int_equal(m->devices[p.shares[0].device].numa,
-					 m->devices[p.shares[1].device].numa);
+			                 m->devices[p.shares[1].device].numa);
 		fx_free(m);
 	}
 	free(pod);
@@ -167,16 +167,16 @@ static void numa_binding_never_mixes_numa_nodes(void **state)
 }
 
 static struct vxpu_pod_request *resource_pod(const char *name, const char *count_res,
-					     const char *mem_res, const char *mem)
+                                             const char *mem_res, const char *mem)
 {
 	struct vxpu_pod_request *pod = fx_pod(name, 0, 0, 0, 0);
 	struct vxpu_container_request *c = &pod->containers[0];
-	assert_int_equal(
-		vxpu_container_request_set_resource(fx_vendors(), c, count_res, "1", err, sizeof(err)),
-		1);
-	assert_int_equal(
-		vxpu_container_request_set_resource(fx_vendors(), c, mem_res, mem, err, sizeof(err)),
-		1);
+	assert_int_equal(vxpu_container_request_set_resource(fx_vendors(), c, count_res, "1", err,
+	                                                     sizeof(err)),
+	                 1);
+	assert_int_equal(vxpu_container_request_set_resource(fx_vendors(), c, mem_res, mem, err,
+	                                                     sizeof(err)),
+	                 1);
 	fx_normalize(pod);
 	return pod;
 }
@@ -187,28 +187,27 @@ static void ascend_910b4_rounds_5000_mib_up_to_its_8_gib_template_and_refuses_40
 	struct vxpu_node *n = fx_node("npu", 2, "huawei", "Ascend910B4", 32768);
 	fx_finalize(n);
 	assert_string_equal(n->devices[0].profile->name, "ascend-910b4");
-	struct vxpu_pod_request *pod =
-		resource_pod("npu-small", "huawei.com/Ascend910B4", "huawei.com/Ascend910B4-memory",
-			     "5000");
+	struct vxpu_pod_request *pod = resource_pod("npu-small", "huawei.com/Ascend910B4",
+	                                            "huawei.com/Ascend910B4-memory", "5000");
 	struct vxpu_placement p;
 	struct vxpu_refusal why;
 	assert_true(fx_fit(n, pod, VXPU_POLICY_BINPACK, &p, &why));
 	assert_int_equal(p.shares[0].memory_mib, 8192);
 	assert_int_equal(p.shares[0].compute_units, 5); /* vir05: 5 of 20 AI cores */
 	const struct vxpu_slice_template *t =
-		&n->devices[p.shares[0].device].profile->templates[p.shares[0].template_index];
+	        &n->devices[p.shares[0].device].profile->templates[p.shares[0].template_index];
 	assert_string_equal(t->name, "vir05_1c_8g");
 	free(pod);
 
 	pod = resource_pod("npu-huge", "huawei.com/Ascend910B4", "huawei.com/Ascend910B4-memory",
-			   "40960");
+	                   "40960");
 	assert_false(fx_fit(n, pod, VXPU_POLICY_BINPACK, &p, &why));
 	assert_string_equal(fx_refusal(&why), "2/2 no template fits");
 	free(pod);
 
 	/* Above the largest slice but within the card: the whole card. */
 	pod = resource_pod("npu-20g", "huawei.com/Ascend910B4", "huawei.com/Ascend910B4-memory",
-			   "20000");
+	                   "20000");
 	assert_true(fx_fit(n, pod, VXPU_POLICY_BINPACK, &p, &why));
 	assert_int_equal(p.shares[0].memory_mib, 32768);
 	assert_true(p.shares[0].exclusive);
@@ -227,13 +226,13 @@ static void ascend_multi_device_requests_take_whole_cards(void **state)
 	(void)state;
 	struct vxpu_node *n = fx_node("npu8", 4, "huawei", "Ascend910B4", 32768);
 	fx_finalize(n);
-	struct vxpu_pod_request *one =
-		resource_pod("one", "huawei.com/Ascend910B4", "huawei.com/Ascend910B4-memory", "4096");
+	struct vxpu_pod_request *one = resource_pod("one", "huawei.com/Ascend910B4",
+	                                            "huawei.com/Ascend910B4-memory", "4096");
 	struct vxpu_placement p;
 	fx_place(n, one, VXPU_POLICY_BINPACK, "one", &p);
 	uint32_t used = only_device(&p);
-	struct vxpu_pod_request *two =
-		resource_pod("two", "huawei.com/Ascend910B4", "huawei.com/Ascend910B4-memory", "4096");
+	struct vxpu_pod_request *two = resource_pod("two", "huawei.com/Ascend910B4",
+	                                            "huawei.com/Ascend910B4-memory", "4096");
 	two->containers[0].count = 2;
 	struct vxpu_refusal why;
 	assert_true(fx_fit(n, two, VXPU_POLICY_BINPACK, &p, &why));
@@ -260,19 +259,19 @@ static void a_kunlunxin_request_is_rounded_to_24_48_or_96_gib(void **state)
 	const struct {
 		const char *memory;
 		uint64_t expect;
-	} cases[] = {{"1000", 24576},	{"24576", 24576}, {"24577", 49152},
-		     {"30000", 49152},	{"49153", 98304}, {"96GiB", 98304}};
+	} cases[] = {{"1000", 24576},  {"24576", 24576}, {"24577", 49152},
+	             {"30000", 49152}, {"49153", 98304}, {"96GiB", 98304}};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct vxpu_pod_request *pod = resource_pod(
-			"xpu", "kunlunxin.com/vxpu", "kunlunxin.com/vxpu-memory", cases[i].memory);
+		        "xpu", "kunlunxin.com/vxpu", "kunlunxin.com/vxpu-memory", cases[i].memory);
 		struct vxpu_placement p;
 		struct vxpu_refusal why;
 		assert_true(fx_fit(n, pod, VXPU_POLICY_BINPACK, &p, &why));
 		assert_int_equal(p.shares[0].memory_mib, cases[i].expect);
 		free(pod);
 	}
-	struct vxpu_pod_request *pod = resource_pod("xpu", "kunlunxin.com/vxpu",
-						    "kunlunxin.com/vxpu-memory", "100000");
+	struct vxpu_pod_request *pod =
+	        resource_pod("xpu", "kunlunxin.com/vxpu", "kunlunxin.com/vxpu-memory", "100000");
 	struct vxpu_placement p;
 	struct vxpu_refusal why;
 	assert_false(fx_fit(n, pod, VXPU_POLICY_BINPACK, &p, &why));
@@ -314,21 +313,21 @@ static void type_include_and_exclude_select_device_models(void **state)
 	struct vxpu_placement p;
 	struct vxpu_refusal why;
 	assert_int_equal(vxpu_pod_request_set_annotation(pod, "nvidia.com/use-gputype", "h100", err,
-							 sizeof(err)),
-			 1);
+	                                                 sizeof(err)),
+	                 1);
 	assert_true(fx_fit(n, pod, VXPU_POLICY_SPREAD, &p, &why));
 	assert_int_equal(only_device(&p), 1);
 	assert_int_equal(vxpu_pod_request_set_annotation(pod, "nvidia.com/use-gputype", "", err,
-							 sizeof(err)),
-			 1);
+	                                                 sizeof(err)),
+	                 1);
 	assert_int_equal(vxpu_pod_request_set_annotation(pod, "nvidia.com/nouse-gputype",
-							 "V100, A100", err, sizeof(err)),
-			 1);
+	                                                 "V100, A100", err, sizeof(err)),
+	                 1);
 	assert_true(fx_fit(n, pod, VXPU_POLICY_SPREAD, &p, &why));
 	assert_int_equal(only_device(&p), 1);
-	assert_int_equal(vxpu_pod_request_set_annotation(pod, "nvidia.com/use-gputype", "V100",
-							 err, sizeof(err)),
-			 1);
+	assert_int_equal(vxpu_pod_request_set_annotation(pod, "nvidia.com/use-gputype", "V100", err,
+	                                                 sizeof(err)),
+	                 1);
 	assert_false(fx_fit(n, pod, VXPU_POLICY_SPREAD, &p, &why));
 	assert_string_equal(fx_refusal(&why), "2/2 type mismatch");
 	free(pod);
@@ -344,16 +343,16 @@ static void uuid_include_and_exclude_select_devices(void **state)
 	struct vxpu_placement p;
 	struct vxpu_refusal why;
 	vxpu_pod_request_set_annotation(pod, "nvidia.com/use-gpuuuid", "gpu-aaaa", err,
-					sizeof(err));
+	                                sizeof(err));
 	assert_true(fx_fit(n, pod, VXPU_POLICY_SPREAD, &p, &why));
 	assert_int_equal(only_device(&p), 0);
 	vxpu_pod_request_set_annotation(pod, "nvidia.com/use-gpuuuid", "", err, sizeof(err));
 	vxpu_pod_request_set_annotation(pod, "nvidia.com/nouse-gpuuuid", "GPU-aaaa", err,
-					sizeof(err));
+	                                sizeof(err));
 	assert_true(fx_fit(n, pod, VXPU_POLICY_BINPACK, &p, &why));
 	assert_int_equal(only_device(&p), 1);
 	vxpu_pod_request_set_annotation(pod, "nvidia.com/nouse-gpuuuid", "GPU-aaaa,GPU-bbbb", err,
-					sizeof(err));
+	                                sizeof(err));
 	assert_false(fx_fit(n, pod, VXPU_POLICY_BINPACK, &p, &why));
 	assert_string_equal(fx_refusal(&why), "2/2 UUID mismatch");
 	/* A prefix of an id is not the id. */
@@ -389,7 +388,8 @@ static void an_unhealthy_device_is_never_chosen(void **state)
 	assert_int_equal(placed, 4);
 	assert_int_equal(n->usage[0].slices, 0);
 	assert_int_equal(n->usage[2].slices, 0);
-	assert_string_equal(fx_refusal(&why), "1/3 insufficient memory, 1/3 cordoned, 1/3 unhealthy");
+	assert_string_equal(fx_refusal(&why),
+	                    "1/3 insufficient memory, 1/3 cordoned, 1/3 unhealthy");
 	free(pod);
 	fx_free(n);
 }
@@ -412,8 +412,8 @@ static void a_quota_refusal_names_the_quota_and_the_amounts(void **state)
 	assert_false(vxpu_fit_node(n, pod, &opt, &p, &why));
 	assert_int_equal(why.node_reason, VXPU_REASON_QUOTA);
 	assert_string_equal(fx_refusal(&why),
-			    "quota of namespace \"team-a\": memory 40960 MiB requested, 32768 MiB "
-			    "of 32768 MiB left");
+	                    "quota of namespace \"team-a\": memory 40960 MiB requested, 32768 MiB "
+	                    "of 32768 MiB left");
 	/* Another namespace is not limited by team-a's quota. */
 	snprintf(pod->ns, sizeof(pod->ns), "team-b");
 	assert_true(vxpu_fit_node(n, pod, &opt, &p, &why));
@@ -425,8 +425,9 @@ static void a_quota_refusal_names_the_quota_and_the_amounts(void **state)
 	snprintf(two->project, sizeof(two->project), "vision");
 	fx_normalize(two);
 	assert_false(vxpu_fit_node(n, two, &opt, &p, &why));
-	assert_string_equal(fx_refusal(&why), "quota of project \"vision\" in namespace \"team-a\": "
-					      "devices 2 requested, 1 of 1 left");
+	assert_string_equal(fx_refusal(&why),
+	                    "quota of project \"vision\" in namespace \"team-a\": "
+	                    "devices 2 requested, 1 of 1 left");
 	free(two);
 	free(pod);
 	vxpu_quota_free(&quota);
@@ -506,7 +507,7 @@ static void init_containers_count_as_their_peak_and_app_containers_cumulatively(
 	fx_finalize(n);
 	struct vxpu_pod_request *pod = fx_pod("phased", 1, 4096, 0, 0);
 	struct vxpu_container_request *init =
-		vxpu_pod_request_add_container(pod, "warmup", VXPU_CONTAINER_INIT);
+	        vxpu_pod_request_add_container(pod, "warmup", VXPU_CONTAINER_INIT);
 	init->count = 1;
 	init->memory_mib = 12288;
 	fx_normalize(pod);
@@ -581,12 +582,14 @@ static void host_cpu_and_memory_refusals_name_the_amounts(void **state)
 	struct vxpu_placement p;
 	struct vxpu_refusal why;
 	assert_false(fx_fit(n, pod, VXPU_POLICY_BINPACK, &p, &why));
-	assert_string_equal(fx_refusal(&why), "insufficient cpu: 12000m requested, 8000m of 8000m free");
+	assert_string_equal(fx_refusal(&why),
+	                    "insufficient cpu: 12000m requested, 8000m of 8000m free");
 	pod->cpu_milli = 1000;
 	pod->memory_mib = 40000;
 	assert_false(fx_fit(n, pod, VXPU_POLICY_BINPACK, &p, &why));
-	assert_string_equal(fx_refusal(&why), "insufficient host memory: 40000 MiB requested, 32768 "
-					      "MiB of 32768 MiB free");
+	assert_string_equal(fx_refusal(&why),
+	                    "insufficient host memory: 40000 MiB requested, 32768 "
+	                    "MiB of 32768 MiB free");
 	free(pod);
 	fx_free(n);
 }
@@ -602,7 +605,8 @@ static void the_cluster_decision_picks_by_node_policy_and_explains_refusals(void
 	fx_finalize(c);
 	fx_use(b, 0, 8192, 0, "x");
 	const struct vxpu_node *nodes[] = {c, b, a};
-	struct vxpu_pod_request *pod = resource_pod("p", "nvidia.com/gpu", "nvidia.com/gpumem", "4096");
+	struct vxpu_pod_request *pod =
+	        resource_pod("p", "nvidia.com/gpu", "nvidia.com/gpumem", "4096");
 	struct vxpu_sched_config cfg = {VXPU_POLICY_BINPACK, VXPU_POLICY_BINPACK};
 	struct vxpu_decision *d = malloc(sizeof(*d));
 	assert_int_equal(vxpu_schedule(nodes, 3, pod, &cfg, NULL, NULL, d), 1);
@@ -611,7 +615,7 @@ static void the_cluster_decision_picks_by_node_policy_and_explains_refusals(void
 	assert_int_equal(vxpu_schedule(nodes, 3, pod, &cfg, NULL, NULL, d), 2);
 	/* The pod's annotation overrides the cluster default. */
 	vxpu_pod_request_set_annotation(pod, "hami.io/node-scheduler-policy", "binpack", err,
-					sizeof(err));
+	                                sizeof(err));
 	assert_int_equal(vxpu_schedule(nodes, 3, pod, &cfg, NULL, NULL, d), 1);
 	/* Equal scores: the smaller node name wins, whatever the order. */
 	struct vxpu_node *a2 = fx_node("node-0", 2, "nvidia", "T4", 16384);
@@ -633,24 +637,25 @@ static void the_cluster_decision_picks_by_node_policy_and_explains_refusals(void
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(binpack_chooses_the_more_used_device_and_spread_the_less_used_one),
-		cmocka_unit_test(an_exclusive_request_never_lands_on_a_used_device),
-		cmocka_unit_test(a_percent_memory_request_resolves_against_each_devices_own_size),
-		cmocka_unit_test(numa_binding_never_mixes_numa_nodes),
-		cmocka_unit_test(
-			ascend_910b4_rounds_5000_mib_up_to_its_8_gib_template_and_refuses_40_gib),
-		cmocka_unit_test(ascend_multi_device_requests_take_whole_cards),
-		cmocka_unit_test(a_kunlunxin_request_is_rounded_to_24_48_or_96_gib),
-		cmocka_unit_test(type_include_and_exclude_select_device_models),
-		cmocka_unit_test(uuid_include_and_exclude_select_devices),
-		cmocka_unit_test(an_unhealthy_device_is_never_chosen),
-		cmocka_unit_test(a_quota_refusal_names_the_quota_and_the_amounts),
-		cmocka_unit_test(memory_scaling_1_5_admits_150_percent_of_physical_memory),
-		cmocka_unit_test(the_aggregated_refusal_string_counts_every_device),
-		cmocka_unit_test(init_containers_count_as_their_peak_and_app_containers_cumulatively),
-		cmocka_unit_test(commit_rechecks_and_release_gives_back_exactly),
-		cmocka_unit_test(host_cpu_and_memory_refusals_name_the_amounts),
-		cmocka_unit_test(the_cluster_decision_picks_by_node_policy_and_explains_refusals),
+	        cmocka_unit_test(binpack_chooses_the_more_used_device_and_spread_the_less_used_one),
+	        cmocka_unit_test(an_exclusive_request_never_lands_on_a_used_device),
+	        cmocka_unit_test(a_percent_memory_request_resolves_against_each_devices_own_size),
+	        cmocka_unit_test(numa_binding_never_mixes_numa_nodes),
+	        cmocka_unit_test(
+	                ascend_910b4_rounds_5000_mib_up_to_its_8_gib_template_and_refuses_40_gib),
+	        cmocka_unit_test(ascend_multi_device_requests_take_whole_cards),
+	        cmocka_unit_test(a_kunlunxin_request_is_rounded_to_24_48_or_96_gib),
+	        cmocka_unit_test(type_include_and_exclude_select_device_models),
+	        cmocka_unit_test(uuid_include_and_exclude_select_devices),
+	        cmocka_unit_test(an_unhealthy_device_is_never_chosen),
+	        cmocka_unit_test(a_quota_refusal_names_the_quota_and_the_amounts),
+	        cmocka_unit_test(memory_scaling_1_5_admits_150_percent_of_physical_memory),
+	        cmocka_unit_test(the_aggregated_refusal_string_counts_every_device),
+	        cmocka_unit_test(
+	                init_containers_count_as_their_peak_and_app_containers_cumulatively),
+	        cmocka_unit_test(commit_rechecks_and_release_gives_back_exactly),
+	        cmocka_unit_test(host_cpu_and_memory_refusals_name_the_amounts),
+	        cmocka_unit_test(the_cluster_decision_picks_by_node_policy_and_explains_refusals),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

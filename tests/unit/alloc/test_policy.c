@@ -129,7 +129,7 @@ static void topology_takes_a_whole_island_of_16_devices_for_8_in_under_1_ms(void
 #endif
 	if (best >= limit)
 		fail_msg("16 devices, request of 8: best of 30 runs %.3f ms, limit %.1f ms", best,
-			 limit);
+		         limit);
 	free(pod);
 	fx_free(n);
 }
@@ -241,7 +241,7 @@ static void frag_at_node_level_prefers_the_node_it_fragments_least(void **state)
 	struct vxpu_node *b = fx_node("b", 1, "nvidia", "T4", 16384);
 	fx_finalize(a);
 	fx_finalize(b);
-	fx_use(a, 0, 4096, 0, "x"); /* 12 GiB free: exactly one 12 GiB request */
+	fx_use(a, 0, 4096, 0, "x");  /* 12 GiB free: exactly one 12 GiB request */
 	fx_use(b, 0, 12288, 0, "y"); /* 4 GiB free: already a fragment */
 	struct vxpu_shape_stats shapes = learnt(12288, 20);
 	struct vxpu_pod_request *pod = fx_pod("p", 1, 4096, 0, 0);
@@ -300,14 +300,14 @@ static void shapes_are_learnt_online_and_old_ones_fade(void **state)
 
 /* F straight from its definition in shapes.h, for checking the fast form. */
 static double reference_fragmentation(const struct vxpu_node *n,
-				      const struct vxpu_device_usage *usage,
-				      const struct vxpu_shape_stats *s)
+                                      const struct vxpu_device_usage *usage,
+                                      const struct vxpu_shape_stats *s)
 {
 	double f = 0.0;
 	for (uint32_t i = 0; i < s->n; i++) {
 		const struct vxpu_shape *sh = &s->shapes[i];
 		struct vxpu_demand dm = {sh->count, sh->memory_mib, sh->memory_percent,
-					 sh->compute_percent, sh->exclusive};
+		                         sh->compute_percent, sh->exclusive};
 		double unusable = 0.0, usable_q = 0.0;
 		uint32_t nusable = 0;
 		for (uint32_t d = 0; d < n->ndevices; d++) {
@@ -337,8 +337,8 @@ static void incremental_fragmentation_agrees_with_the_definition(void **state)
 		seed = seed * 1103515245u + 12345u;
 		uint32_t r = seed >> 8;
 		struct vxpu_pod_request *pod =
-			fx_pod("s", 1 + (r % 7 == 0) + (r % 11 == 0) * 2, 1024 * (1 + r % 20), 0,
-			       (r >> 5) % 3 == 0 ? 100 : (r >> 7) % 6 * 10);
+		        fx_pod("s", 1 + (r % 7 == 0) + (r % 11 == 0) * 2, 1024 * (1 + r % 20), 0,
+		               (r >> 5) % 3 == 0 ? 100 : (r >> 7) % 6 * 10);
 		if (r % 13 == 0) {
 			pod->containers[0].memory_mib = 0;
 			pod->containers[0].memory_percent = 25 * (1 + (r >> 9) % 4);
@@ -384,8 +384,8 @@ static void incremental_fragmentation_agrees_with_the_definition(void **state)
 			double want = reference_fragmentation(n, changed, &shapes);
 			double got = vxpu_frag_context_try(&ctx, d, &next);
 			if (got - want > 1e-9 || want - got > 1e-9)
-				fail_msg("round %d device %u: try %.12f, definition %.12f", round, d,
-					 got, want);
+				fail_msg("round %d device %u: try %.12f, definition %.12f", round,
+				         d, got, want);
 		}
 		vxpu_frag_context_apply(&ctx, 2, &usage[0]);
 		struct vxpu_device_usage changed[6];
@@ -446,17 +446,17 @@ static void policy_names_parse_and_print(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(a_two_device_request_takes_the_nvlink_pair),
-		cmocka_unit_test(a_single_device_request_takes_a_pcie_only_gpu),
-		cmocka_unit_test(topology_takes_a_whole_island_of_16_devices_for_8_in_under_1_ms),
-		cmocka_unit_test(topology_falls_back_to_greedy_growth_beyond_the_exact_limit),
-		cmocka_unit_test(the_numa_policy_keeps_a_request_on_the_tightest_numa_node),
-		cmocka_unit_test(frag_places_where_expected_fragmentation_grows_least),
-		cmocka_unit_test(frag_at_node_level_prefers_the_node_it_fragments_least),
-		cmocka_unit_test(shapes_are_learnt_online_and_old_ones_fade),
-		cmocka_unit_test(incremental_fragmentation_agrees_with_the_definition),
-		cmocka_unit_test(topology_at_node_level_prefers_the_node_with_the_better_link),
-		cmocka_unit_test(policy_names_parse_and_print),
+	        cmocka_unit_test(a_two_device_request_takes_the_nvlink_pair),
+	        cmocka_unit_test(a_single_device_request_takes_a_pcie_only_gpu),
+	        cmocka_unit_test(topology_takes_a_whole_island_of_16_devices_for_8_in_under_1_ms),
+	        cmocka_unit_test(topology_falls_back_to_greedy_growth_beyond_the_exact_limit),
+	        cmocka_unit_test(the_numa_policy_keeps_a_request_on_the_tightest_numa_node),
+	        cmocka_unit_test(frag_places_where_expected_fragmentation_grows_least),
+	        cmocka_unit_test(frag_at_node_level_prefers_the_node_it_fragments_least),
+	        cmocka_unit_test(shapes_are_learnt_online_and_old_ones_fade),
+	        cmocka_unit_test(incremental_fragmentation_agrees_with_the_definition),
+	        cmocka_unit_test(topology_at_node_level_prefers_the_node_with_the_better_link),
+	        cmocka_unit_test(policy_names_parse_and_print),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,7 +18,7 @@ static void charges_add_up_until_a_limit_and_refunds_give_back(void **state)
 		assert_int_equal(vxpu_quota_charge(&t, "team-a", "", &one, why, sizeof(why)), 0);
 	assert_int_equal(vxpu_quota_charge(&t, "team-a", "", &one, why, sizeof(why)), -1);
 	assert_string_equal(why, "quota of namespace \"team-a\": memory 4096 MiB requested, 0 MiB "
-				 "of 16384 MiB left");
+	                         "of 16384 MiB left");
 	const struct vxpu_quota_entry *e = vxpu_quota_find(&t, "team-a", "");
 	assert_int_equal(e->used.memory_mib, 16384);
 	assert_int_equal(e->used.devices, 4);
@@ -31,7 +31,7 @@ static void charges_add_up_until_a_limit_and_refunds_give_back(void **state)
 	struct vxpu_quota_amount hungry = {1, 80, 1};
 	assert_int_equal(vxpu_quota_check(&t, "team-a", "", &hungry, why, sizeof(why)), -1);
 	assert_string_equal(why, "quota of namespace \"team-a\": compute 80% requested, 50% of "
-				 "200% left");
+	                         "200% left");
 	/* Refunds never go below zero. */
 	struct vxpu_quota_amount huge = {1 << 30, 1000, 1000};
 	vxpu_quota_refund(&t, "team-a", "", &huge);
@@ -54,7 +54,7 @@ static void namespace_and_project_quotas_both_apply(void **state)
 	assert_int_equal(vxpu_quota_charge(&t, "lab", "nlp", &one, why, sizeof(why)), 0);
 	assert_int_equal(vxpu_quota_charge(&t, "lab", "nlp", &one, why, sizeof(why)), -1);
 	assert_string_equal(why, "quota of project \"nlp\" in namespace \"lab\": devices 1 "
-				 "requested, 0 of 2 left");
+	                         "requested, 0 of 2 left");
 	/* A project without its own quota only meets the namespace's. */
 	assert_int_equal(vxpu_quota_charge(&t, "lab", "vision", &one, why, sizeof(why)), 0);
 	assert_int_equal(vxpu_quota_charge(&t, "lab", "vision", &one, why, sizeof(why)), -1);
@@ -78,9 +78,9 @@ static void entries_stay_sorted_whatever_the_insertion_order(void **state)
 		for (size_t i = 0; i < 6; i++) {
 			char ns[32];
 			snprintf(ns, sizeof(ns), "%s%d", names[i], round);
-			assert_int_equal(vxpu_quota_set(&t, ns, i % 2 ? "p" : "", &lim, why,
-							 sizeof(why)),
-					 0);
+			assert_int_equal(
+			        vxpu_quota_set(&t, ns, i % 2 ? "p" : "", &lim, why, sizeof(why)),
+			        0);
 		}
 	assert_int_equal(t.count, 30);
 	for (size_t i = 1; i < t.count; i++)
@@ -94,9 +94,9 @@ static void entries_stay_sorted_whatever_the_insertion_order(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(charges_add_up_until_a_limit_and_refunds_give_back),
-		cmocka_unit_test(namespace_and_project_quotas_both_apply),
-		cmocka_unit_test(entries_stay_sorted_whatever_the_insertion_order),
+	        cmocka_unit_test(charges_add_up_until_a_limit_and_refunds_give_back),
+	        cmocka_unit_test(namespace_and_project_quotas_both_apply),
+	        cmocka_unit_test(entries_stay_sorted_whatever_the_insertion_order),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,10 +10,10 @@ static void every_issue_family_has_a_builtin_profile(void **state)
 {
 	(void)state;
 	const struct vxpu_vendor_table *t = fx_vendors();
-	const char *names[] = {"nvidia",	"ascend-910a",	  "ascend-910b2", "ascend-910b3",
-			       "ascend-910b4", "ascend-310p3",  "cambricon-mlu", "hygon-dcu",
-			       "kunlunxin-p800", "iluvatar",     "metax",	  "mthreads",
-			       "enflame-gcu"};
+	const char *names[] = {"nvidia",         "ascend-910a",  "ascend-910b2",  "ascend-910b3",
+	                       "ascend-910b4",   "ascend-310p3", "cambricon-mlu", "hygon-dcu",
+	                       "kunlunxin-p800", "iluvatar",     "metax",         "mthreads",
+	                       "enflame-gcu"};
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		const struct vxpu_vendor_profile *p = vxpu_vendor_find(t, names[i]);
 		assert_non_null(p);
@@ -24,7 +24,7 @@ static void every_issue_family_has_a_builtin_profile(void **state)
 	const struct vxpu_vendor_profile *nv = vxpu_vendor_find(t, "nvidia");
 	assert_string_equal(nv->resources[VXPU_RESOURCE_MEMORY], "nvidia.com/gpumem");
 	assert_string_equal(nv->resources[VXPU_RESOURCE_MEMORY_PERCENT],
-			    "nvidia.com/gpumem-percentage");
+	                    "nvidia.com/gpumem-percentage");
 	assert_string_equal(nv->resources[VXPU_RESOURCE_CORES], "nvidia.com/gpucores");
 	assert_string_equal(nv->resources[VXPU_RESOURCE_PRIORITY], "nvidia.com/priority");
 	assert_true(vxpu_vendor_link_rank(nv, "NVLink") > vxpu_vendor_link_rank(nv, "phb"));
@@ -43,7 +43,7 @@ static void lookup_takes_the_longest_model_match(void **state)
 	assert_null(vxpu_vendor_lookup(t, "acme", "X1"));
 	enum vxpu_resource_kind kind;
 	const struct vxpu_vendor_profile *p =
-		vxpu_vendor_by_resource(t, "iluvatar.ai/vcuda-memory", &kind);
+	        vxpu_vendor_by_resource(t, "iluvatar.ai/vcuda-memory", &kind);
 	assert_string_equal(p->name, "iluvatar");
 	assert_int_equal(kind, VXPU_RESOURCE_MEMORY);
 	assert_null(vxpu_vendor_by_resource(t, "cpu", &kind));
@@ -81,14 +81,15 @@ static void json_overrides_fields_and_adds_profiles(void **state)
 	vxpu_vendor_table_builtin(t);
 	uint32_t before = t->count;
 	const char *json =
-		"{\"version\":1,\"profiles\":["
-		"{\"name\":\"nvidia\",\"maxSlices\":4,\"resources\":{\"count\":\"example.com/gpu\"}},"
-		"{\"name\":\"acme-x1\",\"vendor\":\"acme\",\"model\":\"X1\","
-		"\"resources\":{\"count\":\"acme.com/x\",\"memory\":\"acme.com/x-mem\"},"
-		"\"memoryUnitMiB\":1024,\"multiDeviceWhole\":true,"
-		"\"templates\":[{\"name\":\"small\",\"memoryMiB\":4096,\"computeUnits\":25},"
-		"{\"name\":\"all\",\"wholeDevice\":true}],"
-		"\"links\":[{\"type\":\"acmelink\",\"rank\":90}]}]}";
+	        "{\"version\":1,\"profiles\":["
+	        "{\"name\":\"nvidia\",\"maxSlices\":4,\"resources\":{\"count\":\"example.com/"
+	        "gpu\"}},"
+	        "{\"name\":\"acme-x1\",\"vendor\":\"acme\",\"model\":\"X1\","
+	        "\"resources\":{\"count\":\"acme.com/x\",\"memory\":\"acme.com/x-mem\"},"
+	        "\"memoryUnitMiB\":1024,\"multiDeviceWhole\":true,"
+	        "\"templates\":[{\"name\":\"small\",\"memoryMiB\":4096,\"computeUnits\":25},"
+	        "{\"name\":\"all\",\"wholeDevice\":true}],"
+	        "\"links\":[{\"type\":\"acmelink\",\"rank\":90}]}]}";
 	assert_int_equal(vxpu_vendor_table_merge_json(t, json, err, sizeof(err)), 0);
 	assert_int_equal(t->count, before + 1);
 	const struct vxpu_vendor_profile *nv = vxpu_vendor_find(t, "nvidia");
@@ -117,39 +118,42 @@ static void bad_json_names_the_field_and_changes_nothing(void **state)
 		const char *json;
 		const char *expect;
 	} cases[] = {
-		{"", "empty document"},
-		{"[1]", "expected a JSON object"},
-		{"{\"version\":2,\"profiles\":[]}", "unsupported version 2"},
-		{"{\"version\":1}", "missing field \"profiles\""},
-		{"{\"version\":1,\"profiles\":[],\"extra\":1}", "unknown field \"extra\""},
-		{"{\"version\":1,\"version\":1,\"profiles\":[]}", "field \"version\" appears twice"},
-		{"{\"version\":1,\"profiles\":[]} x", "invalid JSON"},
-		{"{\"version\":1,\"profiles\":[{\"name\":\"nvidia\",\"maxSlices\":0}]}",
-		 "profiles[0].maxSlices: expected a whole number in 1..1024, got 0"},
-		{"{\"version\":1,\"profiles\":[{\"name\":\"nvidia\",\"maxSlices\":\"4\"}]}",
-		 "profiles[0].maxSlices: expected a whole number in 1..1024, got \"4\""},
-		{"{\"version\":1,\"profiles\":[{\"name\":\"nvidia\",\"colour\":\"green\"}]}",
-		 "profiles[0]: unknown field \"colour\""},
-		{"{\"version\":1,\"profiles\":[{\"name\":\"new\",\"vendor\":\"v\"}]}",
-		 "profiles[0]: missing field \"resources.count\""},
-		{"{\"version\":1,\"profiles\":[{\"name\":\"nvidia\",\"templates\":["
-		 "{\"name\":\"a\",\"memoryMiB\":8192},{\"name\":\"b\",\"memoryMiB\":4096}]}]}",
-		 "templates[1]: memoryMiB 4096 must be larger than the previous template's 8192"},
-		{"{\"version\":1,\"profiles\":[{\"name\":\"nvidia\",\"templates\":["
-		 "{\"name\":\"w\",\"wholeDevice\":true},{\"name\":\"b\",\"memoryMiB\":4096}]}]}",
-		 "must be last"},
-		{"{\"version\":1,\"profiles\":[{\"name\":\"nvidia\",\"maxSlices\":4},"
-		 "{\"name\":\"nvidia\",\"memoryUnitMiB\":-1}]}",
-		 "profiles[1].memoryUnitMiB: expected a whole number in 1..1048576, got -1"},
-		{"{\"version\":1,\"profiles\":[{\"name\":\"nvidia\",\"links\":["
-		 "{\"type\":\"nvlink\",\"rank\":1.5}]}]}",
-		 "profiles[0].links[0].rank: expected a whole number in 0..1000, got 1.5"},
+	        {"", "empty document"},
+	        {"[1]", "expected a JSON object"},
+	        {"{\"version\":2,\"profiles\":[]}", "unsupported version 2"},
+	        {"{\"version\":1}", "missing field \"profiles\""},
+	        {"{\"version\":1,\"profiles\":[],\"extra\":1}", "unknown field \"extra\""},
+	        {"{\"version\":1,\"version\":1,\"profiles\":[]}",
+	         "field \"version\" appears twice"},
+	        {"{\"version\":1,\"profiles\":[]} x", "invalid JSON"},
+	        {"{\"version\":1,\"profiles\":[{\"name\":\"nvidia\",\"maxSlices\":0}]}",
+	         "profiles[0].maxSlices: expected a whole number in 1..1024, got 0"},
+	        {"{\"version\":1,\"profiles\":[{\"name\":\"nvidia\",\"maxSlices\":\"4\"}]}",
+	         "profiles[0].maxSlices: expected a whole number in 1..1024, got \"4\""},
+	        {"{\"version\":1,\"profiles\":[{\"name\":\"nvidia\",\"colour\":\"green\"}]}",
+	         "profiles[0]: unknown field \"colour\""},
+	        {"{\"version\":1,\"profiles\":[{\"name\":\"new\",\"vendor\":\"v\"}]}",
+	         "profiles[0]: missing field \"resources.count\""},
+	        {"{\"version\":1,\"profiles\":[{\"name\":\"nvidia\",\"templates\":["
+	         "{\"name\":\"a\",\"memoryMiB\":8192},{\"name\":\"b\",\"memoryMiB\":4096}]}]}",
+	         "templates[1]: memoryMiB 4096 must be larger than the previous template's 8192"},
+	        {"{\"version\":1,\"profiles\":[{\"name\":\"nvidia\",\"templates\":["
+	         "{\"name\":\"w\",\"wholeDevice\":true},{\"name\":\"b\",\"memoryMiB\":4096}]}]}",
+	         "must be last"},
+	        {"{\"version\":1,\"profiles\":[{\"name\":\"nvidia\",\"maxSlices\":4},"
+	         "{\"name\":\"nvidia\",\"memoryUnitMiB\":-1}]}",
+	         "profiles[1].memoryUnitMiB: expected a whole number in 1..1048576, got -1"},
+	        {"{\"version\":1,\"profiles\":[{\"name\":\"nvidia\",\"links\":["
+	         "{\"type\":\"nvlink\",\"rank\":1.5}]}]}",
+	         "profiles[0].links[0].rank: expected a whole number in 0..1000, got 1.5"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		err[0] = '\0';
-		assert_int_equal(vxpu_vendor_table_merge_json(t, cases[i].json, err, sizeof(err)), -1);
+		assert_int_equal(vxpu_vendor_table_merge_json(t, cases[i].json, err, sizeof(err)),
+		                 -1);
 		if (!strstr(err, cases[i].expect))
-			fail_msg("case %zu: \"%s\" does not contain \"%s\"", i, err, cases[i].expect);
+			fail_msg("case %zu: \"%s\" does not contain \"%s\"", i, err,
+			         cases[i].expect);
 		assert_memory_equal(t, orig, sizeof(*t));
 	}
 	free(t);
@@ -159,11 +163,11 @@ static void bad_json_names_the_field_and_changes_nothing(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(every_issue_family_has_a_builtin_profile),
-		cmocka_unit_test(lookup_takes_the_longest_model_match),
-		cmocka_unit_test(templates_round_up_and_refuse_above_the_largest),
-		cmocka_unit_test(json_overrides_fields_and_adds_profiles),
-		cmocka_unit_test(bad_json_names_the_field_and_changes_nothing),
+	        cmocka_unit_test(every_issue_family_has_a_builtin_profile),
+	        cmocka_unit_test(lookup_takes_the_longest_model_match),
+	        cmocka_unit_test(templates_round_up_and_refuse_above_the_largest),
+	        cmocka_unit_test(json_overrides_fields_and_adds_profiles),
+	        cmocka_unit_test(bad_json_names_the_field_and_changes_nothing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
