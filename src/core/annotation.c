@@ -366,6 +366,11 @@ int vxpu_allocation_from_placement(const struct vxpu_node *n, const struct vxpu_
 			return vxpu_json_fail(err, errlen, "allocation",
 			                      "share %u names container %u of %u", i, s0->container,
 			                      pod->ncontainers);
+		if (out->ncontainers >= VXPU_POD_MAX_CONTAINERS ||
+		    p->nshares > VXPU_POD_MAX_DEVICES)
+			return vxpu_json_fail(err, errlen, "allocation",
+			                      "placement is not grouped by container (%u shares)",
+			                      p->nshares);
 		const struct vxpu_container_request *c = &pod->containers[s0->container];
 		struct vxpu_alloc_container *ac = &out->containers[out->ncontainers++];
 		vxpu_copy_name(ac->name, sizeof(ac->name), c->name);
@@ -401,8 +406,17 @@ int vxpu_allocation_to_placement(const struct vxpu_pod_allocation *a, const stru
                                  struct vxpu_placement *p, char *err, size_t errlen)
 {
 	memset(p, 0, sizeof(*p));
+	if (a->ncontainers > VXPU_POD_MAX_CONTAINERS || a->ndevices > VXPU_POD_MAX_DEVICES)
+		return vxpu_json_fail(err, errlen, "allocation",
+		                      "%u containers, %u devices: too many", a->ncontainers,
+		                      a->ndevices);
 	for (uint32_t ci = 0; ci < a->ncontainers; ci++) {
 		const struct vxpu_alloc_container *c = &a->containers[ci];
+		if (c->first > a->ndevices || c->count > a->ndevices - c->first)
+			return vxpu_json_fail(
+			        err, errlen, "allocation",
+			        "container \"%s\": devices %u..%u outside the %u listed", c->name,
+			        c->first, c->first + c->count, a->ndevices);
 		for (uint32_t j = 0; j < c->count; j++) {
 			const struct vxpu_alloc_device *ad = &a->devices[c->first + j];
 			int pos = vxpu_node_device_by_id(n, ad->id);

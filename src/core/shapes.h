@@ -25,6 +25,12 @@
  *
  * measured in devices. The fragmentation-aware policy places a request where
  * F grows least (or shrinks most).
+ *
+ * frag.h measures the same idea on the trace simulator's model (one number
+ * of milli-GPU per device and per request). Here a share's size depends on
+ * the device it lands on (memory in MiB or percent of that device, slice
+ * templates, slice counts, exclusivity, whole devices for some families),
+ * so usability is decided per device by the allocator's own fit.
  */
 #ifndef VXPU_CORE_SHAPES_H
 #define VXPU_CORE_SHAPES_H

@@ -634,6 +634,66 @@ static void the_cluster_decision_picks_by_node_policy_and_explains_refusals(void
 	fx_free(c);
 }
 
+static void the_decision_does_not_depend_on_the_order_of_nodes(void **state)
+{
+	(void)state;
+	enum { N = 24 };
+	struct vxpu_node *nodes[N];
+	uint32_t seed = 2024;
+	for (int i = 0; i < N; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "n%02d", (i * 7) % N);
+		/* Pairs of identical nodes make ties that only the name can break. */
+		nodes[i] = fx_node(name, 4, "nvidia", "T4", 16384);
+		fx_finalize(nodes[i]);
+		for (uint32_t d = 0; d < 4; d++) {
+			seed = seed * 1103515245u + 12345u;
+			uint64_t mib = (uint64_t)((i / 2 + d) % 4) * 2048;
+			char owner[16];
+			snprintf(owner, sizeof(owner), "o%u", d);
+			if (mib)
+				fx_use(nodes[i], d, mib, 0, owner);
+		}
+	}
+	struct vxpu_shape_stats shapes;
+	vxpu_shapes_init(&shapes, 50);
+	struct vxpu_pod_request *pod = fx_pod("p", 1, 6144, 0, 20);
+	fx_normalize(pod);
+	for (int i = 0; i < 20; i++)
+		vxpu_shapes_observe(&shapes, pod);
+	struct vxpu_decision *d = malloc(sizeof(*d));
+	for (int policy = VXPU_POLICY_BINPACK; policy < VXPU_POLICY_COUNT; policy++) {
+		struct vxpu_sched_config cfg = {(enum vxpu_policy)policy, (enum vxpu_policy)policy};
+		char first[VXPU_NODE_NAME_MAX] = "";
+		uint8_t first_device = 0;
+		for (int round = 0; round < 10; round++) {
+			const struct vxpu_node *order[N];
+			for (int i = 0; i < N; i++)
+				order[i] = nodes[i];
+			for (int i = N - 1; i > 0; i--) {
+				seed = seed * 1103515245u + 12345u;
+				int j = (int)((seed >> 8) % (uint32_t)(i + 1));
+				const struct vxpu_node *t = order[i];
+				order[i] = order[j];
+				order[j] = t;
+			}
+			int at = vxpu_schedule(order, N, pod, &cfg, NULL, &shapes, d);
+			assert_true(at >= 0);
+			if (round == 0) {
+				snprintf(first, sizeof(first), "%s", order[at]->name);
+				first_device = d->placement.shares[0].device;
+			} else {
+				assert_string_equal(order[at]->name, first);
+				assert_int_equal(d->placement.shares[0].device, first_device);
+			}
+		}
+	}
+	free(d);
+	free(pod);
+	for (int i = 0; i < N; i++)
+		fx_free(nodes[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -656,6 +716,7 @@ int main(void)
 	        cmocka_unit_test(commit_rechecks_and_release_gives_back_exactly),
 	        cmocka_unit_test(host_cpu_and_memory_refusals_name_the_amounts),
 	        cmocka_unit_test(the_cluster_decision_picks_by_node_policy_and_explains_refusals),
+	        cmocka_unit_test(the_decision_does_not_depend_on_the_order_of_nodes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
