@@ -298,13 +298,21 @@ static void mutated_documents_never_crash_the_decoders(void **state)
 {
 	(void)state;
 	static const char alphabet[] = "{}[]\":,0123456789-.eE truefalsnul\\x";
-	const char *seeds[] = {good_alloc, good_node};
+	static const char good_vendor[] =
+	        "{\"version\":1,\"profiles\":[{\"name\":\"acme\",\"vendor\":\"acme\","
+	        "\"resources\":{\"count\":\"acme.com/x\"},\"maxSlices\":4,\"templates\":["
+	        "{\"name\":\"s\",\"memoryMiB\":4096,\"computeUnits\":25},{\"name\":\"w\","
+	        "\"wholeDevice\":true}],\"links\":[{\"type\":\"x\",\"rank\":9}]}]}";
+	const char *seeds[] = {good_alloc, good_node, good_vendor};
 	struct vxpu_pod_allocation *a = malloc(sizeof(*a));
 	struct vxpu_node *n = malloc(sizeof(*n));
+	struct vxpu_vendor_table *t = malloc(sizeof(*t));
+	struct vxpu_vendor_table *orig = malloc(sizeof(*orig));
+	vxpu_vendor_table_builtin(orig);
 	char buf[8192];
 	int accepted = 0;
 	for (int iter = 0; iter < 4000; iter++) {
-		const char *seed = seeds[iter % 2];
+		const char *seed = seeds[iter % 3];
 		size_t len = strlen(seed);
 		memcpy(buf, seed, len + 1);
 		int edits = 1 + (int)(next_random() % 4);
@@ -341,12 +349,18 @@ static void mutated_documents_never_crash_the_decoders(void **state)
 		}
 		buf[len] = '\0';
 		int rc;
-		if (iter % 2 == 0) {
+		err[0] = '\0';
+		if (iter % 3 == 0) {
 			rc = vxpu_allocation_decode(buf, a, err, sizeof(err));
-		} else {
+		} else if (iter % 3 == 1) {
 			vxpu_node_init(n, "");
 			int64_t at_ms;
 			rc = vxpu_node_registration_decode(buf, n, &at_ms, err, sizeof(err));
+		} else {
+			*t = *orig;
+			rc = vxpu_vendor_table_merge_json(t, buf, err, sizeof(err));
+			if (rc < 0)
+				assert_memory_equal(t, orig, sizeof(*t));
 		}
 		if (rc == 0)
 			accepted++;
@@ -357,6 +371,8 @@ static void mutated_documents_never_crash_the_decoders(void **state)
 	assert_true(accepted > 0 && accepted < 4000);
 	free(a);
 	free(n);
+	free(t);
+	free(orig);
 }
 
 int main(void)
