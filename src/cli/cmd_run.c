@@ -30,6 +30,7 @@
 #include "limiter/region.h"
 #include "meter/ledger.h"
 #include "meter/sampler.h"
+#include "node/usage.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -519,6 +520,7 @@ static int release(struct vxpu_local *l, const struct vxpu_local_alloc *a, bool 
 struct run_sampling {
 	struct vxpu_region region;
 	bool open;
+	struct vxpu_usage_reader *usage; /* NULL: utilisation not measurable */
 	struct vxpu_sampler samplers[VXPU_LOCAL_MAX_SHARES];
 };
 
@@ -548,11 +550,23 @@ static void sample_usage(struct vxpu_local *l, const struct vxpu_local_alloc *a,
 	}
 	static struct vxpu_region_view view;
 	vxpu_region_read(&rs->region, &view);
+	/* The workload's processes, by the PID the driver sees (the host PID
+	 * when the node agent recorded one, else the PID itself). */
+	static int32_t pids[VXPU_REGION_MAX_SLOTS];
+	size_t npids = 0;
+	for (unsigned p = 0; p < view.process_count; p++)
+		if (view.processes[p].alive)
+			pids[npids++] = view.processes[p].host_pid ? view.processes[p].host_pid
+								   : view.processes[p].pid;
 	int64_t now = vxpu_local_now_ms();
 	for (uint32_t i = 0; i < a->nshares && i < VXPU_REGION_MAX_DEVICES; i++) {
 		struct vxpu_sampler_minute m;
 		double used_mib = (double)view.devices[i].used / (double)VXPU_MIB;
-		if (vxpu_sampler_add(&rs->samplers[i], now, used_mib, 0.0, &m) == 1)
+		double util = 0;
+		if (rs->usage && npids > 0 &&
+		    vxpu_usage_processes(rs->usage, (unsigned)a->shares[i].device_index, pids, npids, &util) != 0)
+			util = 0;
+		if (vxpu_sampler_add(&rs->samplers[i], now, used_mib, util, &m) == 1)
 			record_minute(l, a, i, &m);
 	}
 }
@@ -566,13 +580,16 @@ static void flush_samples(struct vxpu_local *l, const struct vxpu_local_alloc *a
 	}
 	if (rs->open)
 		vxpu_region_close(&rs->region);
+	vxpu_usage_close(rs->usage);
+	rs->usage = NULL;
 }
 
 /*
  * Starts the command and supervises it. Returns its status in the shell's
  * convention (exit code, or 128 + signal).
  */
-static int launch(struct vxpu_local *l, const struct vxpu_local_alloc *a, char **command, bool *exited)
+static int launch(struct vxpu_local *l, const struct vxpu_local_alloc *a, char **command,
+		  const struct vxpu_discover_options *discover, bool *exited)
 {
 	sigset_t forward, old;
 	sigemptyset(&forward);
@@ -602,6 +619,14 @@ static int launch(struct vxpu_local *l, const struct vxpu_local_alloc *a, char *
 	memset(&rs, 0, sizeof(rs));
 	for (uint32_t i = 0; i < a->nshares; i++)
 		vxpu_sampler_init(&rs.samplers[i]);
+	struct vxpu_discover_options used = *discover;
+	used.backend = l->found.backend;
+	char why[512];
+	if (used.backend != VXPU_BACKEND_INVENTORY &&
+	    vxpu_usage_open(&rs.usage, &used, why, sizeof(why)) != 0) {
+		rs.usage = NULL;
+		fprintf(stderr, "vxpu run: utilisation will be recorded as 0: %s\n", why);
+	}
 	int status = 0;
 	for (;;) {
 		struct timespec tick = {1, 0};
@@ -721,7 +746,7 @@ static int run_run(int argc, char **argv)
 		return vxpu_cli_fail(RUN, "too many devices for CUDA_VISIBLE_DEVICES");
 	}
 	bool exited = false;
-	int status = launch(&l, &a, f.command, &exited);
+	int status = launch(&l, &a, f.command, &f.discover, &exited);
 	if (release(&l, &a, exited, status, err, sizeof(err)) != 0)
 		fprintf(stderr, "vxpu run: cannot release allocation %s: %s (the next vxpu command will)\n",
 			a.id, err);

@@ -524,6 +524,23 @@ static int discover_inventory(const char *path, struct vxpu_discovery *out, char
 	return rc;
 }
 
+int vxpu_discover_library_path(const struct vxpu_discover_options *opts, char *path, size_t cap,
+			       char *err, size_t errlen)
+{
+	switch (opts->backend) {
+	case VXPU_BACKEND_SIM:
+		if (sim_library_path(opts->sim_lib_dir, path, cap) != 0)
+			return fail(err, errlen, "cannot locate the simulator's library folder");
+		return 0;
+	case VXPU_BACKEND_INVENTORY:
+		return fail(err, errlen, "the inventory backend has no management library");
+	default:
+		if ((size_t)snprintf(path, cap, "libnvidia-ml.so.1") >= cap)
+			return fail(err, errlen, "path buffer too small");
+		return 0;
+	}
+}
+
 int vxpu_discover(const struct vxpu_discover_options *opts, struct vxpu_discovery *out,
 		  char *err, size_t errlen)
 {
@@ -534,8 +551,8 @@ int vxpu_discover(const struct vxpu_discover_options *opts, struct vxpu_discover
 		out->backend = VXPU_BACKEND_NVML;
 		return discover_nvml("libnvidia-ml.so.1", out, err, errlen);
 	case VXPU_BACKEND_SIM:
-		if (sim_library_path(opts->sim_lib_dir, path, sizeof(path)) != 0)
-			return fail(err, errlen, "cannot locate the simulator's library folder");
+		if (vxpu_discover_library_path(opts, path, sizeof(path), err, errlen) != 0)
+			return -1;
 		if (discover_nvml(path, out, err, errlen) != 0)
 			return -1;
 		out->backend = VXPU_BACKEND_SIM;

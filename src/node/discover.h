@@ -79,6 +79,13 @@ struct vxpu_discover_options {
 int vxpu_discover(const struct vxpu_discover_options *opts, struct vxpu_discovery *out,
 		  char *err, size_t errlen);
 
+/*
+ * The management library a backend reads: "libnvidia-ml.so.1" for nvml and
+ * auto, the simulator's copy for sim. Fails for inventory (no library).
+ */
+int vxpu_discover_library_path(const struct vxpu_discover_options *opts, char *path, size_t cap,
+			       char *err, size_t errlen);
+
 /* Parses inventory JSON text (exposed for tests and fuzzing). origin names
  * the source in errors (a file path). */
 int vxpu_inventory_parse(const char *json, const char *origin, struct vxpu_discovery *out,
