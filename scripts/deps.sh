@@ -15,7 +15,9 @@ PACKAGES=(
 	libc6-dev          # libc headers
 	libcjson-dev       # JSON codecs (core)
 	libcmocka-dev      # unit tests
+	libcurl4-openssl-dev # Kubernetes API client (kube)
 	libsqlite3-dev     # local ledger and allocation state (meter, node)
+	libyaml-dev        # kubeconfig files (kube)
 	make               # front door
 	pkg-config         # locating libraries
 	valgrind           # memory checks in the suite
