@@ -20,7 +20,7 @@
 
 #define ARRAY_MAGIC 0x59415241u  /* "ARAY" */
 #define MIPMAP_MAGIC 0x50494d4du /* "MMIP" */
-#define ARRAY_ROUND (64u * 1024)
+#define ARRAY_ROUND ((uint64_t)64 * 1024)
 
 struct sim_mipmap;
 
@@ -209,13 +209,13 @@ SIM_API CUresult cuMipmappedArrayCreate(CUmipmappedArray *pHandle,
 	if (!pHandle || !d || numMipmapLevels == 0 || numMipmapLevels > 32 || !flags_ok(d->Flags))
 		return CUDA_ERROR_INVALID_VALUE;
 	struct sim_mipmap *mm = calloc(1, sizeof(*mm));
-	struct sim_array **level = calloc(numMipmapLevels, sizeof(*level));
+	struct sim_array **level = calloc(numMipmapLevels, sizeof(struct sim_array *));
 	bool ok = mm && level;
 	uint64_t total = 0;
 	CUDA_ARRAY3D_DESCRIPTOR ld = *d;
 	for (unsigned int i = 0; ok && i < numMipmapLevels; i++) {
 		uint64_t b = array_bytes(&ld);
-		level[i] = calloc(1, sizeof(**level));
+		level[i] = calloc(1, sizeof(struct sim_array));
 		if (b == 0 || !level[i])
 			ok = false;
 		else {

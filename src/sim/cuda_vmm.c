@@ -178,8 +178,8 @@ SIM_API CUresult cuMemAddressReserve(CUdeviceptr *ptr, size_t size, size_t align
 /* Removes mapping m (sim.lock held); the range returns to PROT_NONE reserve. */
 static void mapping_drop(struct sim_mapping *m)
 {
-	mmap((void *)m->base, m->size, PROT_NONE,
-	     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+	(void)mmap((void *)m->base, m->size, PROT_NONE,
+	           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
 	struct sim_phys *p = m->phys;
 	struct sim_mapping **mp = &mappings;
 	while (*mp && *mp != m)

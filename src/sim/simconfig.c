@@ -17,7 +17,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -153,20 +152,20 @@ struct parse_ctx {
 	const char *source;
 	char *err;
 	size_t errlen;
+	char why[320];
 };
 
-__attribute__((format(printf, 3, 4))) static int fail(struct parse_ctx *pc, const char *field,
-                                                      const char *fmt, ...)
+/* Writes "SOURCE: FIELD: WHY" to the caller's buffer; returns -1. */
+static int fail(struct parse_ctx *pc, const char *field, const char *why)
 {
-	char why[320];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(why, sizeof(why), fmt, ap);
-	va_end(ap);
 	if (pc->err && pc->errlen)
 		snprintf(pc->err, pc->errlen, "%s: %s: %s", pc->source, field, why);
 	return -1;
 }
+
+/* fail() with a formatted reason (a macro keeps the format checkable). */
+#define failf(pc, field, ...)                                                                      \
+	(snprintf((pc)->why, sizeof((pc)->why), __VA_ARGS__), fail((pc), (field), (pc)->why))
 
 /* Refuses fields not in `allowed` (NULL-terminated) and duplicated fields. */
 static int check_fields(struct parse_ctx *pc, const cJSON *obj, const char *path,
@@ -180,10 +179,10 @@ static int check_fields(struct parse_ctx *pc, const cJSON *obj, const char *path
 				known = true;
 		snprintf(field, sizeof(field), "%s%s%s", path, *path ? "." : "", it->string);
 		if (!known)
-			return fail(pc, field, "unknown field");
+			return failf(pc, field, "unknown field");
 		for (const cJSON *o = obj->child; o != it; o = o->next)
 			if (strcmp(o->string, it->string) == 0)
-				return fail(pc, field, "field given twice");
+				return failf(pc, field, "field given twice");
 	}
 	return 0;
 }
@@ -197,7 +196,7 @@ static int get_string(struct parse_ctx *pc, const cJSON *obj, const char *path, 
 	if (!it)
 		return 1;
 	if (!cJSON_IsString(it))
-		return fail(pc, field, "must be a string");
+		return failf(pc, field, "must be a string");
 	*out = it->valuestring;
 	return 0;
 }
@@ -211,9 +210,9 @@ static int get_int(struct parse_ctx *pc, const cJSON *obj, const char *path, con
 	if (!it)
 		return 1;
 	if (!cJSON_IsNumber(it) || floor(it->valuedouble) != it->valuedouble)
-		return fail(pc, field, "must be a whole number");
+		return failf(pc, field, "must be a whole number");
 	if (it->valuedouble < (double)min || it->valuedouble > (double)max)
-		return fail(pc, field, "%g is out of range %ld..%ld", it->valuedouble, min, max);
+		return failf(pc, field, "%g is out of range %ld..%ld", it->valuedouble, min, max);
 	*out = (long)it->valuedouble;
 	return 0;
 }
@@ -228,7 +227,7 @@ static int get_size(struct parse_ctx *pc, const cJSON *obj, const char *path, co
 	char field[128], why[200];
 	snprintf(field, sizeof(field), "%s.%s", path, key);
 	if (vxpu_size_parse(s, VXPU_SIZE_BARE_BYTES, out, why, sizeof(why)) != 0)
-		return fail(pc, field, "%s", why);
+		return failf(pc, field, "%s", why);
 	return 0;
 }
 
@@ -291,34 +290,34 @@ static int parse_device(struct parse_ctx *pc, const cJSON *obj, int index, uint6
 	char path[32], field[64];
 	snprintf(path, sizeof(path), "devices[%d]", index);
 	if (!cJSON_IsObject(obj))
-		return fail(pc, path, "must be an object");
+		return failf(pc, path, "must be an object");
 	if (check_fields(pc, obj, path, allowed) != 0)
 		return -1;
 	device_defaults(dev, index);
 
-	const char *s;
-	long v;
+	const char *s = "";
+	long v = 0;
 	int rc;
 	if ((rc = get_string(pc, obj, path, "name", &s)) < 0)
 		return -1;
 	if (rc == 0) {
 		snprintf(field, sizeof(field), "%s.name", path);
 		if (*s == '\0' || strlen(s) >= VXPU_SIM_NAME_LEN)
-			return fail(pc, field, "must be 1..%d characters", VXPU_SIM_NAME_LEN - 1);
+			return failf(pc, field, "must be 1..%d characters", VXPU_SIM_NAME_LEN - 1);
 		snprintf(dev->name, sizeof(dev->name), "%s", s);
 	}
-	if ((rc = get_size(pc, obj, path, "memory", &dev->memory)) < 0)
+	if (get_size(pc, obj, path, "memory", &dev->memory) < 0)
 		return -1;
 	snprintf(field, sizeof(field), "%s.memory", path);
 	if (dev->memory < 64 * VXPU_MIB)
-		return fail(pc, field, "must be at least 64MiB");
+		return failf(pc, field, "must be at least 64MiB");
 	if (dev->memory > 64 * VXPU_TIB)
-		return fail(pc, field, "must be at most 64TiB");
+		return failf(pc, field, "must be at most 64TiB");
 	if (get_size(pc, obj, path, "context_memory", &dev->context_memory) < 0)
 		return -1;
 	snprintf(field, sizeof(field), "%s.context_memory", path);
 	if (dev->context_memory >= dev->memory)
-		return fail(pc, field, "must be smaller than memory");
+		return failf(pc, field, "must be smaller than memory");
 	if ((rc = get_int(pc, obj, path, "sm_count", 1, 1024, &v)) < 0)
 		return -1;
 	if (rc == 0)
@@ -333,10 +332,10 @@ static int parse_device(struct parse_ctx *pc, const cJSON *obj, int index, uint6
 		snprintf(field, sizeof(field), "%s.compute_capability", path);
 		if (parse_version_pair(s, &dev->cc_major, &dev->cc_minor) != 0 ||
 		    dev->cc_major < 3 || dev->cc_minor > 9)
-			return fail(pc, field,
-			            "invalid compute capability \"%s\" (want MAJOR.MINOR, "
-			            "e.g. \"9.0\")",
-			            s);
+			return failf(pc, field,
+			             "invalid compute capability \"%s\" (want MAJOR.MINOR, "
+			             "e.g. \"9.0\")",
+			             s);
 	}
 	if ((rc = get_string(pc, obj, path, "pci_device_id", &s)) < 0)
 		return -1;
@@ -344,7 +343,7 @@ static int parse_device(struct parse_ctx *pc, const cJSON *obj, int index, uint6
 		unsigned int id;
 		snprintf(field, sizeof(field), "%s.pci_device_id", path);
 		if (strncmp(s, "0x", 2) != 0 || strlen(s) != 6 || parse_hex(s + 2, 4, &id) != 0)
-			return fail(pc, field, "invalid PCI device id \"%s\" (want 0xHHHH)", s);
+			return failf(pc, field, "invalid PCI device id \"%s\" (want 0xHHHH)", s);
 		dev->pci_device_id = id;
 	}
 	if ((rc = get_string(pc, obj, path, "pci_bus_id", &s)) < 0)
@@ -353,9 +352,9 @@ static int parse_device(struct parse_ctx *pc, const cJSON *obj, int index, uint6
 		unsigned int d, b, dv, f;
 		snprintf(field, sizeof(field), "%s.pci_bus_id", path);
 		if (vxpu_sim_parse_bus_id(s, &d, &b, &dv, &f) != 0 || f != 0)
-			return fail(pc, field,
-			            "invalid PCI bus id \"%s\" (want DOMAIN:BUS:DEVICE.0 in hex)",
-			            s);
+			return failf(pc, field,
+			             "invalid PCI bus id \"%s\" (want DOMAIN:BUS:DEVICE.0 in hex)",
+			             s);
 		dev->pci_domain = d;
 		dev->pci_bus = b;
 		dev->pci_device = dv;
@@ -365,10 +364,10 @@ static int parse_device(struct parse_ctx *pc, const cJSON *obj, int index, uint6
 	if (rc == 0) {
 		snprintf(field, sizeof(field), "%s.uuid", path);
 		if (parse_uuid(s, dev->uuid_bytes, dev->uuid, sizeof(dev->uuid)) != 0)
-			return fail(pc, field,
-			            "invalid UUID \"%s\" (want GPU-xxxxxxxx-xxxx-xxxx-xxxx-"
-			            "xxxxxxxxxxxx)",
-			            s);
+			return failf(pc, field,
+			             "invalid UUID \"%s\" (want GPU-xxxxxxxx-xxxx-xxxx-xxxx-"
+			             "xxxxxxxxxxxx)",
+			             s);
 	} else {
 		default_uuid(dev, machine, index);
 	}
@@ -382,36 +381,36 @@ static int parse_link(struct parse_ctx *pc, const cJSON *obj, int index, int dev
 	char path[32], field[64];
 	snprintf(path, sizeof(path), "links[%d]", index);
 	if (!cJSON_IsObject(obj))
-		return fail(pc, path, "must be an object");
+		return failf(pc, path, "must be an object");
 	if (check_fields(pc, obj, path, allowed) != 0)
 		return -1;
 
 	const cJSON *devs = cJSON_GetObjectItemCaseSensitive(obj, "devices");
 	snprintf(field, sizeof(field), "%s.devices", path);
 	if (!devs)
-		return fail(pc, field, "missing (want [A, B], two device indices)");
+		return failf(pc, field, "missing (want [A, B], two device indices)");
 	if (!cJSON_IsArray(devs) || cJSON_GetArraySize(devs) != 2)
-		return fail(pc, field, "must be [A, B], two device indices");
+		return failf(pc, field, "must be [A, B], two device indices");
 	int ends[2];
 	for (int i = 0; i < 2; i++) {
 		const cJSON *e = cJSON_GetArrayItem(devs, i);
 		if (!cJSON_IsNumber(e) || floor(e->valuedouble) != e->valuedouble ||
 		    e->valuedouble < 0 || e->valuedouble >= device_count)
-			return fail(pc, field, "device index must be 0..%d", device_count - 1);
+			return failf(pc, field, "device index must be 0..%d", device_count - 1);
 		ends[i] = (int)e->valuedouble;
 	}
 	if (ends[0] == ends[1])
-		return fail(pc, field, "a link joins two different devices");
+		return failf(pc, field, "a link joins two different devices");
 	link->a = ends[0];
 	link->b = ends[1];
 
-	const char *type;
+	const char *type = "";
 	snprintf(field, sizeof(field), "%s.type", path);
 	int rc = get_string(pc, obj, path, "type", &type);
 	if (rc < 0)
 		return -1;
 	if (rc > 0)
-		return fail(pc, field, "missing (nvlink, pcie-switch, pcie-host or cross-cpu)");
+		return failf(pc, field, "missing (nvlink, pcie-switch, pcie-host or cross-cpu)");
 	if (strcmp(type, "nvlink") == 0)
 		link->type = VXPU_SIM_LINK_NVLINK;
 	else if (strcmp(type, "pcie-switch") == 0)
@@ -421,7 +420,7 @@ static int parse_link(struct parse_ctx *pc, const cJSON *obj, int index, int dev
 	else if (strcmp(type, "cross-cpu") == 0)
 		link->type = VXPU_SIM_LINK_CROSS_CPU;
 	else
-		return fail(
+		return failf(
 		        pc, field,
 		        "unknown link type \"%s\" (nvlink, pcie-switch, pcie-host or cross-cpu)",
 		        type);
@@ -432,9 +431,9 @@ static int parse_link(struct parse_ctx *pc, const cJSON *obj, int index, int dev
 	if (rc < 0)
 		return -1;
 	if (link->type == VXPU_SIM_LINK_NVLINK && rc > 0)
-		return fail(pc, field, "missing (an nvlink link needs its lane count, 1..18)");
+		return failf(pc, field, "missing (an nvlink link needs its lane count, 1..18)");
 	if (link->type != VXPU_SIM_LINK_NVLINK && rc == 0)
-		return fail(pc, field, "only nvlink links have a count");
+		return failf(pc, field, "only nvlink links have a count");
 	link->count = (int)count;
 	return 0;
 }
@@ -448,12 +447,12 @@ static int check_machine(struct parse_ctx *pc, struct vxpu_sim_config *cfg)
 			                                    *b = &cfg->devices[i];
 			if (strcmp(a->uuid, b->uuid) == 0) {
 				snprintf(field, sizeof(field), "devices[%d].uuid", i);
-				return fail(pc, field, "same UUID as devices[%d]", j);
+				return failf(pc, field, "same UUID as devices[%d]", j);
 			}
 			if (a->pci_domain == b->pci_domain && a->pci_bus == b->pci_bus &&
 			    a->pci_device == b->pci_device) {
 				snprintf(field, sizeof(field), "devices[%d].pci_bus_id", i);
-				return fail(pc, field, "same PCI bus id as devices[%d]", j);
+				return failf(pc, field, "same PCI bus id as devices[%d]", j);
 			}
 		}
 	}
@@ -466,8 +465,8 @@ static int check_machine(struct parse_ctx *pc, struct vxpu_sim_config *cfg)
 				lanes += cfg->links[l].count;
 		if (lanes > 18) {
 			snprintf(field, sizeof(field), "links");
-			return fail(pc, field, "device %d has %d NVLink lanes, at most 18", d,
-			            lanes);
+			return failf(pc, field, "device %d has %d NVLink lanes, at most 18", d,
+			             lanes);
 		}
 	}
 	return 0;
@@ -478,20 +477,20 @@ int vxpu_sim_config_parse(const char *text, size_t len, const char *source,
 {
 	static const char *const allowed[] = {"driver_version", "cuda_version", "devices", "links",
 	                                      NULL};
-	struct parse_ctx pc = {source, err, errlen};
+	struct parse_ctx pc = {.source = source, .err = err, .errlen = errlen};
 	struct vxpu_sim_config *cfg = calloc(1, sizeof(*cfg));
 	if (!cfg)
-		return fail(&pc, "(file)", "out of memory");
+		return failf(&pc, "(file)", "out of memory");
 	int rc = -1;
 	const char *end = NULL;
 	cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
 	if (!root) {
 		size_t off = end && end >= text ? (size_t)(end - text) : 0;
-		fail(&pc, "(file)", "not valid JSON (near byte %zu)", off);
+		failf(&pc, "(file)", "not valid JSON (near byte %zu)", off);
 		goto out;
 	}
 	if (!cJSON_IsObject(root)) {
-		fail(&pc, "(file)", "the top level must be an object");
+		failf(&pc, "(file)", "the top level must be an object");
 		goto out;
 	}
 	if (check_fields(&pc, root, "", allowed) != 0)
@@ -499,7 +498,7 @@ int vxpu_sim_config_parse(const char *text, size_t len, const char *source,
 	cfg->hash = fnv1a(text, len, FNV_OFFSET);
 	snprintf(cfg->source, sizeof(cfg->source), "%s", source);
 
-	const char *s;
+	const char *s = "";
 	int r = get_string(&pc, root, "", "driver_version", &s);
 	if (r < 0)
 		goto out;
@@ -507,10 +506,10 @@ int vxpu_sim_config_parse(const char *text, size_t len, const char *source,
 	if (r == 0) {
 		if (*s == '\0' || strlen(s) >= VXPU_SIM_VERSION_LEN ||
 		    strspn(s, "0123456789.") != strlen(s)) {
-			fail(&pc, "driver_version",
-			     "invalid driver version \"%s\" (want e.g. "
-			     "\"580.65.06\")",
-			     s);
+			failf(&pc, "driver_version",
+			      "invalid driver version \"%s\" (want e.g. "
+			      "\"580.65.06\")",
+			      s);
 			goto out;
 		}
 		snprintf(cfg->driver_version, sizeof(cfg->driver_version), "%s", s);
@@ -522,8 +521,8 @@ int vxpu_sim_config_parse(const char *text, size_t len, const char *source,
 	if (r == 0) {
 		int ma, mi;
 		if (parse_version_pair(s, &ma, &mi) != 0 || ma < 10 || mi > 9) {
-			fail(&pc, "cuda_version",
-			     "invalid CUDA version \"%s\" (want e.g. \"12.9\")", s);
+			failf(&pc, "cuda_version",
+			      "invalid CUDA version \"%s\" (want e.g. \"12.9\")", s);
 			goto out;
 		}
 		cfg->cuda_version = ma * 1000 + mi * 10;
@@ -531,16 +530,16 @@ int vxpu_sim_config_parse(const char *text, size_t len, const char *source,
 
 	const cJSON *devs = cJSON_GetObjectItemCaseSensitive(root, "devices");
 	if (!devs) {
-		fail(&pc, "devices", "missing (a list of device objects)");
+		failf(&pc, "devices", "missing (a list of device objects)");
 		goto out;
 	}
 	if (!cJSON_IsArray(devs)) {
-		fail(&pc, "devices", "must be a list of device objects");
+		failf(&pc, "devices", "must be a list of device objects");
 		goto out;
 	}
 	if (cJSON_GetArraySize(devs) > VXPU_SIM_MAX_DEVICES) {
-		fail(&pc, "devices", "%d devices, at most %d", cJSON_GetArraySize(devs),
-		     VXPU_SIM_MAX_DEVICES);
+		failf(&pc, "devices", "%d devices, at most %d", cJSON_GetArraySize(devs),
+		      VXPU_SIM_MAX_DEVICES);
 		goto out;
 	}
 	int i = 0;
@@ -552,11 +551,11 @@ int vxpu_sim_config_parse(const char *text, size_t len, const char *source,
 	const cJSON *links = cJSON_GetObjectItemCaseSensitive(root, "links");
 	if (links) {
 		if (!cJSON_IsArray(links)) {
-			fail(&pc, "links", "must be a list of link objects");
+			failf(&pc, "links", "must be a list of link objects");
 			goto out;
 		}
 		if (cJSON_GetArraySize(links) > VXPU_SIM_MAX_LINKS) {
-			fail(&pc, "links", "at most %d links", VXPU_SIM_MAX_LINKS);
+			failf(&pc, "links", "at most %d links", VXPU_SIM_MAX_LINKS);
 			goto out;
 		}
 		i = 0;
@@ -577,24 +576,24 @@ out:
 
 int vxpu_sim_config_load(const char *path, struct vxpu_sim_config *cfg, char *err, size_t errlen)
 {
-	struct parse_ctx pc = {path, err, errlen};
+	struct parse_ctx pc = {.source = path, .err = err, .errlen = errlen};
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return fail(&pc, "(file)", "cannot open: %s", strerror(errno));
+		return failf(&pc, "(file)", "cannot open: %s", strerror(errno));
 	struct stat st;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		return fail(&pc, "(file)", "not a regular file");
+		return failf(&pc, "(file)", "not a regular file");
 	}
 	if (st.st_size > (off_t)CONFIG_MAX_BYTES) {
 		close(fd);
-		return fail(&pc, "(file)", "larger than %u bytes", CONFIG_MAX_BYTES);
+		return failf(&pc, "(file)", "larger than %u bytes", CONFIG_MAX_BYTES);
 	}
 	size_t len = (size_t)st.st_size;
 	char *buf = malloc(len + 1);
 	if (!buf) {
 		close(fd);
-		return fail(&pc, "(file)", "out of memory");
+		return failf(&pc, "(file)", "out of memory");
 	}
 	size_t got = 0;
 	while (got < len) {
@@ -608,7 +607,7 @@ int vxpu_sim_config_load(const char *path, struct vxpu_sim_config *cfg, char *er
 	close(fd);
 	if (got != len) {
 		free(buf);
-		return fail(&pc, "(file)", "short read");
+		return failf(&pc, "(file)", "short read");
 	}
 	buf[len] = '\0';
 	int rc = vxpu_sim_config_parse(buf, len, path, cfg, err, errlen);

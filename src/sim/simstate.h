@@ -47,9 +47,9 @@
 #define VXPU_SIM_EVENT_RING 256
 
 /* cuMemAlloc-family charges are rounded up to this many bytes. */
-#define VXPU_SIM_ALLOC_ALIGN 512u
+#define VXPU_SIM_ALLOC_ALIGN ((uint64_t)512)
 /* Granularity of VMM handles and of stream-ordered pool reservations. */
-#define VXPU_SIM_GRANULARITY (2u * 1024 * 1024)
+#define VXPU_SIM_GRANULARITY ((uint64_t)2 * 1024 * 1024)
 
 struct vxpu_sim_shared; /* the mapped file; layout private to simstate.c */
 
