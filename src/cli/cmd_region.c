@@ -8,6 +8,10 @@
  * charge is shown as "dead" (awaiting reclaim by the next process that
  * needs the room) rather than reclaimed from here. A file of an unknown
  * layout version is refused with the reader's message.
+ *
+ * `vxpu region create FILE [--limit [DEV=]SIZE]...` makes a managed region
+ * (what `vxpu run` and the node agent do through the same API), whose
+ * limits a workload's environment cannot widen.
  */
 #include "cli/cli.h"
 #include "core/logfmt.h"
@@ -183,12 +187,86 @@ static int region_show(int argc, char **argv)
 	return rc;
 }
 
+/* "SIZE" (every device) or "I=SIZE" (device I); a bare number is MiB. */
+static int parse_limit_flag(const char *value, struct vxpu_region_init *init)
+{
+	const char *size = value;
+	int device = -1;
+	const char *eq = strchr(value, '=');
+	if (eq) {
+		char *end;
+		long d = strtol(value, &end, 10);
+		if (end != eq || end == value || d < 0 || d >= (long)VXPU_REGION_MAX_DEVICES)
+			return vxpu_cli_usage_error("region",
+						    "--limit \"%s\": the device must be 0..%u",
+						    value, VXPU_REGION_MAX_DEVICES - 1);
+		device = (int)d;
+		size = eq + 1;
+	}
+	uint64_t bytes;
+	char why[192];
+	if (vxpu_size_parse(size, VXPU_SIZE_BARE_MIB, &bytes, why, sizeof(why)) != 0)
+		return vxpu_cli_usage_error("region", "--limit \"%s\": %s", value, why);
+	if (bytes == 0)
+		return vxpu_cli_usage_error("region", "--limit \"%s\": must be at least 1 byte",
+					    value);
+	for (unsigned d = 0; d < VXPU_REGION_MAX_DEVICES; d++)
+		if (device < 0 || (unsigned)device == d)
+			init->memory_limit[d] = bytes;
+	return VXPU_EXIT_OK;
+}
+
+static int region_create(int argc, char **argv)
+{
+	const char *path = NULL;
+	struct vxpu_region_init init;
+	vxpu_region_init_default(&init);
+	init.managed = true;
+	/* Device-specific limits win over a global one, whatever their order. */
+	struct vxpu_region_init specific;
+	vxpu_region_init_default(&specific);
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--limit") == 0) {
+			if (i + 1 >= argc)
+				return vxpu_cli_usage_error("region", "--limit needs a value");
+			const char *v = argv[++i];
+			int rc = parse_limit_flag(v, strchr(v, '=') ? &specific : &init);
+			if (rc != VXPU_EXIT_OK)
+				return rc;
+		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+			return vxpu_cli_usage_error("region", "unknown flag \"%s\"", argv[i]);
+		} else if (!path) {
+			path = argv[i];
+		} else {
+			return vxpu_cli_usage_error("region", "unexpected argument \"%s\"", argv[i]);
+		}
+	}
+	if (!path)
+		return vxpu_cli_usage_error("region", "create needs a FILE");
+	for (unsigned d = 0; d < VXPU_REGION_MAX_DEVICES; d++)
+		if (specific.memory_limit[d] != VXPU_REGION_UNLIMITED)
+			init.memory_limit[d] = specific.memory_limit[d];
+	FILE *exists = fopen(path, "r");
+	if (exists) {
+		fclose(exists);
+		return vxpu_cli_fail("region", "%s exists; a region is created once", path);
+	}
+	struct vxpu_region r;
+	char err[512];
+	if (vxpu_region_open(&r, path, VXPU_REGION_OPEN_CREATE, &init, err, sizeof(err)) != 0)
+		return vxpu_cli_fail("region", "%s", err);
+	vxpu_region_close(&r);
+	return VXPU_EXIT_OK;
+}
+
 static int cmd_region_run(int argc, char **argv)
 {
 	if (argc < 2)
-		return vxpu_cli_usage_error("region", "missing subcommand (show)");
+		return vxpu_cli_usage_error("region", "missing subcommand (show or create)");
 	if (strcmp(argv[1], "show") == 0)
 		return region_show(argc, argv);
+	if (strcmp(argv[1], "create") == 0)
+		return region_create(argc, argv);
 	return vxpu_cli_usage_error("region", "unknown subcommand \"%s\"", argv[1]);
 }
 
@@ -196,14 +274,21 @@ static const struct vxpu_command vxpu_cmd_region = {
 	.name = "region",
 	.summary = "inspect a container's shared limiter region",
 	.usage = "usage: vxpu region show FILE [--json]\n"
+		 "       vxpu region create FILE [--limit [DEV=]SIZE]...\n"
 		 "\n"
-		 "Shows a shared region of libvxpu (the file named by VXPU_REGION): per device\n"
+		 "show: a shared region of libvxpu (the file named by VXPU_REGION): per device\n"
 		 "the memory limit, UUID and use; per process its pid, the host pid recorded by\n"
 		 "the node agent, whether it is alive, and the memory it holds on each device;\n"
 		 "and the totals. Memory held by processes that died is shown as dead until a\n"
 		 "process of the container reclaims it. The file is only read.\n"
 		 "\n"
 		 "  --json   machine-readable output (sizes in bytes; null = unlimited/unknown)\n"
+		 "\n"
+		 "create: makes a new region for a container, managed by vxpu: its limits come\n"
+		 "from the file only (a process's environment cannot widen them). --limit SIZE\n"
+		 "applies to every device, --limit DEV=SIZE to container device DEV (0..15) and\n"
+		 "wins over the former; a bare number is MiB. Without --limit, no limit. An\n"
+		 "existing file is left alone (exit 1).\n"
 		 "\n"
 		 "The layout is described in docs/limiter.md; a file of another layout version\n"
 		 "is refused.\n",

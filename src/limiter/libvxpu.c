@@ -77,6 +77,26 @@ __attribute__((constructor)) static void limiter_constructor(void)
 	pthread_atfork(NULL, NULL, limiter_atfork_child);
 }
 
+/*
+ * A process that ends holding nothing gives its slot back at once, so short
+ * processes leave no dead slots behind. One that still holds memory leaves
+ * the slot to be reclaimed after its death, when the driver has let go of
+ * that memory (region.c): giving it back here would let the container look
+ * for room the device has not freed yet.
+ */
+__attribute__((destructor)) static void limiter_destructor(void)
+{
+	if (!atomic_load(&limiter.attached) || limiter.slot < 0 || limiter.region.anonymous)
+		return;
+	struct vxpu_region_slot *s = &limiter.region.slots[limiter.slot];
+	for (unsigned d = 0; d < VXPU_REGION_MAX_DEVICES; d++)
+		if (atomic_load(&s->memory[d].reserve) || atomic_load(&s->memory[d].charge))
+			return;
+	atomic_store(&limiter.attached, 0);
+	vxpu_region_release(&limiter.region, (unsigned)limiter.slot);
+	limiter.slot = -1;
+}
+
 /* ---- the real libraries ---------------------------------------------------------- */
 
 static pthread_once_t cuda_once = PTHREAD_ONCE_INIT;
@@ -404,6 +424,9 @@ CUresult limiter_attach(void)
 			goto out;
 		}
 		limiter.slot = slot;
+		/* Slots of this pid's earlier images (before an exec) are ours to clear. */
+		if (!limiter.region.anonymous)
+			vxpu_region_reclaim_pid(&limiter.region, (int32_t)getpid(), slot);
 	}
 	atomic_store_explicit(&limiter.attached, 1, memory_order_release);
 out:

@@ -358,7 +358,7 @@ bool vxpu_region_slot_alive(const struct vxpu_region *r, unsigned slot)
  * Gives back what a dead owner charged, device by device. The caller holds
  * the slot lock. True when nothing is left.
  */
-static bool slot_reclaim_counters(struct vxpu_region *r, unsigned slot)
+static bool slot_reclaim_counters(struct vxpu_region *r, unsigned slot, bool ask_driver)
 {
 	struct vxpu_region_slot *s = &r->slots[slot];
 	int32_t pid = atomic_load(&s->pid);
@@ -368,7 +368,8 @@ static bool slot_reclaim_counters(struct vxpu_region *r, unsigned slot)
 		struct vxpu_region_slot_memory *m = &s->memory[d];
 		if (atomic_load(&m->charge) == 0 && atomic_load(&m->reserve) == 0)
 			continue;
-		if (r->driver_still_holds && r->driver_still_holds(r->driver_ctx, pid, host_pid, d)) {
+		if (ask_driver && r->driver_still_holds &&
+		    r->driver_still_holds(r->driver_ctx, pid, host_pid, d)) {
 			empty = false;
 			continue;
 		}
@@ -416,16 +417,26 @@ static bool slot_take(struct vxpu_region *r, unsigned slot, int32_t pid, uint32_
 
 int vxpu_region_claim(struct vxpu_region *r, int32_t pid, uint32_t *generation)
 {
-	/* First free slots (cheap: a load, then one fcntl), then dead ones. */
+	/*
+	 * Pass 0: a free slot below slot_high (a load, then one fcntl).
+	 * Pass 1: the slot of a dead owner below slot_high, reclaimed first
+	 *         (one fcntl per held slot), so that short-lived processes do
+	 *         not push slot_high - and every admission scan - upwards.
+	 * Pass 2 (below): a fresh slot at slot_high.
+	 */
+	uint32_t high = atomic_load(&r->header->slot_high);
+	if (high > VXPU_REGION_MAX_SLOTS)
+		high = VXPU_REGION_MAX_SLOTS;
 	for (int pass = 0; pass < 2; pass++) {
-		for (unsigned i = 0; i < VXPU_REGION_MAX_SLOTS; i++) {
+		for (unsigned i = 0; i < high; i++) {
 			uint32_t state = atomic_load(&r->slots[i].state);
-			if ((pass == 0) != (state == VXPU_REGION_SLOT_FREE))
+			if ((pass == 1) == (state == VXPU_REGION_SLOT_FREE))
 				continue;
 			if (slot_try_lock(r, i) != 0)
 				continue; /* a live owner, or another claimer/reclaimer right now */
 			state = atomic_load(&r->slots[i].state);
-			if (state == VXPU_REGION_SLOT_LIVE && !slot_reclaim_counters(r, i)) {
+			if (state == VXPU_REGION_SLOT_LIVE &&
+			    !slot_reclaim_counters(r, i, atomic_load(&r->slots[i].pid) != pid)) {
 				/* Its memory is still held by the driver: leave it counted. */
 				slot_unlock(r, i);
 				continue;
@@ -434,6 +445,24 @@ int vxpu_region_claim(struct vxpu_region *r, int32_t pid, uint32_t *generation)
 				return (int)i;
 			slot_unlock(r, i);
 		}
+	}
+	/*
+	 * Pass 2: a fresh slot. Taking its index with fetch-add hands each of
+	 * many processes starting at once a different slot, instead of all of
+	 * them trying the same locks in turn.
+	 */
+	for (;;) {
+		uint32_t i = atomic_fetch_add(&r->header->slot_high, 1);
+		if (i >= VXPU_REGION_MAX_SLOTS) {
+			atomic_store(&r->header->slot_high, VXPU_REGION_MAX_SLOTS);
+			break;
+		}
+		if (slot_try_lock(r, i) != 0)
+			continue; /* a pass-0 claimer saw it free first */
+		uint32_t state = atomic_load(&r->slots[i].state);
+		if (state == VXPU_REGION_SLOT_FREE && slot_take(r, i, pid, state, generation))
+			return (int)i;
+		slot_unlock(r, i);
 	}
 	return -1;
 }
@@ -463,7 +492,29 @@ int vxpu_region_reclaim_dead(struct vxpu_region *r, int self)
 			continue; /* alive */
 		uint32_t expected = VXPU_REGION_SLOT_LIVE;
 		if (atomic_load(&r->slots[i].state) == VXPU_REGION_SLOT_LIVE &&
-		    slot_reclaim_counters(r, i) &&
+		    slot_reclaim_counters(r, i, true) &&
+		    atomic_compare_exchange_strong(&r->slots[i].state, &expected,
+						   VXPU_REGION_SLOT_FREE))
+			freed++;
+		slot_unlock(r, i);
+	}
+	return freed;
+}
+
+int vxpu_region_reclaim_pid(struct vxpu_region *r, int32_t pid, int self)
+{
+	int freed = 0;
+	uint32_t high = atomic_load(&r->header->slot_high);
+	if (high > VXPU_REGION_MAX_SLOTS)
+		high = VXPU_REGION_MAX_SLOTS;
+	for (unsigned i = 0; i < high; i++) {
+		if ((int)i == self || atomic_load(&r->slots[i].state) != VXPU_REGION_SLOT_LIVE ||
+		    atomic_load(&r->slots[i].pid) != pid)
+			continue;
+		if (slot_try_lock(r, i) != 0)
+			continue;
+		uint32_t expected = VXPU_REGION_SLOT_LIVE;
+		if (atomic_load(&r->slots[i].pid) == pid && slot_reclaim_counters(r, i, false) &&
 		    atomic_compare_exchange_strong(&r->slots[i].state, &expected,
 						   VXPU_REGION_SLOT_FREE))
 			freed++;
@@ -548,13 +599,16 @@ void vxpu_region_read(const struct vxpu_region *r, struct vxpu_region_view *view
 	view->version = r->header->version;
 	view->created_unix_ms = r->header->created_unix_ms;
 	view->limits_generation = atomic_load(&r->header->limits_generation);
-	unsigned last_device = 0;
+	/* The container's devices: those whose UUID is known or that hold memory. */
+	unsigned last_device = 0, last_limited = 0;
 	for (unsigned d = 0; d < VXPU_REGION_MAX_DEVICES; d++) {
 		struct vxpu_region_device_view *dv = &view->devices[d];
 		dv->memory_limit = atomic_load(&r->devices[d].memory_limit);
 		dv->uuid_set = vxpu_region_uuid(r, d, dv->uuid);
-		if (dv->memory_limit != VXPU_REGION_UNLIMITED || dv->uuid_set)
+		if (dv->uuid_set)
 			last_device = d + 1;
+		if (dv->memory_limit != VXPU_REGION_UNLIMITED)
+			last_limited = d + 1;
 	}
 	uint32_t high = atomic_load(&r->header->slot_high);
 	if (high > VXPU_REGION_MAX_SLOTS)
@@ -584,7 +638,8 @@ void vxpu_region_read(const struct vxpu_region *r, struct vxpu_region_view *view
 				last_device = d + 1;
 		}
 	}
-	view->device_count = last_device;
+	/* No process has told the region its devices yet: show the limited ones. */
+	view->device_count = last_device ? last_device : last_limited;
 }
 
 void vxpu_region_format_uuid(const uint8_t uuid[16], char *buf, size_t buflen)

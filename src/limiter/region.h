@@ -235,6 +235,14 @@ bool vxpu_region_slot_alive(const struct vxpu_region *r, unsigned slot);
 int vxpu_region_reclaim_dead(struct vxpu_region *r, int self);
 
 /*
+ * Reclaims the dead slots that carry pid (other than self): earlier images
+ * of the calling process, which exec replaced. Their memory went with the
+ * image, so the driver is not asked (it would see the same pid still
+ * holding the new image's memory). Returns the number freed.
+ */
+int vxpu_region_reclaim_pid(struct vxpu_region *r, int32_t pid, int self);
+
+/*
  * The node agent's write: records host_pid for slot if the slot still has
  * generation (compare-and-swap on the packed word). 0, or -1 when the slot
  * was claimed again meanwhile (re-read and retry).
@@ -286,7 +294,9 @@ struct vxpu_region_view {
 	uint32_t version;
 	uint64_t created_unix_ms;
 	uint64_t limits_generation;
-	unsigned device_count; /* devices with a limit, a UUID or usage */
+	/* Devices with a UUID or with memory in use; when none has either yet,
+	 * the devices with a limit. */
+	unsigned device_count;
 	struct vxpu_region_device_view devices[VXPU_REGION_MAX_DEVICES];
 	unsigned process_count;
 	struct vxpu_region_process processes[VXPU_REGION_MAX_SLOTS];

@@ -196,7 +196,7 @@ static void test_claim_liveness_and_reclaim(void **state)
 	assert_true(atomic_load(&b.slots[sa].memory[2].charge) == 0);
 	assert_true(atomic_load(&b.slots[sa].memory[2].reserve) == 0);
 
-	/* The free slot is the next one claimed, with a new generation. */
+	/* The freed slot is the next one claimed, with a new generation. */
 	struct vxpu_region c;
 	open_ok(&c, VXPU_REGION_OPEN_WRITE, NULL);
 	uint32_t gc;
@@ -210,25 +210,27 @@ static void test_claim_liveness_and_reclaim(void **state)
 static void test_dead_owner_taken_over_on_claim(void **state)
 {
 	(void)state;
-	struct vxpu_region a, b;
+	struct vxpu_region a, b, c;
 	open_ok(&a, VXPU_REGION_OPEN_CREATE, NULL);
+	open_ok(&b, VXPU_REGION_OPEN_WRITE, NULL);
 	assert_int_equal(vxpu_region_claim(&a, 1, NULL), 0);
+	assert_int_equal(vxpu_region_claim(&b, 2, NULL), 1);
 	atomic_store(&a.slots[0].memory[0].charge, VXPU_GIB);
 	vxpu_region_close(&a); /* dies without giving the slot back */
-	open_ok(&b, VXPU_REGION_OPEN_WRITE, NULL);
-	/* Slot 1 is free and preferred; the dead slot 0 is still counted... */
-	assert_int_equal(vxpu_region_claim(&b, 2, NULL), 1);
-	vxpu_region_close(&b);
-	/* ...and taken over (after reclaiming) once no free slot comes first. */
-	struct vxpu_region c;
+	/* A dead owner's slot is reused before slot_high grows. */
 	open_ok(&c, VXPU_REGION_OPEN_WRITE, NULL);
-	for (unsigned i = 2; i < VXPU_REGION_MAX_SLOTS; i++)
-		atomic_store(&c.slots[i].state, VXPU_REGION_SLOT_LIVE); /* pretend: all taken */
-	/* Slot 1's owner (b) is dead too; slot 0 comes first. */
 	assert_int_equal(vxpu_region_claim(&c, 3, NULL), 0);
 	assert_true(atomic_load(&c.slots[0].memory[0].charge) == 0);
 	assert_int_equal(atomic_load(&c.slots[0].pid), 3);
+	assert_int_equal(atomic_load(&c.header->slot_high), 2);
+	/* With none free or dead below slot_high, a new slot is taken. */
+	struct vxpu_region d;
+	open_ok(&d, VXPU_REGION_OPEN_WRITE, NULL);
+	assert_int_equal(vxpu_region_claim(&d, 4, NULL), 2);
+	assert_int_equal(atomic_load(&d.header->slot_high), 3);
+	vxpu_region_close(&d);
 	vxpu_region_close(&c);
+	vxpu_region_close(&b);
 }
 
 static void test_region_full(void **state)
@@ -237,9 +239,15 @@ static void test_region_full(void **state)
 	struct vxpu_region a, b;
 	open_ok(&a, VXPU_REGION_OPEN_CREATE, NULL);
 	open_ok(&b, VXPU_REGION_OPEN_WRITE, NULL);
-	/* One open file description can hold every slot lock. */
-	for (unsigned i = 0; i < VXPU_REGION_MAX_SLOTS; i++)
-		assert_int_equal(vxpu_region_claim(&a, 1, NULL), (int)i);
+	/* Every slot held by live owners (one open file description holds all locks). */
+	for (unsigned i = 0; i < VXPU_REGION_MAX_SLOTS; i++) {
+		struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET,
+				   .l_start = (off_t)(VXPU_REGION_SLOT_OFFSET + i * VXPU_REGION_SLOT_SIZE),
+				   .l_len = 1};
+		assert_int_equal(fcntl(a.fd, F_OFD_SETLK, &fl), 0);
+		atomic_store(&a.slots[i].state, VXPU_REGION_SLOT_LIVE);
+	}
+	atomic_store(&a.header->slot_high, VXPU_REGION_MAX_SLOTS);
 	assert_int_equal(vxpu_region_claim(&b, 2, NULL), -1);
 	vxpu_region_release(&a, 7);
 	assert_int_equal(vxpu_region_claim(&b, 2, NULL), 7);
@@ -312,6 +320,45 @@ static void test_reclaim_waits_for_the_driver(void **state)
 	assert_int_equal(vxpu_region_reclaim_dead(&b, -1), 1);
 	assert_true(atomic_load(&b.slots[s].memory[1].charge) == 0);
 	vxpu_region_close(&b);
+}
+
+static void test_reclaim_earlier_image_of_same_pid(void **state)
+{
+	(void)state;
+	struct vxpu_region before_exec, after_exec;
+	open_ok(&before_exec, VXPU_REGION_OPEN_CREATE, NULL);
+	int old = vxpu_region_claim(&before_exec, 4242, NULL);
+	atomic_store(&before_exec.slots[old].memory[0].charge, VXPU_MIB);
+	vxpu_region_close(&before_exec); /* exec closed the descriptor */
+	open_ok(&after_exec, VXPU_REGION_OPEN_WRITE, NULL);
+	int calls = 0;
+	after_exec.driver_still_holds = holds_device_one; /* would say "held" for pid 42 only */
+	after_exec.driver_ctx = &calls;
+	int now = vxpu_region_claim(&after_exec, 4242, NULL);
+	/* Claiming reuses the dead slot of the same pid without asking the driver. */
+	assert_int_equal(now, old);
+	assert_int_equal(calls, 0);
+	vxpu_region_close(&after_exec);
+}
+
+static void test_reclaim_pid_only_that_pid(void **state)
+{
+	(void)state;
+	struct vxpu_region a, b, c;
+	open_ok(&a, VXPU_REGION_OPEN_CREATE, NULL);
+	open_ok(&b, VXPU_REGION_OPEN_WRITE, NULL);
+	int sa = vxpu_region_claim(&a, 500, NULL);
+	int sb = vxpu_region_claim(&b, 600, NULL);
+	atomic_store(&a.slots[sa].memory[0].charge, VXPU_MIB);
+	atomic_store(&b.slots[sb].memory[0].charge, VXPU_MIB);
+	vxpu_region_close(&a);
+	vxpu_region_close(&b);
+	open_ok(&c, VXPU_REGION_OPEN_WRITE, NULL);
+	assert_int_equal(vxpu_region_reclaim_pid(&c, 500, -1), 1);
+	assert_int_equal(atomic_load(&c.slots[sa].state), VXPU_REGION_SLOT_FREE);
+	assert_int_equal(atomic_load(&c.slots[sb].state), VXPU_REGION_SLOT_LIVE);
+	assert_true(atomic_load(&c.slots[sb].memory[0].charge) == VXPU_MIB);
+	vxpu_region_close(&c);
 }
 
 static void test_host_pid_follows_generation(void **state)
@@ -434,6 +481,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_region_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sigkilled_process_detected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reclaim_waits_for_the_driver, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reclaim_earlier_image_of_same_pid, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reclaim_pid_only_that_pid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_host_pid_follows_generation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_uuid_first_writer_wins, setup, teardown),
 		cmocka_unit_test(test_uuid_text),
