@@ -269,7 +269,8 @@ static int sim_dir(const struct vxpu_discover_options *o, char *path, size_t cap
 	return (size_t)snprintf(path, cap, "%.*s/sim", (int)(cap > 5 ? cap - 5 : 0), exe) < cap ? 0 : -1;
 }
 
-static void set_env_prepend(const char *name, const char *value, char sep)
+/* Adds value to a list variable, before (first) or after the old entries. */
+static void set_env_list(const char *name, const char *value, char sep, bool first)
 {
 	const char *old = getenv(name);
 	if (!old || !*old) {
@@ -280,7 +281,10 @@ static void set_env_prepend(const char *name, const char *value, char sep)
 	char *both = malloc(len);
 	if (!both)
 		return;
-	snprintf(both, len, "%s%c%s", value, sep, old);
+	if (first)
+		snprintf(both, len, "%s%c%s", value, sep, old);
+	else
+		snprintf(both, len, "%s%c%s", old, sep, value);
 	setenv(name, both, 1);
 	free(both);
 }
@@ -348,11 +352,14 @@ static int prepare_environment(const struct vxpu_local *l, const struct vxpu_loc
 	snprintf(devdir, sizeof(devdir), "%s/devices", l->home);
 	setenv("VXPU_DEVICE_DIR", devdir, 1);
 	setenv("VXPU_ALLOCATION", a->id, 1);
-	set_env_prepend("LD_PRELOAD", limiter, ':');
+	/* After the caller's own preloads: a sanitizer runtime or a profiler
+	 * must stay first, and libvxpu.so reaches the driver through dlsym of
+	 * the real libraries, not through symbol order. */
+	set_env_list("LD_PRELOAD", limiter, ':', false);
 	if (l->found.backend == VXPU_BACKEND_SIM) {
 		char dir[PATH_MAX];
 		if (sim_dir(&f->discover, dir, sizeof(dir)) == 0)
-			set_env_prepend("LD_LIBRARY_PATH", dir, ':');
+			set_env_list("LD_LIBRARY_PATH", dir, ':', true);
 	}
 	return 0;
 }

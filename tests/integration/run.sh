@@ -7,6 +7,11 @@ source "$(dirname "$0")/lib.sh"
 TMP=$(mktemp -d)
 export VXPU_HOME="$TMP/home" VXPU_BACKEND=sim VXPU_SIM_STATE="$TMP/sim.state"
 unset VXPU_SIM_CONFIG VXPU_MEMORY_LIMIT CUDA_DEVICE_MEMORY_LIMIT
+# In the sanitizer build the sample workloads carry ASan while libvxpu.so
+# does not: ASan's runtime must then be loaded first, so preload it before
+# the libvxpu.so that vxpu run appends.
+ASAN_RT=$(ldd "$BUILD/examples/alloc_loop" 2>/dev/null | awk '/libasan/ {print $3}')
+[ -n "$ASAN_RT" ] && export LD_PRELOAD="$ASAN_RT"
 PIDS=()
 cleanup() {
 	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
