@@ -23,7 +23,9 @@
 #include <time.h>
 #include <unistd.h>
 
-struct sim_driver sim = {.lock = PTHREAD_MUTEX_INITIALIZER};
+/* Recursive: helpers that validate handles lock for themselves, whether or not
+ * their caller already holds the lock. */
+struct sim_driver sim = {.lock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP};
 
 void sim_lock(void)
 {
@@ -404,7 +406,11 @@ static void fork_child(void)
 	sim_modules_reset(); /* modules, streams, events */
 	sim_graphs_reset();
 	sim_ctx_forget_thread();
-	pthread_mutex_init(&sim.lock, NULL);
+	pthread_mutexattr_t attr;
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&sim.lock, &attr);
+	pthread_mutexattr_destroy(&attr);
 }
 
 __attribute__((constructor)) static void sim_cuda_load(void)

@@ -52,7 +52,10 @@ CUresult sim_current_ctx(struct sim_ctx **out)
 	if (rc != CUDA_SUCCESS)
 		return rc;
 	struct sim_ctx *c = ctx_depth > 0 ? ctx_stack[ctx_depth - 1] : NULL;
-	if (!c || !sim_ctx_valid(c))
+	sim_lock();
+	bool valid = c && sim_ctx_valid(c);
+	sim_unlock();
+	if (!valid)
 		return CUDA_ERROR_INVALID_CONTEXT;
 	*out = c;
 	return CUDA_SUCCESS;

@@ -9,9 +9,10 @@
  * mapped MAP_NORESERVE so untouched memory costs nothing), streams, events,
  * modules, pools, VMM handles, arrays, graphs.
  *
- * Locking: one process-wide mutex `sim.lock` guards every table below. It
- * is never held while sleeping (synchronisation waits drop it first), so the
- * only blocking inside the driver is the waiting a real GPU would impose.
+ * Locking: one process-wide recursive mutex `sim.lock` guards every table
+ * below. It is never held while sleeping (synchronisation waits drop it
+ * first, from a depth of one), so the only blocking inside the driver is the
+ * waiting a real GPU would impose.
  *
  * Handles given to the caller are pointers to heap objects that carry a
  * magic number and sit in a registry list; a handle is accepted only if it

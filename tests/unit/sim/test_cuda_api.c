@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <dlfcn.h>
+#include <pthread.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -596,6 +597,45 @@ static void test_procs_match_cuda_typedefs(void **state)
 	assert_true(checked > 100);
 }
 
+/* Threads share the driver: each allocates, fills through its per-thread
+ * default stream, checks, frees; the device ends where it began. */
+static void *thread_work(void *arg)
+{
+	CUfunction fill = arg;
+	if (cuCtxSetCurrent(ctx) != CUDA_SUCCESS)
+		return (void *)1;
+	for (int i = 0; i < 100; i++) {
+		CUdeviceptr d;
+		uint32_t value = (uint32_t)i, back = 0;
+		uint64_t count = 64;
+		void *params[] = {&d, &value, &count};
+		if (cuMemAlloc_v2(&d, 256) != CUDA_SUCCESS ||
+		    cuLaunchKernel_ptsz(fill, 1, 1, 1, 64, 1, 1, 0, NULL, params, NULL) !=
+		            CUDA_SUCCESS ||
+		    cuStreamSynchronize_ptsz(NULL) != CUDA_SUCCESS ||
+		    cuMemcpyDtoH_v2_ptds(&back, d + 252, 4) != CUDA_SUCCESS || back != value ||
+		    cuMemFree_v2(d) != CUDA_SUCCESS)
+			return (void *)1;
+	}
+	return NULL;
+}
+
+static void test_threads(void **state)
+{
+	(void)state;
+	uint64_t before = used0();
+	CUfunction fill = kernel("fill");
+	pthread_t t[4];
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, thread_work, fill), 0);
+	for (int i = 0; i < 4; i++) {
+		void *rc = NULL;
+		pthread_join(t[i], &rc);
+		assert_null(rc);
+	}
+	assert_true(used0() == before);
+}
+
 static void test_lost_device(void **state)
 {
 	(void)state;
@@ -651,6 +691,7 @@ int main(void)
 	        cmocka_unit_test(test_graph_replay),
 	        cmocka_unit_test(test_get_proc_address),
 	        cmocka_unit_test(test_procs_match_cuda_typedefs),
+	        cmocka_unit_test(test_threads),
 	        cmocka_unit_test(test_lost_device),
 	        cmocka_unit_test(test_fork_child_starts_afresh),
 	};
