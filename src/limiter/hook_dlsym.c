@@ -24,6 +24,8 @@ VXPU_EXPORT void *dlsym(void *handle, const char *symbol);
 
 VXPU_EXPORT void *dlsym(void *handle, const char *symbol)
 {
+	if (VXPU_UNLIKELY(!limiter_real_dlsym))
+		limiter_resolve_dlsym();
 	if (handle != RTLD_DEFAULT && handle != RTLD_NEXT &&
 	    (symbol[0] == 'c' || symbol[0] == 'n') && limiter_is_driver_handle(handle)) {
 		void *real = limiter_real_dlsym(handle, symbol);

@@ -65,15 +65,22 @@ static void limiter_atfork_child(void)
 	pthread_mutex_init(&limiter.init_lock, NULL);
 }
 
-__attribute__((constructor)) static void limiter_constructor(void)
+void limiter_resolve_dlsym(void)
 {
 	static const char *const versions[] = {"GLIBC_2.34", "GLIBC_2.2.5", "GLIBC_2.17", "GLIBC_2.0"};
-	for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]) && !limiter_real_dlsym; i++) {
-		limiter_real_dlsym = (void *(*)(void *, const char *))dlvsym(RTLD_NEXT, "dlsym", versions[i]);
-		if (!limiter_real_dlsym)
-			limiter_real_dlsym =
-				(void *(*)(void *, const char *))dlvsym(RTLD_DEFAULT, "dlsym", versions[i]);
+	void *(*found)(void *, const char *) = NULL;
+	for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]) && !found; i++) {
+		found = (void *(*)(void *, const char *))dlvsym(RTLD_NEXT, "dlsym", versions[i]);
+		if (!found)
+			found = (void *(*)(void *, const char *))dlvsym(RTLD_DEFAULT, "dlsym", versions[i]);
 	}
+	limiter_real_dlsym = found;
+}
+
+__attribute__((constructor)) static void limiter_constructor(void)
+{
+	if (!limiter_real_dlsym)
+		limiter_resolve_dlsym();
 	pthread_atfork(NULL, NULL, limiter_atfork_child);
 }
 

@@ -189,8 +189,14 @@ struct limiter {
 
 extern struct limiter limiter;
 
-/* The real dlsym (resolved in the constructor; never our own wrapper). */
+/* The real dlsym (never our own wrapper). */
 extern void *(*limiter_real_dlsym)(void *handle, const char *symbol);
+/*
+ * Finds it; run by the constructor, and by dlsym itself when a library
+ * whose constructor runs before ours (a sanitizer runtime, another
+ * interposer) looks a symbol up first.
+ */
+void limiter_resolve_dlsym(void);
 
 /* ---- lifecycle (libvxpu.c) ------------------------------------------------- */
 

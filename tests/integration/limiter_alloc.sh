@@ -10,6 +10,9 @@ source "$(dirname "$0")/lib.sh"
 
 PROBE="$BUILD/limiter-tests/limiter_probe"
 LIB="$BUILD/libvxpu.so"
+# In a sanitizer build the test programs carry ASan, whose runtime must be
+# the first library of the process: it goes in front of libvxpu.so.
+PRELOAD="$(ldd "$PROBE" | awk '/libasan/ { printf "%s ", $3 }')$LIB"
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 unset VXPU_SIM_CONFIG CUDA_VISIBLE_DEVICES VXPU_MEMORY_LIMIT VXPU_REGION VXPU_CONTEXT_MEMORY \
@@ -32,7 +35,7 @@ expect_line() {
 limited() {
 	local region=$1
 	shift
-	env LD_PRELOAD="$LIB" VXPU_REGION="$WORK/$region" VXPU_MEMORY_LIMIT=64MiB "$@"
+	env LD_PRELOAD="$PRELOAD" VXPU_REGION="$WORK/$region" VXPU_MEMORY_LIMIT=64MiB "$@"
 }
 
 # Each kind in 2 MiB objects: 32 fit in 64 MiB, then the limit refuses.
@@ -87,7 +90,7 @@ expect_line "devtotal=$((64 * MIB))"
 perdev() {
 	local region=$1
 	shift
-	env LD_PRELOAD="$LIB" VXPU_REGION="$WORK/$region" VXPU_MEMORY_LIMIT_0=64MiB \
+	env LD_PRELOAD="$PRELOAD" VXPU_REGION="$WORK/$region" VXPU_MEMORY_LIMIT_0=64MiB \
 		VXPU_MEMORY_LIMIT_1=32MiB "$@"
 }
 expect_exit 0 perdev r-dev "$PROBE" --device 1 info || true
@@ -107,7 +110,7 @@ expect_line "filled=16"
 
 # Two processes of one container share the limit.
 mkfifo "$WORK/hold"
-env LD_PRELOAD="$LIB" VXPU_REGION="$WORK/r-shared" VXPU_MEMORY_LIMIT=64MiB \
+env LD_PRELOAD="$PRELOAD" VXPU_REGION="$WORK/r-shared" VXPU_MEMORY_LIMIT=64MiB \
 	"$PROBE" hold $((40 * MIB)) <"$WORK/hold" >"$WORK/hold.out" &
 holder=$!
 exec 9>"$WORK/hold"

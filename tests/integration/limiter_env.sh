@@ -7,6 +7,9 @@ source "$(dirname "$0")/lib.sh"
 
 PROBE="$BUILD/limiter-tests/limiter_probe"
 LIB="$BUILD/libvxpu.so"
+# In a sanitizer build the test programs carry ASan, whose runtime must be
+# the first library of the process: it goes in front of libvxpu.so.
+PRELOAD="$(ldd "$PROBE" | awk '/libasan/ { printf "%s ", $3 }')$LIB"
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 unset VXPU_SIM_CONFIG CUDA_VISIBLE_DEVICES VXPU_MEMORY_LIMIT VXPU_REGION VXPU_CONTEXT_MEMORY \
@@ -28,7 +31,7 @@ expect_line() {
 fails_closed() {
 	local err="$WORK/stderr"
 	set +e
-	OUT=$(env LD_PRELOAD="$LIB" VXPU_REGION="$WORK/region" "$@" "$PROBE" init 2>"$err")
+	OUT=$(env LD_PRELOAD="$PRELOAD" VXPU_REGION="$WORK/region" "$@" "$PROBE" init 2>"$err")
 	set -e
 	expect_line "result=${CHECK_RESULT:-CUDA_ERROR_NOT_INITIALIZED}"
 	local lines
@@ -54,28 +57,28 @@ CHECK_RESULT=CUDA_ERROR_OPERATING_SYSTEM CHECK_NAME="$WORK/none/region" CHECK_VA
 	fails_closed VXPU_MEMORY_LIMIT=1g \
 	VXPU_REGION="$WORK/none/region"
 # NVML refuses as well.
-expect_exit 1 env LD_PRELOAD="$LIB" VXPU_MEMORY_LIMIT=12abc VXPU_LOG=off "$PROBE" nvml || true
+expect_exit 1 env LD_PRELOAD="$PRELOAD" VXPU_MEMORY_LIMIT=12abc VXPU_LOG=off "$PROBE" nvml || true
 expect_line "nvml=failed"
 # VXPU_LOG=off silences even that line, but not the refusal.
-OUT=$(env LD_PRELOAD="$LIB" VXPU_MEMORY_LIMIT=12abc VXPU_LOG=off "$PROBE" init 2>"$WORK/quiet")
+OUT=$(env LD_PRELOAD="$PRELOAD" VXPU_MEMORY_LIMIT=12abc VXPU_LOG=off "$PROBE" init 2>"$WORK/quiet")
 expect_line "result=CUDA_ERROR_NOT_INITIALIZED"
 expect_exit 0 test ! -s "$WORK/quiet" || true
 
 # The HAMi spellings limit exactly as the vxpu ones.
-expect_exit 0 env LD_PRELOAD="$LIB" CUDA_DEVICE_MEMORY_LIMIT=1024m \
+expect_exit 0 env LD_PRELOAD="$PRELOAD" CUDA_DEVICE_MEMORY_LIMIT=1024m \
 	CUDA_DEVICE_MEMORY_SHARED_CACHE="$WORK/hami.cache" "$PROBE" info || true
 expect_line "total=1073741824"
 expect_exit 0 test -s "$WORK/hami.cache" || true
 
 # Silent by default: a working limited run prints nothing on stderr.
-OUT=$(env LD_PRELOAD="$LIB" VXPU_REGION="$WORK/region" VXPU_MEMORY_LIMIT=1g "$PROBE" info 2>"$WORK/err")
+OUT=$(env LD_PRELOAD="$PRELOAD" VXPU_REGION="$WORK/region" VXPU_MEMORY_LIMIT=1g "$PROBE" info 2>"$WORK/err")
 expect_line "total=1073741824"
 expect_exit 0 test ! -s "$WORK/err" || true
 
 # The region is the authority once it exists (a managed one can't be widened
 # from the environment; this one was made from an environment and is in use
 # by nobody, so a new environment takes over).
-expect_exit 0 env LD_PRELOAD="$LIB" VXPU_REGION="$WORK/region" VXPU_MEMORY_LIMIT=2g "$PROBE" info || true
+expect_exit 0 env LD_PRELOAD="$PRELOAD" VXPU_REGION="$WORK/region" VXPU_MEMORY_LIMIT=2g "$PROBE" info || true
 expect_line "total=2147483648"
 
 # Only the hook ABI is exported; only libc (and libpthread/libdl) is needed.

@@ -10,6 +10,9 @@ source "$(dirname "$0")/lib.sh"
 
 PROBE="$BUILD/limiter-tests/limiter_probe"
 LIB="$BUILD/libvxpu.so"
+# In a sanitizer build the test programs carry ASan, whose runtime must be
+# the first library of the process: it goes in front of libvxpu.so.
+PRELOAD="$(ldd "$PROBE" | awk '/libasan/ { printf "%s ", $3 }')$LIB"
 WORK=$(mktemp -d)
 unset VXPU_SIM_CONFIG CUDA_VISIBLE_DEVICES VXPU_MEMORY_LIMIT VXPU_REGION VXPU_CONTEXT_MEMORY \
 	CUDA_DEVICE_MEMORY_LIMIT CUDA_DEVICE_MEMORY_SHARED_CACHE VXPU_LOG
@@ -32,7 +35,7 @@ expect_line() {
 	fi
 }
 
-LIMITED=(env LD_PRELOAD="$LIB" VXPU_REGION="$WORK/region" VXPU_MEMORY_LIMIT=32MiB)
+LIMITED=(env LD_PRELOAD="$PRELOAD" VXPU_REGION="$WORK/region" VXPU_MEMORY_LIMIT=32MiB)
 
 # One measurement: survivors churn while victims are started and killed.
 # The slowest call of a survivor is wall time, so a badly overloaded

@@ -8,6 +8,9 @@ source "$(dirname "$0")/lib.sh"
 
 PROBE="$BUILD/limiter-tests/limiter_probe"
 LIB="$BUILD/libvxpu.so"
+# In a sanitizer build the test programs carry ASan, whose runtime must be
+# the first library of the process: it goes in front of libvxpu.so.
+PRELOAD="$(ldd "$PROBE" | awk '/libasan/ { printf "%s ", $3 }')$LIB"
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 unset VXPU_SIM_CONFIG CUDA_VISIBLE_DEVICES VXPU_MEMORY_LIMIT VXPU_REGION VXPU_CONTEXT_MEMORY \
@@ -19,7 +22,7 @@ expect_exit 0 "$PROBE" init || true
 expect_exit 0 "$VXPU" sim reset-peak 0 || true
 pids=()
 for i in $(seq 8); do
-	env LD_PRELOAD="$LIB" VXPU_REGION="$WORK/region" VXPU_MEMORY_LIMIT=$LIMIT \
+	env LD_PRELOAD="$PRELOAD" VXPU_REGION="$WORK/region" VXPU_MEMORY_LIMIT=$LIMIT \
 		"$PROBE" race 1000 "$i" 8388608 >"$WORK/race.$i" 2>&1 &
 	pids+=($!)
 done

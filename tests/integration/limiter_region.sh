@@ -10,6 +10,9 @@ source "$(dirname "$0")/lib.sh"
 
 PROBE="$BUILD/limiter-tests/limiter_probe"
 LIB="$BUILD/libvxpu.so"
+# In a sanitizer build the test programs carry ASan, whose runtime must be
+# the first library of the process: it goes in front of libvxpu.so.
+PRELOAD="$(ldd "$PROBE" | awk '/libasan/ { printf "%s ", $3 }')$LIB"
 WORK=$(mktemp -d)
 bg=()
 cleanup() {
@@ -23,7 +26,7 @@ unset VXPU_SIM_CONFIG CUDA_VISIBLE_DEVICES VXPU_MEMORY_LIMIT VXPU_REGION VXPU_CO
 export VXPU_SIM_STATE="$WORK/sim.state"
 MIB=1048576
 R="$WORK/region"
-LIMITED=(env LD_PRELOAD="$LIB" VXPU_REGION="$R" VXPU_MEMORY_LIMIT=64MiB)
+LIMITED=(env LD_PRELOAD="$PRELOAD" VXPU_REGION="$R" VXPU_MEMORY_LIMIT=64MiB)
 
 expect_line() {
 	if grep -qx -- "$1" <<<"$OUT"; then
@@ -146,10 +149,10 @@ wait "$execed" || true
 expect_exit 0 "$VXPU" region create "$WORK/managed" --limit 4GiB --limit 1=32 || true
 expect_exit 1 "$VXPU" region create "$WORK/managed" || true
 expect_output "exists" || true
-expect_exit 0 env LD_PRELOAD="$LIB" VXPU_REGION="$WORK/managed" VXPU_MEMORY_LIMIT=8GiB \
+expect_exit 0 env LD_PRELOAD="$PRELOAD" VXPU_REGION="$WORK/managed" VXPU_MEMORY_LIMIT=8GiB \
 	"$PROBE" --device 1 info || true
 expect_line "total=$((32 * MIB))"
-expect_exit 0 env LD_PRELOAD="$LIB" VXPU_REGION="$WORK/managed" "$PROBE" info || true
+expect_exit 0 env LD_PRELOAD="$PRELOAD" VXPU_REGION="$WORK/managed" "$PROBE" info || true
 expect_line "total=4294967296"
 
 # An unknown layout version is refused, by the reader and by the library.
@@ -158,7 +161,7 @@ printf '\x02' | dd of="$WORK/future" bs=1 seek=8 conv=notrunc status=none
 before=$(md5sum <"$WORK/future")
 expect_exit 1 "$VXPU" region show "$WORK/future" || true
 expect_output "unsupported layout version 2" || true
-expect_exit 0 env LD_PRELOAD="$LIB" VXPU_REGION="$WORK/future" VXPU_MEMORY_LIMIT=1g "$PROBE" init || true
+expect_exit 0 env LD_PRELOAD="$PRELOAD" VXPU_REGION="$WORK/future" VXPU_MEMORY_LIMIT=1g "$PROBE" init || true
 expect_line "result=CUDA_ERROR_OPERATING_SYSTEM"
 expect_output "unsupported layout version 2" || true
 expect_exit 0 test "$before" = "$(md5sum <"$WORK/future")" || true

@@ -6,11 +6,15 @@
 # is initialisation, not the operating system creating processes. The same
 # start without the library is timed too; when the machine is so loaded
 # that the simulated driver alone needs more than the budget, the limiter's
-# share must still stay under a quarter of a second.
+# share must still stay under a quarter of a second. (Timing is not judged
+# in a sanitizer build.)
 source "$(dirname "$0")/lib.sh"
 
 PROBE="$BUILD/limiter-tests/limiter_probe"
 LIB="$BUILD/libvxpu.so"
+# In a sanitizer build the test programs carry ASan, whose runtime must be
+# the first library of the process: it goes in front of libvxpu.so.
+PRELOAD="$(ldd "$PROBE" | awk '/libasan/ { printf "%s ", $3 }')$LIB"
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 unset VXPU_SIM_CONFIG CUDA_VISIBLE_DEVICES VXPU_MEMORY_LIMIT VXPU_REGION VXPU_CONTEXT_MEMORY \
@@ -21,8 +25,10 @@ ms() { sed -n 's/^all_ms=//p' <<<"$1" | cut -d. -f1; }
 
 best_with=999999
 best_without=999999
-for attempt in 1 2 3; do
-	expect_exit 0 env LD_PRELOAD="$LIB" VXPU_REGION="$WORK/region.$attempt" VXPU_MEMORY_LIMIT=4GiB \
+attempts=3
+[ "$PRELOAD" != "$LIB" ] && attempts=1 # sanitizer build: timing is not judged
+for attempt in $(seq "$attempts"); do
+	expect_exit 0 env LD_PRELOAD="$PRELOAD" VXPU_REGION="$WORK/region.$attempt" VXPU_MEMORY_LIMIT=4GiB \
 		"$PROBE" spawn 256 || true
 	expect_output "started=256" || true
 	with=$(ms "$OUT")
@@ -34,6 +40,11 @@ for attempt in 1 2 3; do
 	[ "$best_with" -lt 1000 ] && break
 done
 if [ "$best_with" -lt 1000 ] || [ $((best_with - best_without)) -lt 250 ]; then
+	PASSES=$((PASSES + 1))
+elif [ "$PRELOAD" != "$LIB" ]; then
+	# Under AddressSanitizer every mmap also maps shadow memory: the timing
+	# says nothing about the library; only that every process started counts.
+	echo "sanitizer build: timing not judged"
 	PASSES=$((PASSES + 1))
 else
 	echo "FAIL: 256 processes took ${best_with} ms to initialise (${best_without} ms without libvxpu)"
