@@ -11,10 +11,13 @@ set -euo pipefail
 # Keep sorted; one package a line with what needs it.
 PACKAGES=(
 	cmake              # build system
+	curl               # HTTP client of the vxpu serve tests
 	gcc                # compiler
+	jq                 # JSON checks in the integration tests (limiter, region)
 	libc6-dev          # libc headers
 	libcjson-dev       # JSON codecs (core)
 	libcmocka-dev      # unit tests
+	libmicrohttpd-dev  # HTTP(S) server of vxpu serve and the daemons (kube)
 	libcurl4-openssl-dev # Kubernetes API client (kube)
 	libsqlite3-dev     # local ledger and allocation state (meter, node)
 	libyaml-dev        # kubeconfig files (kube)

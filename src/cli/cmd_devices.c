@@ -7,6 +7,7 @@
  */
 #include "cli/cli.h"
 #include "cli/common_flags.h"
+#include "cli/devices_json.h"
 #include "core/size.h"
 #include "node/discover.h"
 
@@ -17,40 +18,7 @@
 
 static int devices_print_json(const struct vxpu_discovery *d)
 {
-	cJSON *root = cJSON_CreateObject();
-	cJSON_AddStringToObject(root, "backend", vxpu_backend_name(d->backend));
-	cJSON_AddStringToObject(root, "vendor", d->vendor);
-	cJSON_AddStringToObject(root, "driver_version", d->driver_version);
-	cJSON *arr = cJSON_AddArrayToObject(root, "devices");
-	for (unsigned i = 0; i < d->count; i++) {
-		const struct vxpu_found_device *dev = &d->devices[i];
-		cJSON *o = cJSON_CreateObject();
-		cJSON_AddNumberToObject(o, "index", dev->index);
-		cJSON_AddStringToObject(o, "uuid", dev->uuid);
-		cJSON_AddStringToObject(o, "model", dev->model);
-		cJSON_AddStringToObject(o, "pci_bus_id", dev->pci_bus_id);
-		cJSON_AddNumberToObject(o, "memory_mib", (double)(dev->memory_bytes >> 20));
-		cJSON_AddNumberToObject(o, "used_memory_mib", (double)(dev->memory_used_bytes >> 20));
-		cJSON_AddNumberToObject(o, "utilization_percent", dev->utilization_pct);
-		if (dev->numa_node >= 0)
-			cJSON_AddNumberToObject(o, "numa_node", dev->numa_node);
-		else
-			cJSON_AddNullToObject(o, "numa_node");
-		cJSON_AddBoolToObject(o, "healthy", dev->healthy);
-		if (!dev->healthy)
-			cJSON_AddStringToObject(o, "health_reason", dev->health_reason);
-		cJSON *links = cJSON_AddArrayToObject(o, "links");
-		for (unsigned j = 0; j < d->count; j++) {
-			if (j == i || !d->links[i][j].type[0])
-				continue;
-			cJSON *l = cJSON_CreateObject();
-			cJSON_AddNumberToObject(l, "peer", j);
-			cJSON_AddStringToObject(l, "type", d->links[i][j].type);
-			cJSON_AddNumberToObject(l, "width", d->links[i][j].width);
-			cJSON_AddItemToArray(links, l);
-		}
-		cJSON_AddItemToArray(arr, o);
-	}
+	cJSON *root = vxpu_devices_json(d);
 	char *text = cJSON_Print(root);
 	cJSON_Delete(root);
 	if (!text)
