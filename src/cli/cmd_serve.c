@@ -58,18 +58,7 @@ struct serve_state {
  */
 static int view_open(struct serve_state *st, struct vxpu_local *l, char *err, size_t errlen)
 {
-	if (vxpu_local_open(l, &st->discover, err, errlen) != 0 ||
-	    vxpu_ledger_begin(l->ledger, err, errlen) != 0) {
-		vxpu_local_close(l);
-		return -1;
-	}
-	if (vxpu_local_load(l, vxpu_local_now_ms(), err, errlen) != 0 ||
-	    vxpu_ledger_commit(l->ledger, err, errlen) != 0) {
-		vxpu_ledger_rollback(l->ledger);
-		vxpu_local_close(l);
-		return -1;
-	}
-	return 0;
+	return vxpu_local_view(l, &st->discover, err, errlen);
 }
 
 static void view_failed(struct vxpu_http_response *resp, const char *what, const char *err)
@@ -224,20 +213,24 @@ static void handle_devices(const struct vxpu_http_request *req, struct vxpu_http
 	struct serve_state *st = ctx;
 	if (vxpu_http_query_check(req, NULL, resp) != 0)
 		return;
-	struct vxpu_discovery *d = calloc(1, sizeof(*d));
-	if (!d) {
+	struct vxpu_local *l = calloc(1, sizeof(*l));
+	if (!l) {
 		vxpu_http_respond_error(resp, 500, "out of memory");
 		return;
 	}
 	char err[768] = "";
 	pthread_mutex_lock(&st->machine_lock);
-	int rc = vxpu_discover(&st->discover, d, err, sizeof(err));
-	pthread_mutex_unlock(&st->machine_lock);
-	if (rc != 0)
+	if (view_open(st, l, err, sizeof(err)) != 0) {
+		pthread_mutex_unlock(&st->machine_lock);
 		view_failed(resp, "/api/v1/devices", err);
-	else
-		vxpu_http_respond_json(resp, 200, vxpu_devices_json(d));
-	free(d);
+		free(l);
+		return;
+	}
+	cJSON *doc = vxpu_devices_json(&l->found, l);
+	vxpu_local_close(l);
+	pthread_mutex_unlock(&st->machine_lock);
+	free(l);
+	vxpu_http_respond_json(resp, 200, doc);
 }
 
 static void handle_allocations(const struct vxpu_http_request *req, struct vxpu_http_response *resp,

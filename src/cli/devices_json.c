@@ -7,7 +7,23 @@
 
 #include <cjson/cJSON.h>
 
-static cJSON *device_json(const struct vxpu_discovery *d, unsigned i)
+void vxpu_device_allocated(const struct vxpu_local *l, unsigned index,
+			   struct vxpu_device_allocated *out)
+{
+	out->memory_mib = 0;
+	out->compute_percent = 0;
+	out->allocations = 0;
+	int pos = vxpu_local_device_pos(l, (int)index);
+	if (pos < 0)
+		return;
+	const struct vxpu_device_usage *u = &l->node.usage[pos];
+	uint32_t units = l->node.devices[pos].unit_count ? l->node.devices[pos].unit_count : 100;
+	out->memory_mib = u->memory_mib;
+	out->compute_percent = (unsigned)((uint64_t)u->compute_units * 100 / units);
+	out->allocations = u->slices;
+}
+
+static cJSON *device_json(const struct vxpu_discovery *d, const struct vxpu_local *l, unsigned i)
 {
 	const struct vxpu_found_device *dev = &d->devices[i];
 	cJSON *o = cJSON_CreateObject();
@@ -27,22 +43,29 @@ static cJSON *device_json(const struct vxpu_discovery *d, unsigned i)
 	cJSON_AddBoolToObject(o, "healthy", dev->healthy);
 	if (!dev->healthy)
 		cJSON_AddStringToObject(o, "health_reason", dev->health_reason);
+	if (l) {
+		struct vxpu_device_allocated a;
+		vxpu_device_allocated(l, dev->index, &a);
+		cJSON_AddNumberToObject(o, "allocated_memory_mib", (double)a.memory_mib);
+		cJSON_AddNumberToObject(o, "allocated_compute_percent", a.compute_percent);
+		cJSON_AddNumberToObject(o, "allocations", a.allocations);
+	}
 	cJSON *links = cJSON_AddArrayToObject(o, "links");
 	for (unsigned j = 0; links && j < d->count; j++) {
 		if (j == i || !d->links[i][j].type[0])
 			continue;
-		cJSON *l = cJSON_CreateObject();
-		if (!l)
+		cJSON *link = cJSON_CreateObject();
+		if (!link)
 			break;
-		cJSON_AddNumberToObject(l, "peer", j);
-		cJSON_AddStringToObject(l, "type", d->links[i][j].type);
-		cJSON_AddNumberToObject(l, "width", d->links[i][j].width);
-		cJSON_AddItemToArray(links, l);
+		cJSON_AddNumberToObject(link, "peer", j);
+		cJSON_AddStringToObject(link, "type", d->links[i][j].type);
+		cJSON_AddNumberToObject(link, "width", d->links[i][j].width);
+		cJSON_AddItemToArray(links, link);
 	}
 	return o;
 }
 
-cJSON *vxpu_devices_json(const struct vxpu_discovery *d)
+cJSON *vxpu_devices_json(const struct vxpu_discovery *d, const struct vxpu_local *l)
 {
 	cJSON *root = cJSON_CreateObject();
 	if (!root)
@@ -56,7 +79,7 @@ cJSON *vxpu_devices_json(const struct vxpu_discovery *d)
 		return NULL;
 	}
 	for (unsigned i = 0; i < d->count; i++) {
-		cJSON *o = device_json(d, i);
+		cJSON *o = device_json(d, l, i);
 		if (!o) {
 			cJSON_Delete(root);
 			return NULL;

@@ -107,6 +107,22 @@ void vxpu_local_close(struct vxpu_local *l)
 	memset(l, 0, sizeof(*l));
 }
 
+int vxpu_local_view(struct vxpu_local *l, const struct vxpu_discover_options *opts, char *err,
+		    size_t errlen)
+{
+	if (vxpu_local_open(l, opts, err, errlen) != 0 || vxpu_ledger_begin(l->ledger, err, errlen) != 0) {
+		vxpu_local_close(l);
+		return -1;
+	}
+	if (vxpu_local_load(l, vxpu_local_now_ms(), err, errlen) != 0 ||
+	    vxpu_ledger_commit(l->ledger, err, errlen) != 0) {
+		vxpu_ledger_rollback(l->ledger);
+		vxpu_local_close(l);
+		return -1;
+	}
+	return 0;
+}
+
 int vxpu_local_device_pos(const struct vxpu_local *l, int device_index)
 {
 	return device_index < 0 ? -1 : vxpu_node_device_by_index(&l->node, (uint32_t)device_index);

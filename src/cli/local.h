@@ -51,6 +51,14 @@ void vxpu_local_close(struct vxpu_local *l);
  */
 int vxpu_local_load(struct vxpu_local *l, int64_t now_ms, char *err, size_t errlen);
 
+/*
+ * vxpu_local_open followed by vxpu_local_load in its own write transaction:
+ * the view `vxpu ps`, `vxpu devices` and `vxpu serve` show. On failure l is
+ * closed.
+ */
+int vxpu_local_view(struct vxpu_local *l, const struct vxpu_discover_options *opts, char *err,
+		    size_t errlen);
+
 /* The position in l->node.devices of the device with this index, or -1. */
 int vxpu_local_device_pos(const struct vxpu_local *l, int device_index);
 

@@ -92,6 +92,10 @@ if [ -x "$ALLOC" ]; then
 	expect_output '"used_memory_mib":	512' || true
 	expect_exit 0 "$VXPU" ps || true
 	expect_output "research" || true
+	# vxpu devices adds what vxpu run allocated on each device.
+	expect_exit 0 "$VXPU" devices --json || true
+	expect_output '"allocated_memory_mib":	2048' || true
+	expect_output '"allocations":	1' || true
 	# SIGKILL the supervisor: the workload is told to stop, and the next
 	# command reclaims the allocation by lock liveness, not by a timeout.
 	kill -9 "$RUNPID"
