@@ -37,7 +37,7 @@ static void format_limit(uint64_t limit, char *buf, size_t len)
 }
 
 static void region_totals(const struct vxpu_region_view *v, uint64_t *used, unsigned *live,
-			  unsigned *dead)
+                          unsigned *dead)
 {
 	*used = 0;
 	*live = 0;
@@ -87,7 +87,8 @@ static int region_print_text(const char *path, const struct vxpu_region_view *v)
 	region_totals(v, &used, &live, &dead);
 	char used_text[32];
 	format_size(used, used_text, sizeof(used_text));
-	printf("\ntotal: %u processes (%u live, %u dead awaiting reclaim), %s used by live processes\n",
+	printf("\ntotal: %u processes (%u live, %u dead awaiting reclaim), %s used by live "
+	       "processes\n",
 	       v->process_count, live, dead, used_text);
 	return VXPU_EXIT_OK;
 }
@@ -167,7 +168,8 @@ static int region_show(int argc, char **argv)
 		else if (!path)
 			path = argv[i];
 		else
-			return vxpu_cli_usage_error("region", "unexpected argument \"%s\"", argv[i]);
+			return vxpu_cli_usage_error("region", "unexpected argument \"%s\"",
+			                            argv[i]);
 	}
 	if (!path)
 		return vxpu_cli_usage_error("region", "show needs a FILE");
@@ -198,8 +200,8 @@ static int parse_limit_flag(const char *value, struct vxpu_region_init *init)
 		long d = strtol(value, &end, 10);
 		if (end != eq || end == value || d < 0 || d >= (long)VXPU_REGION_MAX_DEVICES)
 			return vxpu_cli_usage_error("region",
-						    "--limit \"%s\": the device must be 0..%u",
-						    value, VXPU_REGION_MAX_DEVICES - 1);
+			                            "--limit \"%s\": the device must be 0..%u",
+			                            value, VXPU_REGION_MAX_DEVICES - 1);
 		device = (int)d;
 		size = eq + 1;
 	}
@@ -209,7 +211,7 @@ static int parse_limit_flag(const char *value, struct vxpu_region_init *init)
 		return vxpu_cli_usage_error("region", "--limit \"%s\": %s", value, why);
 	if (bytes == 0)
 		return vxpu_cli_usage_error("region", "--limit \"%s\": must be at least 1 byte",
-					    value);
+		                            value);
 	for (unsigned d = 0; d < VXPU_REGION_MAX_DEVICES; d++)
 		if (device < 0 || (unsigned)device == d)
 			init->memory_limit[d] = bytes;
@@ -238,7 +240,8 @@ static int region_create(int argc, char **argv)
 		} else if (!path) {
 			path = argv[i];
 		} else {
-			return vxpu_cli_usage_error("region", "unexpected argument \"%s\"", argv[i]);
+			return vxpu_cli_usage_error("region", "unexpected argument \"%s\"",
+			                            argv[i]);
 		}
 	}
 	if (!path)
@@ -271,28 +274,28 @@ static int cmd_region_run(int argc, char **argv)
 }
 
 static const struct vxpu_command vxpu_cmd_region = {
-	.name = "region",
-	.summary = "inspect a container's shared limiter region",
-	.usage = "usage: vxpu region show FILE [--json]\n"
-		 "       vxpu region create FILE [--limit [DEV=]SIZE]...\n"
-		 "\n"
-		 "show: a shared region of libvxpu (the file named by VXPU_REGION): per device\n"
-		 "the memory limit, UUID and use; per process its pid, the host pid recorded by\n"
-		 "the node agent, whether it is alive, and the memory it holds on each device;\n"
-		 "and the totals. Memory held by processes that died is shown as dead until a\n"
-		 "process of the container reclaims it. The file is only read.\n"
-		 "\n"
-		 "  --json   machine-readable output (sizes in bytes; null = unlimited/unknown)\n"
-		 "\n"
-		 "create: makes a new region for a container, managed by vxpu: its limits come\n"
-		 "from the file only (a process's environment cannot widen them). --limit SIZE\n"
-		 "applies to every device, --limit DEV=SIZE to container device DEV (0..15) and\n"
-		 "wins over the former; a bare number is MiB. Without --limit, no limit. An\n"
-		 "existing file is left alone (exit 1).\n"
-		 "\n"
-		 "The layout is described in docs/limiter.md; a file of another layout version\n"
-		 "is refused.\n",
-	.run = cmd_region_run,
+        .name = "region",
+        .summary = "inspect a container's shared limiter region",
+        .usage = "usage: vxpu region show FILE [--json]\n"
+                 "       vxpu region create FILE [--limit [DEV=]SIZE]...\n"
+                 "\n"
+                 "show: a shared region of libvxpu (the file named by VXPU_REGION): per device\n"
+                 "the memory limit, UUID and use; per process its pid, the host pid recorded by\n"
+                 "the node agent, whether it is alive, and the memory it holds on each device;\n"
+                 "and the totals. Memory held by processes that died is shown as dead until a\n"
+                 "process of the container reclaims it. The file is only read.\n"
+                 "\n"
+                 "  --json   machine-readable output (sizes in bytes; null = unlimited/unknown)\n"
+                 "\n"
+                 "create: makes a new region for a container, managed by vxpu: its limits come\n"
+                 "from the file only (a process's environment cannot widen them). --limit SIZE\n"
+                 "applies to every device, --limit DEV=SIZE to container device DEV (0..15) and\n"
+                 "wins over the former; a bare number is MiB. Without --limit, no limit. An\n"
+                 "existing file is left alone (exit 1).\n"
+                 "\n"
+                 "The layout is described in docs/limiter.md; a file of another layout version\n"
+                 "is refused.\n",
+        .run = cmd_region_run,
 };
 
 VXPU_REGISTER_COMMAND(vxpu_cmd_region);

@@ -49,7 +49,7 @@ static uint32_t scan_limit(const struct vxpu_region *r)
  * the other).
  */
 static void admit_scan(const struct vxpu_region *r, unsigned self, unsigned device, uint64_t ours,
-		       struct admit_scan *s)
+                       struct admit_scan *s)
 {
 	s->committed = 0;
 	s->pending_lower = 0;
@@ -82,7 +82,7 @@ static void admit_pause(unsigned round)
 }
 
 enum vxpu_admit_result vxpu_admit_reserve(struct vxpu_region *r, unsigned slot, unsigned device,
-					  uint64_t bytes)
+                                          uint64_t bytes)
 {
 	struct vxpu_region_slot_memory *mine = &r->slots[slot].memory[device];
 	uint64_t limit = atomic_load(&r->devices[device].memory_limit);
@@ -100,7 +100,7 @@ enum vxpu_admit_result vxpu_admit_reserve(struct vxpu_region *r, unsigned slot, 
 		admit_scan(r, slot, device, bytes, &s);
 		limit = atomic_load(&r->devices[device].memory_limit);
 		uint64_t total = sat_add(sat_add(s.committed, bytes),
-					 sat_add(s.pending_lower, s.pending_other));
+		                         sat_add(s.pending_lower, s.pending_other));
 		if (total <= limit)
 			return VXPU_ADMIT_OK;
 		if (sat_add(s.committed, bytes) > limit) {
@@ -136,7 +136,7 @@ enum vxpu_admit_result vxpu_admit_reserve(struct vxpu_region *r, unsigned slot, 
 }
 
 void vxpu_admit_commit(struct vxpu_region *r, unsigned slot, unsigned device, uint64_t reserved,
-		       uint64_t actual)
+                       uint64_t actual)
 {
 	struct vxpu_region_slot_memory *mine = &r->slots[slot].memory[device];
 	atomic_fetch_add(&mine->charge, actual);

@@ -53,11 +53,11 @@ enum vxpu_admit_result {
 
 /* Reserves bytes on device for slot. On success the bytes stay reserved. */
 enum vxpu_admit_result vxpu_admit_reserve(struct vxpu_region *r, unsigned slot, unsigned device,
-					  uint64_t bytes);
+                                          uint64_t bytes);
 
 /* The allocation succeeded with `actual` bytes (>= 0) for a reservation of `reserved`. */
 void vxpu_admit_commit(struct vxpu_region *r, unsigned slot, unsigned device, uint64_t reserved,
-		       uint64_t actual);
+                       uint64_t actual);
 
 /* The allocation failed: drops the reservation. */
 void vxpu_admit_cancel(struct vxpu_region *r, unsigned slot, unsigned device, uint64_t reserved);

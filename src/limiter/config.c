@@ -27,7 +27,7 @@ static const char *env_find(char *const *envp, const char *name)
 }
 
 static int config_fail(char *err, size_t errlen, const char *name, const char *value,
-		       const char *why)
+                       const char *why)
 {
 	if (err && errlen)
 		snprintf(err, errlen, "%s=\"%s\": %s", name, value, why);
@@ -36,14 +36,15 @@ static int config_fail(char *err, size_t errlen, const char *name, const char *v
 
 /* Parses a limit value; refuses empty, malformed and zero. */
 static int parse_limit(const char *name, const char *value, uint64_t *bytes, char *err,
-		       size_t errlen)
+                       size_t errlen)
 {
 	char why[192];
 	if (vxpu_size_parse(value, VXPU_SIZE_BARE_BYTES, bytes, why, sizeof(why)) != 0)
 		return config_fail(err, errlen, name, value, why);
 	if (*bytes == 0)
-		return config_fail(err, errlen, name, value,
-				   "a limit must be at least 1 byte (unset the variable for no limit)");
+		return config_fail(
+		        err, errlen, name, value,
+		        "a limit must be at least 1 byte (unset the variable for no limit)");
 	return 0;
 }
 
@@ -52,8 +53,8 @@ static int parse_limit(const char *name, const char *value, uint64_t *bytes, cha
  * values is a refusal. Returns 1 when a value was found, 0 when neither is
  * set, -1 on a refusal.
  */
-static int parse_limit_pair(char *const *envp, const char *name, const char *alias,
-			    uint64_t *bytes, char *err, size_t errlen)
+static int parse_limit_pair(char *const *envp, const char *name, const char *alias, uint64_t *bytes,
+                            char *err, size_t errlen)
 {
 	const char *v = env_find(envp, name);
 	const char *a = env_find(envp, alias);
@@ -65,7 +66,7 @@ static int parse_limit_pair(char *const *envp, const char *name, const char *ali
 	if (v && a && vb != ab) {
 		if (err && errlen)
 			snprintf(err, errlen, "%s=\"%s\" and %s=\"%s\" disagree (set one of them)",
-				 name, v, alias, a);
+			         name, v, alias, a);
 		return -1;
 	}
 	if (!v && !a)
@@ -94,8 +95,8 @@ static int device_suffix(const char *entry, size_t prefix_len, char *err, size_t
 	if (!ok || index >= (int)VXPU_REGION_MAX_DEVICES) {
 		if (err && errlen)
 			snprintf(err, errlen,
-				 "%.*s=\"%s\": unknown variable (the device index must be 0..%u)",
-				 (int)(eq - entry), entry, eq + 1, VXPU_REGION_MAX_DEVICES - 1);
+			         "%.*s=\"%s\": unknown variable (the device index must be 0..%u)",
+			         (int)(eq - entry), entry, eq + 1, VXPU_REGION_MAX_DEVICES - 1);
 		return -1;
 	}
 	return index;
@@ -115,7 +116,7 @@ static int check_suffixes(char *const *envp, const char *prefix, char *err, size
 }
 
 int vxpu_limiter_config_parse(char *const *envp, unsigned uid, struct vxpu_limiter_config *cfg,
-			      char *err, size_t errlen)
+                              char *err, size_t errlen)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	if (check_suffixes(envp, LIMIT_NAME, err, errlen) != 0 ||
@@ -152,16 +153,17 @@ int vxpu_limiter_config_parse(char *const *envp, unsigned uid, struct vxpu_limit
 	if (region && region_alias && strcmp(region, region_alias) != 0) {
 		if (err && errlen)
 			snprintf(err, errlen, "%s=\"%s\" and %s=\"%s\" disagree (set one of them)",
-				 REGION_NAME, region, REGION_ALIAS, region_alias);
+			         REGION_NAME, region, REGION_ALIAS, region_alias);
 		return -1;
 	}
 	if (!region)
 		region = region_alias;
 	if (region) {
 		if (region[0] != '/')
-			return config_fail(err, errlen, region_var, region,
-					   "must be an absolute path (every process of the container "
-					   "must name the same file)");
+			return config_fail(
+			        err, errlen, region_var, region,
+			        "must be an absolute path (every process of the container "
+			        "must name the same file)");
 		if (strlen(region) >= sizeof(cfg->region_path))
 			return config_fail(err, errlen, region_var, "...", "path too long");
 		snprintf(cfg->region_path, sizeof(cfg->region_path), "%s", region);
@@ -174,14 +176,14 @@ int vxpu_limiter_config_parse(char *const *envp, unsigned uid, struct vxpu_limit
 	if (ctx) {
 		char why[192];
 		if (vxpu_size_parse(ctx, VXPU_SIZE_BARE_BYTES, &cfg->context_memory, why,
-				    sizeof(why)) != 0)
+		                    sizeof(why)) != 0)
 			return config_fail(err, errlen, CONTEXT_NAME, ctx, why);
 	}
 	return 0;
 }
 
 void vxpu_limiter_config_region_init(const struct vxpu_limiter_config *cfg,
-				     struct vxpu_region_init *init)
+                                     struct vxpu_region_init *init)
 {
 	vxpu_region_init_default(init);
 	for (unsigned d = 0; d < VXPU_REGION_MAX_DEVICES; d++)

@@ -50,10 +50,10 @@ struct vxpu_limiter_config {
  * alias is set. 0, or -1 with one line in err (cfg unspecified).
  */
 int vxpu_limiter_config_parse(char *const *envp, unsigned uid, struct vxpu_limiter_config *cfg,
-			      char *err, size_t errlen);
+                              char *err, size_t errlen);
 
 /* The region a process of this configuration creates when there is none. */
 void vxpu_limiter_config_region_init(const struct vxpu_limiter_config *cfg,
-				     struct vxpu_region_init *init);
+                                     struct vxpu_region_init *init);
 
 #endif

@@ -25,7 +25,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define ARRAY_ROUND (64u * 1024)
+#define ARRAY_ROUND ((uint64_t)64 * 1024)
 #define ARRAY_MAX_ELEMENT_BYTES 16u
 
 static uint64_t mul_sat(uint64_t a, uint64_t b)
@@ -102,8 +102,8 @@ static uint64_t mipmap_bytes(const CUDA_ARRAY3D_DESCRIPTOR *d, unsigned int leve
  * handle it returns is recorded in table. passthrough: no current context.
  */
 static CUresult create_charged(struct vxpu_track *table, uint64_t bytes,
-			       CUresult (*create)(void *arg, uint64_t *handle),
-			       CUresult (*destroy)(uint64_t handle), void *arg)
+                               CUresult (*create)(void *arg, uint64_t *handle),
+                               CUresult (*destroy)(uint64_t handle), void *arg)
 {
 	CUresult rc = limiter_ready();
 	if (rc != CUDA_SUCCESS)
@@ -125,7 +125,7 @@ static CUresult create_charged(struct vxpu_track *table, uint64_t bytes,
 	if (vxpu_track_put(table, handle, bytes, (uint64_t)device, (uint64_t)(uintptr_t)ctx) != 0) {
 		destroy(handle);
 		limiter_cancel(device, bytes);
-		vxpu_log(VXPU_LOG_WARN, "refused: the limiter's table is full", NULL);
+		vxpu_log(VXPU_LOG_WARN, "refused: the limiter's table is full", (char *)NULL);
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	}
 	limiter_commit(device, bytes, bytes);
@@ -134,10 +134,11 @@ static CUresult create_charged(struct vxpu_track *table, uint64_t bytes,
 
 /* Destroys a recorded object and gives its charge back (only if the driver agreed). */
 static CUresult destroy_charged(struct vxpu_track *table, uint64_t handle,
-				CUresult (*destroy)(uint64_t handle))
+                                CUresult (*destroy)(uint64_t handle))
 {
 	uint64_t bytes, device, ctx;
-	if (!atomic_load(&limiter.attached) || !vxpu_track_take(table, handle, &bytes, &device, &ctx))
+	if (!atomic_load(&limiter.attached) ||
+	    !vxpu_track_take(table, handle, &bytes, &device, &ctx))
 		return destroy(handle);
 	CUresult rc = destroy(handle);
 	if (rc != CUDA_SUCCESS) {
@@ -202,16 +203,16 @@ VXPU_EXPORT CUresult cuArrayCreate_v2(CUarray *pHandle, const CUDA_ARRAY_DESCRIP
 	if (!pHandle || !pAllocateArray)
 		return limiter.cuda.cuArrayCreate_v2(pHandle, pAllocateArray);
 	CUDA_ARRAY3D_DESCRIPTOR d = {.Width = pAllocateArray->Width,
-				     .Height = pAllocateArray->Height,
-				     .Format = pAllocateArray->Format,
-				     .NumChannels = pAllocateArray->NumChannels};
+	                             .Height = pAllocateArray->Height,
+	                             .Format = pAllocateArray->Format,
+	                             .NumChannels = pAllocateArray->NumChannels};
 	struct array_args a = {.out = pHandle, .desc2d = pAllocateArray};
 	return create_charged(&limiter.arrays, array_level_bytes(&d), create_array_2d,
-			      real_array_destroy, &a);
+	                      real_array_destroy, &a);
 }
 
 VXPU_EXPORT CUresult cuArray3DCreate_v2(CUarray *pHandle,
-					const CUDA_ARRAY3D_DESCRIPTOR *pAllocateArray)
+                                        const CUDA_ARRAY3D_DESCRIPTOR *pAllocateArray)
 {
 	if (limiter_cuda_real_ready() != 0 || !limiter.cuda.cuArray3DCreate_v2)
 		return CUDA_ERROR_NOT_SUPPORTED;
@@ -219,7 +220,7 @@ VXPU_EXPORT CUresult cuArray3DCreate_v2(CUarray *pHandle,
 		return limiter.cuda.cuArray3DCreate_v2(pHandle, pAllocateArray);
 	struct array_args a = {.out = pHandle, .desc3d = pAllocateArray};
 	return create_charged(&limiter.arrays, array_level_bytes(pAllocateArray), create_array_3d,
-			      real_array_destroy, &a);
+	                      real_array_destroy, &a);
 }
 
 VXPU_EXPORT CUresult cuArrayDestroy(CUarray hArray)
@@ -230,18 +231,18 @@ VXPU_EXPORT CUresult cuArrayDestroy(CUarray hArray)
 }
 
 VXPU_EXPORT CUresult cuMipmappedArrayCreate(CUmipmappedArray *pHandle,
-					    const CUDA_ARRAY3D_DESCRIPTOR *pMipmappedArrayDesc,
-					    unsigned int numMipmapLevels)
+                                            const CUDA_ARRAY3D_DESCRIPTOR *pMipmappedArrayDesc,
+                                            unsigned int numMipmapLevels)
 {
 	if (limiter_cuda_real_ready() != 0 || !limiter.cuda.cuMipmappedArrayCreate)
 		return CUDA_ERROR_NOT_SUPPORTED;
 	if (!pHandle || !pMipmappedArrayDesc || numMipmapLevels == 0)
 		return limiter.cuda.cuMipmappedArrayCreate(pHandle, pMipmappedArrayDesc,
-							   numMipmapLevels);
-	struct array_args a = {.mip_out = pHandle, .desc3d = pMipmappedArrayDesc,
-			       .levels = numMipmapLevels};
+		                                           numMipmapLevels);
+	struct array_args a = {
+	        .mip_out = pHandle, .desc3d = pMipmappedArrayDesc, .levels = numMipmapLevels};
 	return create_charged(&limiter.arrays, mipmap_bytes(pMipmappedArrayDesc, numMipmapLevels),
-			      create_mipmap, real_mipmap_destroy, &a);
+	                      create_mipmap, real_mipmap_destroy, &a);
 }
 
 VXPU_EXPORT CUresult cuMipmappedArrayDestroy(CUmipmappedArray hMipmappedArray)
@@ -249,7 +250,7 @@ VXPU_EXPORT CUresult cuMipmappedArrayDestroy(CUmipmappedArray hMipmappedArray)
 	if (limiter_cuda_real_ready() != 0 || !limiter.cuda.cuMipmappedArrayDestroy)
 		return CUDA_ERROR_NOT_SUPPORTED;
 	return destroy_charged(&limiter.arrays, (uint64_t)(uintptr_t)hMipmappedArray,
-			       real_mipmap_destroy);
+	                       real_mipmap_destroy);
 }
 
 /* ---- module images ----------------------------------------------------------------- */
@@ -342,7 +343,7 @@ static CUresult create_module(void *arg, uint64_t *handle)
 		break;
 	case 1:
 		rc = limiter.cuda.cuModuleLoadDataEx(m->out, m->image, m->num_options, m->options,
-						     m->values);
+		                                     m->values);
 		break;
 	case 2:
 		rc = limiter.cuda.cuModuleLoadFatBinary(m->out, m->image);
@@ -351,7 +352,7 @@ static CUresult create_module(void *arg, uint64_t *handle)
 		rc = limiter.cuda.cuModuleLoad(m->out, m->fname);
 		break;
 	}
-	if (rc == CUDA_SUCCESS)
+	if (rc == CUDA_SUCCESS && m->out)
 		*handle = (uint64_t)(uintptr_t)*m->out;
 	return rc;
 }
@@ -366,7 +367,7 @@ static CUresult module_load(struct module_args *m, uint64_t bytes)
 	if (!m->out)
 		bytes = 0; /* the driver refuses it */
 	else if (bytes == 0)
-		vxpu_log(VXPU_LOG_DEBUG, "module image of unknown form: not charged", NULL);
+		vxpu_log(VXPU_LOG_DEBUG, "module image of unknown form: not charged", (char *)NULL);
 	return create_charged(&limiter.modules, bytes, create_module, real_module_unload, m);
 }
 
@@ -384,12 +385,16 @@ VXPU_EXPORT CUresult cuModuleLoadData(CUmodule *module, const void *image)
 }
 
 VXPU_EXPORT CUresult cuModuleLoadDataEx(CUmodule *module, const void *image,
-					unsigned int numOptions, CUjit_option *options,
-					void **optionValues)
+                                        unsigned int numOptions, CUjit_option *options,
+                                        void **optionValues)
 {
 	MODULE_REAL(cuModuleLoadDataEx);
-	struct module_args m = {.out = module, .image = image, .num_options = numOptions,
-				.options = options, .values = optionValues, .kind = 1};
+	struct module_args m = {.out = module,
+	                        .image = image,
+	                        .num_options = numOptions,
+	                        .options = options,
+	                        .values = optionValues,
+	                        .kind = 1};
 	return module_load(&m, image_bytes(image));
 }
 
@@ -405,8 +410,8 @@ VXPU_EXPORT CUresult cuModuleLoad(CUmodule *module, const char *fname)
 	MODULE_REAL(cuModuleLoad);
 	struct stat st;
 	uint64_t bytes = fname && stat(fname, &st) == 0 && st.st_size > 0
-				 ? limiter_round_up((uint64_t)st.st_size, LIMITER_ALLOC_ALIGN)
-				 : 0;
+	                         ? limiter_round_up((uint64_t)st.st_size, LIMITER_ALLOC_ALIGN)
+	                         : 0;
 	struct module_args m = {.out = module, .fname = fname, .kind = 3};
 	return module_load(&m, bytes);
 }

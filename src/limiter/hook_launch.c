@@ -21,65 +21,65 @@
 	} while (0)
 
 VXPU_EXPORT CUresult cuLaunchKernel(CUfunction f, unsigned int gridDimX, unsigned int gridDimY,
-				    unsigned int gridDimZ, unsigned int blockDimX,
-				    unsigned int blockDimY, unsigned int blockDimZ,
-				    unsigned int sharedMemBytes, CUstream hStream,
-				    void **kernelParams, void **extra)
+                                    unsigned int gridDimZ, unsigned int blockDimX,
+                                    unsigned int blockDimY, unsigned int blockDimZ,
+                                    unsigned int sharedMemBytes, CUstream hStream,
+                                    void **kernelParams, void **extra)
 {
 	REAL_OR_FAIL(cuLaunchKernel);
 	return limiter.cuda.cuLaunchKernel(f, gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY,
-					   blockDimZ, sharedMemBytes, hStream, kernelParams, extra);
+	                                   blockDimZ, sharedMemBytes, hStream, kernelParams, extra);
 }
 
-VXPU_EXPORT CUresult cuLaunchKernel_ptsz(CUfunction f, unsigned int gridDimX,
-					 unsigned int gridDimY, unsigned int gridDimZ,
-					 unsigned int blockDimX, unsigned int blockDimY,
-					 unsigned int blockDimZ, unsigned int sharedMemBytes,
-					 CUstream hStream, void **kernelParams, void **extra)
+VXPU_EXPORT CUresult cuLaunchKernel_ptsz(CUfunction f, unsigned int gridDimX, unsigned int gridDimY,
+                                         unsigned int gridDimZ, unsigned int blockDimX,
+                                         unsigned int blockDimY, unsigned int blockDimZ,
+                                         unsigned int sharedMemBytes, CUstream hStream,
+                                         void **kernelParams, void **extra)
 {
 	REAL_OR_FAIL(cuLaunchKernel_ptsz);
 	return limiter.cuda.cuLaunchKernel_ptsz(f, gridDimX, gridDimY, gridDimZ, blockDimX,
-						blockDimY, blockDimZ, sharedMemBytes, hStream,
-						kernelParams, extra);
+	                                        blockDimY, blockDimZ, sharedMemBytes, hStream,
+	                                        kernelParams, extra);
 }
 
 VXPU_EXPORT CUresult cuLaunchKernelEx(const CUlaunchConfig *config, CUfunction f,
-				      void **kernelParams, void **extra)
+                                      void **kernelParams, void **extra)
 {
 	REAL_OR_FAIL(cuLaunchKernelEx);
 	return limiter.cuda.cuLaunchKernelEx(config, f, kernelParams, extra);
 }
 
 VXPU_EXPORT CUresult cuLaunchKernelEx_ptsz(const CUlaunchConfig *config, CUfunction f,
-					   void **kernelParams, void **extra)
+                                           void **kernelParams, void **extra)
 {
 	REAL_OR_FAIL(cuLaunchKernelEx_ptsz);
 	return limiter.cuda.cuLaunchKernelEx_ptsz(config, f, kernelParams, extra);
 }
 
 VXPU_EXPORT CUresult cuLaunchCooperativeKernel(CUfunction f, unsigned int gridDimX,
-					       unsigned int gridDimY, unsigned int gridDimZ,
-					       unsigned int blockDimX, unsigned int blockDimY,
-					       unsigned int blockDimZ, unsigned int sharedMemBytes,
-					       CUstream hStream, void **kernelParams)
+                                               unsigned int gridDimY, unsigned int gridDimZ,
+                                               unsigned int blockDimX, unsigned int blockDimY,
+                                               unsigned int blockDimZ, unsigned int sharedMemBytes,
+                                               CUstream hStream, void **kernelParams)
 {
 	REAL_OR_FAIL(cuLaunchCooperativeKernel);
 	return limiter.cuda.cuLaunchCooperativeKernel(f, gridDimX, gridDimY, gridDimZ, blockDimX,
-						      blockDimY, blockDimZ, sharedMemBytes, hStream,
-						      kernelParams);
+	                                              blockDimY, blockDimZ, sharedMemBytes, hStream,
+	                                              kernelParams);
 }
 
 VXPU_EXPORT CUresult cuLaunchCooperativeKernel_ptsz(CUfunction f, unsigned int gridDimX,
-						    unsigned int gridDimY, unsigned int gridDimZ,
-						    unsigned int blockDimX, unsigned int blockDimY,
-						    unsigned int blockDimZ,
-						    unsigned int sharedMemBytes, CUstream hStream,
-						    void **kernelParams)
+                                                    unsigned int gridDimY, unsigned int gridDimZ,
+                                                    unsigned int blockDimX, unsigned int blockDimY,
+                                                    unsigned int blockDimZ,
+                                                    unsigned int sharedMemBytes, CUstream hStream,
+                                                    void **kernelParams)
 {
 	REAL_OR_FAIL(cuLaunchCooperativeKernel_ptsz);
 	return limiter.cuda.cuLaunchCooperativeKernel_ptsz(f, gridDimX, gridDimY, gridDimZ,
-							   blockDimX, blockDimY, blockDimZ,
-							   sharedMemBytes, hStream, kernelParams);
+	                                                   blockDimX, blockDimY, blockDimZ,
+	                                                   sharedMemBytes, hStream, kernelParams);
 }
 
 VXPU_EXPORT CUresult cuGraphLaunch(CUgraphExec hGraphExec, CUstream hStream)

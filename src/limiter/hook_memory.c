@@ -65,7 +65,8 @@ int limiter_ctx_device(CUcontext ctx, int *ordinal)
 	int device = limiter_ordinal_device(dev);
 	if (device < 0)
 		return -1;
-	vxpu_track_put(&limiter.contexts, (uint64_t)(uintptr_t)ctx, (uint64_t)dev, (uint64_t)device, 0);
+	vxpu_track_put(&limiter.contexts, (uint64_t)(uintptr_t)ctx, (uint64_t)dev, (uint64_t)device,
+	               0);
 	if (ordinal)
 		*ordinal = dev;
 	return device;
@@ -85,7 +86,8 @@ int limiter_current_device(CUcontext *ctx, int *ordinal)
 CUresult limiter_reserve(int device, uint64_t bytes)
 {
 	struct vxpu_region *r = &limiter.region;
-	enum vxpu_admit_result res = vxpu_admit_reserve(r, (unsigned)limiter.slot, (unsigned)device, bytes);
+	enum vxpu_admit_result res =
+	        vxpu_admit_reserve(r, (unsigned)limiter.slot, (unsigned)device, bytes);
 	if (VXPU_LIKELY(res == VXPU_ADMIT_OK))
 		return CUDA_SUCCESS;
 	/* Pools shrink on synchronisation without telling us: look, then try once more. */
@@ -99,16 +101,18 @@ CUresult limiter_reserve(int device, uint64_t bytes)
 		vxpu_size_format(vxpu_admit_limit(r, (unsigned)device), limit, sizeof(limit));
 		vxpu_size_format(vxpu_admit_used(r, (unsigned)device), used, sizeof(used));
 		vxpu_log(VXPU_LOG_DEBUG,
-			 res == VXPU_ADMIT_CONTENDED ? "allocation refused: contention did not settle"
-						     : "allocation refused: over the memory limit",
-			 "request", want, "used", used, "limit", limit, NULL);
+		         res == VXPU_ADMIT_CONTENDED
+		                 ? "allocation refused: contention did not settle"
+		                 : "allocation refused: over the memory limit",
+		         "request", want, "used", used, "limit", limit, (char *)NULL);
 	}
 	return CUDA_ERROR_OUT_OF_MEMORY;
 }
 
 void limiter_commit(int device, uint64_t reserved, uint64_t actual)
 {
-	vxpu_admit_commit(&limiter.region, (unsigned)limiter.slot, (unsigned)device, reserved, actual);
+	vxpu_admit_commit(&limiter.region, (unsigned)limiter.slot, (unsigned)device, reserved,
+	                  actual);
 }
 
 void limiter_cancel(int device, uint64_t reserved)
@@ -174,11 +178,14 @@ static CUresult alloc_charged(struct alloc_call *call, bool *passthrough)
 	}
 	uint64_t actual = call->charge;
 	if (call->pitch)
-		actual = limiter_round_up(mul_saturating(call->pitch, call->height), LIMITER_ALLOC_ALIGN);
-	if (vxpu_track_put(&limiter.allocs, ptr, actual, (uint64_t)device, (uint64_t)(uintptr_t)ctx) != 0) {
+		actual = limiter_round_up(mul_saturating(call->pitch, call->height),
+		                          LIMITER_ALLOC_ALIGN);
+	if (vxpu_track_put(&limiter.allocs, ptr, actual, (uint64_t)device,
+	                   (uint64_t)(uintptr_t)ctx) != 0) {
 		call->undo(ptr);
 		limiter_cancel(device, call->charge);
-		vxpu_log(VXPU_LOG_WARN, "allocation refused: the limiter's table is full", NULL);
+		vxpu_log(VXPU_LOG_WARN, "allocation refused: the limiter's table is full",
+		         (char *)NULL);
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	}
 	limiter_commit(device, call->charge, actual);
@@ -199,9 +206,12 @@ static CUresult undo_free_v2(CUdeviceptr ptr)
 
 VXPU_EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *dptr, size_t bytesize)
 {
-	struct alloc_call call = {.run = run_alloc_v2, .undo = undo_free_v2, .out = dptr,
-				  .bytesize = bytesize,
-				  .charge = dptr ? limiter_round_up(bytesize, LIMITER_ALLOC_ALIGN) : 0};
+	struct alloc_call call = {.run = run_alloc_v2,
+	                          .undo = undo_free_v2,
+	                          .out = dptr,
+	                          .bytesize = bytesize,
+	                          .charge = dptr ? limiter_round_up(bytesize, LIMITER_ALLOC_ALIGN)
+	                                         : 0};
 	bool passthrough = false;
 	CUresult rc = alloc_charged(&call, &passthrough);
 	if (passthrough)
@@ -212,16 +222,20 @@ VXPU_EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *dptr, size_t bytesize)
 static CUresult run_alloc_managed(struct alloc_call *c, CUdeviceptr *ptr)
 {
 	CUresult rc = limiter.cuda.cuMemAllocManaged((CUdeviceptr *)c->out, c->bytesize,
-						     c->elem_or_flags);
+	                                             c->elem_or_flags);
 	*ptr = rc == CUDA_SUCCESS ? *(CUdeviceptr *)c->out : 0;
 	return rc;
 }
 
 VXPU_EXPORT CUresult cuMemAllocManaged(CUdeviceptr *dptr, size_t bytesize, unsigned int flags)
 {
-	struct alloc_call call = {.run = run_alloc_managed, .undo = undo_free_v2, .out = dptr,
-				  .bytesize = bytesize, .elem_or_flags = flags,
-				  .charge = dptr ? limiter_round_up(bytesize, LIMITER_ALLOC_ALIGN) : 0};
+	struct alloc_call call = {.run = run_alloc_managed,
+	                          .undo = undo_free_v2,
+	                          .out = dptr,
+	                          .bytesize = bytesize,
+	                          .elem_or_flags = flags,
+	                          .charge = dptr ? limiter_round_up(bytesize, LIMITER_ALLOC_ALIGN)
+	                                         : 0};
 	bool passthrough = false;
 	CUresult rc = alloc_charged(&call, &passthrough);
 	if (passthrough)
@@ -233,7 +247,7 @@ static CUresult run_alloc_pitch_v2(struct alloc_call *c, CUdeviceptr *ptr)
 {
 	CUdeviceptr *out = c->out;
 	CUresult rc = limiter.cuda.cuMemAllocPitch_v2(out, &c->pitch, c->width, c->height,
-						      c->elem_or_flags);
+	                                              c->elem_or_flags);
 	*ptr = rc == CUDA_SUCCESS ? *out : 0;
 	return rc;
 }
@@ -241,22 +255,27 @@ static CUresult run_alloc_pitch_v2(struct alloc_call *c, CUdeviceptr *ptr)
 /* Pitch the driver will choose, for the reservation: rows padded to 512 bytes. */
 static uint64_t pitch_estimate(uint64_t width, uint64_t height)
 {
-	return limiter_round_up(mul_saturating(limiter_round_up(width, LIMITER_ALLOC_ALIGN), height),
-				LIMITER_ALLOC_ALIGN);
+	return limiter_round_up(
+	        mul_saturating(limiter_round_up(width, LIMITER_ALLOC_ALIGN), height),
+	        LIMITER_ALLOC_ALIGN);
 }
 
 VXPU_EXPORT CUresult cuMemAllocPitch_v2(CUdeviceptr *dptr, size_t *pPitch, size_t WidthInBytes,
-					size_t Height, unsigned int ElementSizeBytes)
+                                        size_t Height, unsigned int ElementSizeBytes)
 {
-	struct alloc_call call = {.run = run_alloc_pitch_v2, .undo = undo_free_v2, .out = dptr,
-				  .width = WidthInBytes, .height = Height,
-				  .elem_or_flags = ElementSizeBytes,
-				  .charge = dptr && pPitch ? pitch_estimate(WidthInBytes, Height) : 0};
+	struct alloc_call call = {.run = run_alloc_pitch_v2,
+	                          .undo = undo_free_v2,
+	                          .out = dptr,
+	                          .width = WidthInBytes,
+	                          .height = Height,
+	                          .elem_or_flags = ElementSizeBytes,
+	                          .charge = dptr && pPitch ? pitch_estimate(WidthInBytes, Height)
+	                                                   : 0};
 	bool passthrough = false;
 	CUresult rc = alloc_charged(&call, &passthrough);
 	if (passthrough)
 		return limiter.cuda.cuMemAllocPitch_v2(dptr, pPitch, WidthInBytes, Height,
-						       ElementSizeBytes);
+		                                       ElementSizeBytes);
 	if (rc == CUDA_SUCCESS)
 		*pPitch = call.pitch;
 	return rc;
@@ -280,9 +299,12 @@ VXPU_EXPORT CUresult cuMemAlloc(CUdeviceptr_v1 *dptr, unsigned int bytesize)
 {
 	if (limiter_cuda_real_ready() != 0 || !limiter.cuda.cuMemAlloc)
 		return CUDA_ERROR_NOT_SUPPORTED;
-	struct alloc_call call = {.run = run_alloc_v1, .undo = undo_free_v1, .out = dptr,
-				  .bytesize = bytesize,
-				  .charge = dptr ? limiter_round_up(bytesize, LIMITER_ALLOC_ALIGN) : 0};
+	struct alloc_call call = {.run = run_alloc_v1,
+	                          .undo = undo_free_v1,
+	                          .out = dptr,
+	                          .bytesize = bytesize,
+	                          .charge = dptr ? limiter_round_up(bytesize, LIMITER_ALLOC_ALIGN)
+	                                         : 0};
 	bool passthrough = false;
 	CUresult rc = alloc_charged(&call, &passthrough);
 	if (passthrough)
@@ -295,27 +317,31 @@ static CUresult run_alloc_pitch_v1(struct alloc_call *c, CUdeviceptr *ptr)
 	unsigned int pitch = 0;
 	CUdeviceptr_v1 *out = c->out;
 	CUresult rc = limiter.cuda.cuMemAllocPitch(out, &pitch, (unsigned int)c->width,
-						   (unsigned int)c->height, c->elem_or_flags);
+	                                           (unsigned int)c->height, c->elem_or_flags);
 	c->pitch = pitch;
 	*ptr = rc == CUDA_SUCCESS ? (CUdeviceptr)*out : 0;
 	return rc;
 }
 
 VXPU_EXPORT CUresult cuMemAllocPitch(CUdeviceptr_v1 *dptr, unsigned int *pPitch,
-				     unsigned int WidthInBytes, unsigned int Height,
-				     unsigned int ElementSizeBytes)
+                                     unsigned int WidthInBytes, unsigned int Height,
+                                     unsigned int ElementSizeBytes)
 {
 	if (limiter_cuda_real_ready() != 0 || !limiter.cuda.cuMemAllocPitch)
 		return CUDA_ERROR_NOT_SUPPORTED;
-	struct alloc_call call = {.run = run_alloc_pitch_v1, .undo = undo_free_v1, .out = dptr,
-				  .width = WidthInBytes, .height = Height,
-				  .elem_or_flags = ElementSizeBytes,
-				  .charge = dptr && pPitch ? pitch_estimate(WidthInBytes, Height) : 0};
+	struct alloc_call call = {.run = run_alloc_pitch_v1,
+	                          .undo = undo_free_v1,
+	                          .out = dptr,
+	                          .width = WidthInBytes,
+	                          .height = Height,
+	                          .elem_or_flags = ElementSizeBytes,
+	                          .charge = dptr && pPitch ? pitch_estimate(WidthInBytes, Height)
+	                                                   : 0};
 	bool passthrough = false;
 	CUresult rc = alloc_charged(&call, &passthrough);
 	if (passthrough)
 		return limiter.cuda.cuMemAllocPitch(dptr, pPitch, WidthInBytes, Height,
-						    ElementSizeBytes);
+		                                    ElementSizeBytes);
 	if (rc == CUDA_SUCCESS)
 		*pPitch = (unsigned int)call.pitch;
 	return rc;
@@ -334,9 +360,10 @@ static CUresult free_charged(CUdeviceptr ptr, CUresult (*real_free)(CUdeviceptr)
 	if (rc != CUDA_SUCCESS) {
 		/* Still allocated: keep it (and its charge) recorded. */
 		if (vxpu_track_put(&limiter.allocs, ptr, bytes, device, ctx) != 0)
-			vxpu_log(VXPU_LOG_WARN, "lost track of an allocation after a failed free; its "
-						"charge stays until the process ends",
-				 NULL);
+			vxpu_log(VXPU_LOG_WARN,
+			         "lost track of an allocation after a failed free; its "
+			         "charge stays until the process ends",
+			         (char *)NULL);
 		return rc;
 	}
 	limiter_release((int)device, bytes);
@@ -396,7 +423,8 @@ void limiter_forget_context(CUcontext ctx)
 	}
 	/* The context's own charge (every cached copy of it). */
 	uint64_t ordinal, device, charged;
-	while (vxpu_track_take(&limiter.contexts, (uint64_t)(uintptr_t)ctx, &ordinal, &device, &charged))
+	while (vxpu_track_take(&limiter.contexts, (uint64_t)(uintptr_t)ctx, &ordinal, &device,
+	                       &charged))
 		if (charged)
 			limiter_release((int)device, charged);
 	limiter_pools_refresh_all();
@@ -411,9 +439,10 @@ static void context_created(CUcontext ctx, CUdevice ordinal, int device, uint64_
 		if (c)
 			limiter_release((int)d, c);
 	if (vxpu_track_put(&limiter.contexts, (uint64_t)(uintptr_t)ctx, (uint64_t)ordinal,
-			   (uint64_t)device, charge) != 0)
-		vxpu_log(VXPU_LOG_WARN, "context table full; its charge stays until the process ends",
-			 NULL);
+	                   (uint64_t)device, charge) != 0)
+		vxpu_log(VXPU_LOG_WARN,
+		         "context table full; its charge stays until the process ends",
+		         (char *)NULL);
 }
 
 /* Reserve for a new context on ordinal; device receives the container device. */
@@ -465,7 +494,7 @@ VXPU_EXPORT CUresult cuCtxCreate(CUcontext *pctx, unsigned int flags, CUdevice d
 }
 
 VXPU_EXPORT CUresult cuCtxCreate_v3(CUcontext *pctx, CUexecAffinityParam *paramsArray,
-				    int numParams, unsigned int flags, CUdevice dev)
+                                    int numParams, unsigned int flags, CUdevice dev)
 {
 	int device;
 	if (limiter_cuda_real_ready() != 0 || !limiter.cuda.cuCtxCreate_v3)
@@ -474,11 +503,11 @@ VXPU_EXPORT CUresult cuCtxCreate_v3(CUcontext *pctx, CUexecAffinityParam *params
 	if (rc != CUDA_SUCCESS)
 		return rc;
 	return context_finish(limiter.cuda.cuCtxCreate_v3(pctx, paramsArray, numParams, flags, dev),
-			      pctx, dev, device);
+	                      pctx, dev, device);
 }
 
 VXPU_EXPORT CUresult cuCtxCreate_v4(CUcontext *pctx, CUctxCreateParams *ctxCreateParams,
-				    unsigned int flags, CUdevice dev)
+                                    unsigned int flags, CUdevice dev)
 {
 	int device;
 	if (limiter_cuda_real_ready() != 0 || !limiter.cuda.cuCtxCreate_v4)
@@ -487,7 +516,7 @@ VXPU_EXPORT CUresult cuCtxCreate_v4(CUcontext *pctx, CUctxCreateParams *ctxCreat
 	if (rc != CUDA_SUCCESS)
 		return rc;
 	return context_finish(limiter.cuda.cuCtxCreate_v4(pctx, ctxCreateParams, flags, dev), pctx,
-			      dev, device);
+	                      dev, device);
 }
 
 static CUresult context_destroy(CUcontext ctx, CUresult (*real)(CUcontext))
@@ -545,7 +574,8 @@ VXPU_EXPORT CUresult cuDevicePrimaryCtxRetain(CUcontext *pctx, CUdevice dev)
 		if (reserved)
 			limiter_commit(device, charge, charge);
 		else if (charge)
-			limiter_charge(device, charge); /* activated by us after a concurrent release */
+			limiter_charge(device,
+			               charge); /* activated by us after a concurrent release */
 	} else if (reserved) {
 		limiter_cancel(device, charge);
 	}
@@ -559,7 +589,7 @@ static CUresult primary_end(CUdevice dev, CUresult (*real)(CUdevice), bool reset
 	    dev >= VXPU_VISIBLE_MAX)
 		return rc;
 	int before = reset ? atomic_exchange(&limiter.primary_refs[dev], 0)
-			   : atomic_fetch_sub(&limiter.primary_refs[dev], 1);
+	                   : atomic_fetch_sub(&limiter.primary_refs[dev], 1);
 	if (!reset && before <= 0)
 		atomic_fetch_add(&limiter.primary_refs[dev], 1); /* not one of ours */
 	else if (before == 1 || (reset && before > 0))
@@ -624,7 +654,8 @@ VXPU_EXPORT CUresult cuMemGetInfo_v2(size_t *free, size_t *total)
 	CUcontext ctx;
 	int ordinal;
 	int device;
-	if (rc != CUDA_SUCCESS || !free || !total || (device = limiter_current_device(&ctx, &ordinal)) < 0)
+	if (rc != CUDA_SUCCESS || !free || !total ||
+	    (device = limiter_current_device(&ctx, &ordinal)) < 0)
 		return rc;
 	uint64_t f = *free, t = *total;
 	memory_view(device, &f, &t);

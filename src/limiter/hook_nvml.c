@@ -37,7 +37,8 @@ VXPU_EXPORT nvmlReturn_t nvmlInit_v2(void)
 	nvmlReturn_t rc = nvml_ready();
 	if (rc != NVML_SUCCESS)
 		return rc;
-	return limiter.nvml.nvmlInit_v2 ? limiter.nvml.nvmlInit_v2() : NVML_ERROR_FUNCTION_NOT_FOUND;
+	return limiter.nvml.nvmlInit_v2 ? limiter.nvml.nvmlInit_v2()
+	                                : NVML_ERROR_FUNCTION_NOT_FOUND;
 }
 
 VXPU_EXPORT nvmlReturn_t nvmlInit(void)
@@ -54,7 +55,7 @@ VXPU_EXPORT nvmlReturn_t nvmlInitWithFlags(unsigned int flags)
 	if (rc != NVML_SUCCESS)
 		return rc;
 	return limiter.nvml.nvmlInitWithFlags ? limiter.nvml.nvmlInitWithFlags(flags)
-					      : NVML_ERROR_FUNCTION_NOT_FOUND;
+	                                      : NVML_ERROR_FUNCTION_NOT_FOUND;
 }
 
 /* The container device of an NVML handle, -1 when it is not one of the container's. */
@@ -75,7 +76,8 @@ static int nvml_container_device(nvmlDevice_t dev)
 			return -1; /* the region knows its devices, and this is not one */
 	}
 	unsigned int index;
-	if (!limiter.nvml.nvmlDeviceGetIndex || limiter.nvml.nvmlDeviceGetIndex(dev, &index) != NVML_SUCCESS ||
+	if (!limiter.nvml.nvmlDeviceGetIndex ||
+	    limiter.nvml.nvmlDeviceGetIndex(dev, &index) != NVML_SUCCESS ||
 	    index >= VXPU_REGION_MAX_DEVICES)
 		return -1;
 	return (int)index;
@@ -83,7 +85,7 @@ static int nvml_container_device(nvmlDevice_t dev)
 
 /* free/used/total of a limited device; false when the device is unlimited or not ours. */
 static bool nvml_memory_view(nvmlDevice_t dev, uint64_t *total, uint64_t *free_bytes,
-			     uint64_t *used)
+                             uint64_t *used)
 {
 	int device = nvml_container_device(dev);
 	if (device < 0)
@@ -151,7 +153,8 @@ static bool pid_in_container(unsigned int pid)
 			continue;
 		int32_t host = vxpu_region_host_pid(r, i);
 		int32_t own = atomic_load(&r->slots[i].pid);
-		if ((host != 0 && (unsigned int)host == pid) || (host == 0 && (unsigned int)own == pid))
+		if ((host != 0 && (unsigned int)host == pid) ||
+		    (host == 0 && (unsigned int)own == pid))
 			return true;
 	}
 	return false;
@@ -162,10 +165,10 @@ static bool pid_in_container(unsigned int pid)
  * (each begins with its pid) and answers with NVML's count convention.
  */
 typedef nvmlReturn_t (*list_query)(nvmlDevice_t device, unsigned int *count, void *entries,
-				   const void *arg);
+                                   const void *arg);
 
 static nvmlReturn_t list_filtered(nvmlDevice_t device, unsigned int *count, void *entries,
-				  size_t entry_size, list_query query, const void *arg)
+                                  size_t entry_size, list_query query, const void *arg)
 {
 	if (!count || limiter.region.anonymous)
 		return query(device, count, entries, arg);
@@ -225,7 +228,7 @@ static nvmlReturn_t query_graphics_v3(nvmlDevice_t d, unsigned int *c, void *e, 
 static nvmlReturn_t query_utilisation(nvmlDevice_t d, unsigned int *c, void *e, const void *a)
 {
 	return limiter.nvml.nvmlDeviceGetProcessUtilization(d, e, c,
-							    *(const unsigned long long *)a);
+	                                                    *(const unsigned long long *)a);
 }
 
 #define NVML_LIST_READY(fn)                                                                        \
@@ -238,44 +241,44 @@ static nvmlReturn_t query_utilisation(nvmlDevice_t d, unsigned int *c, void *e, 
 	} while (0)
 
 VXPU_EXPORT nvmlReturn_t nvmlDeviceGetComputeRunningProcesses(nvmlDevice_t device,
-							      unsigned int *infoCount,
-							      nvmlProcessInfo_v1_t *infos)
+                                                              unsigned int *infoCount,
+                                                              nvmlProcessInfo_v1_t *infos)
 {
 	NVML_LIST_READY(nvmlDeviceGetComputeRunningProcesses);
 	return list_filtered(device, infoCount, infos, sizeof(*infos), query_compute_v1, NULL);
 }
 
 VXPU_EXPORT nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v2(nvmlDevice_t device,
-								 unsigned int *infoCount,
-								 nvmlProcessInfo_v2_t *infos)
+                                                                 unsigned int *infoCount,
+                                                                 nvmlProcessInfo_v2_t *infos)
 {
 	NVML_LIST_READY(nvmlDeviceGetComputeRunningProcesses_v2);
 	return list_filtered(device, infoCount, infos, sizeof(*infos), query_compute_v2, NULL);
 }
 
 VXPU_EXPORT nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t device,
-								 unsigned int *infoCount,
-								 nvmlProcessInfo_t *infos)
+                                                                 unsigned int *infoCount,
+                                                                 nvmlProcessInfo_t *infos)
 {
 	NVML_LIST_READY(nvmlDeviceGetComputeRunningProcesses_v3);
 	return list_filtered(device, infoCount, infos, sizeof(*infos), query_compute_v3, NULL);
 }
 
 VXPU_EXPORT nvmlReturn_t nvmlDeviceGetGraphicsRunningProcesses_v3(nvmlDevice_t device,
-								  unsigned int *infoCount,
-								  nvmlProcessInfo_t *infos)
+                                                                  unsigned int *infoCount,
+                                                                  nvmlProcessInfo_t *infos)
 {
 	NVML_LIST_READY(nvmlDeviceGetGraphicsRunningProcesses_v3);
 	return list_filtered(device, infoCount, infos, sizeof(*infos), query_graphics_v3, NULL);
 }
 
 VXPU_EXPORT nvmlReturn_t nvmlDeviceGetProcessUtilization(
-	nvmlDevice_t device, nvmlProcessUtilizationSample_t *utilization,
-	unsigned int *processSamplesCount, unsigned long long lastSeenTimeStamp)
+        nvmlDevice_t device, nvmlProcessUtilizationSample_t *utilization,
+        unsigned int *processSamplesCount, unsigned long long lastSeenTimeStamp)
 {
 	NVML_LIST_READY(nvmlDeviceGetProcessUtilization);
 	return list_filtered(device, processSamplesCount, utilization, sizeof(*utilization),
-			     query_utilisation, &lastSeenTimeStamp);
+	                     query_utilisation, &lastSeenTimeStamp);
 }
 
 /* ---- the limiter's own question --------------------------------------------------------- */

@@ -79,7 +79,8 @@ static uint64_t pool_settle(struct vxpu_track_entry *e, CUmemoryPool pool)
 static void settle_entry(struct vxpu_track_entry *e, void *arg)
 {
 	(void)arg;
-	pool_settle(e, (CUmemoryPool)(uintptr_t)atomic_load_explicit(&e->key, memory_order_relaxed));
+	pool_settle(e,
+	            (CUmemoryPool)(uintptr_t)atomic_load_explicit(&e->key, memory_order_relaxed));
 }
 
 void limiter_pools_refresh_all(void)
@@ -158,7 +159,8 @@ static CUresult call_alloc_async(const struct async_call *c, CUdeviceptr *dptr, 
 	return limiter.cuda.cuMemAllocAsync(dptr, bytesize, c->stream);
 }
 
-static CUresult call_alloc_async_ptsz(const struct async_call *c, CUdeviceptr *dptr, size_t bytesize)
+static CUresult call_alloc_async_ptsz(const struct async_call *c, CUdeviceptr *dptr,
+                                      size_t bytesize)
 {
 	return limiter.cuda.cuMemAllocAsync_ptsz(dptr, bytesize, c->stream);
 }
@@ -169,7 +171,7 @@ static CUresult call_alloc_from_pool(const struct async_call *c, CUdeviceptr *dp
 }
 
 static CUresult call_alloc_from_pool_ptsz(const struct async_call *c, CUdeviceptr *dptr,
-					  size_t bytesize)
+                                          size_t bytesize)
 {
 	return limiter.cuda.cuMemAllocFromPoolAsync_ptsz(dptr, bytesize, c->pool, c->stream);
 }
@@ -189,7 +191,7 @@ VXPU_EXPORT CUresult cuMemAllocAsync(CUdeviceptr *dptr, size_t bytesize, CUstrea
 	if (limiter_cuda_real_ready() != 0 || !limiter.cuda.cuMemAllocAsync)
 		return CUDA_ERROR_NOT_SUPPORTED;
 	struct async_call c = {call_alloc_async, real_free_async, limiter.cuda.cuStreamGetCtx, NULL,
-			       hStream};
+	                       hStream};
 	return alloc_async_charged(&c, dptr, bytesize);
 }
 
@@ -198,31 +200,31 @@ VXPU_EXPORT CUresult cuMemAllocAsync_ptsz(CUdeviceptr *dptr, size_t bytesize, CU
 	if (limiter_cuda_real_ready() != 0 || !limiter.cuda.cuMemAllocAsync_ptsz)
 		return CUDA_ERROR_NOT_SUPPORTED;
 	struct async_call c = {call_alloc_async_ptsz, real_free_async_ptsz,
-			       limiter.cuda.cuStreamGetCtx_ptsz, NULL, hStream};
+	                       limiter.cuda.cuStreamGetCtx_ptsz, NULL, hStream};
 	return alloc_async_charged(&c, dptr, bytesize);
 }
 
 VXPU_EXPORT CUresult cuMemAllocFromPoolAsync(CUdeviceptr *dptr, size_t bytesize, CUmemoryPool pool,
-					     CUstream hStream)
+                                             CUstream hStream)
 {
 	if (limiter_cuda_real_ready() != 0 || !limiter.cuda.cuMemAllocFromPoolAsync)
 		return CUDA_ERROR_NOT_SUPPORTED;
 	if (!pool)
 		return limiter.cuda.cuMemAllocFromPoolAsync(dptr, bytesize, pool, hStream);
 	struct async_call c = {call_alloc_from_pool, real_free_async, limiter.cuda.cuStreamGetCtx,
-			       pool, hStream};
+	                       pool, hStream};
 	return alloc_async_charged(&c, dptr, bytesize);
 }
 
 VXPU_EXPORT CUresult cuMemAllocFromPoolAsync_ptsz(CUdeviceptr *dptr, size_t bytesize,
-						  CUmemoryPool pool, CUstream hStream)
+                                                  CUmemoryPool pool, CUstream hStream)
 {
 	if (limiter_cuda_real_ready() != 0 || !limiter.cuda.cuMemAllocFromPoolAsync_ptsz)
 		return CUDA_ERROR_NOT_SUPPORTED;
 	if (!pool)
 		return limiter.cuda.cuMemAllocFromPoolAsync_ptsz(dptr, bytesize, pool, hStream);
 	struct async_call c = {call_alloc_from_pool_ptsz, real_free_async_ptsz,
-			       limiter.cuda.cuStreamGetCtx_ptsz, pool, hStream};
+	                       limiter.cuda.cuStreamGetCtx_ptsz, pool, hStream};
 	return alloc_async_charged(&c, dptr, bytesize);
 }
 
@@ -231,9 +233,10 @@ VXPU_EXPORT CUresult cuMemPoolTrimTo(CUmemoryPool pool, size_t minBytesToKeep)
 	if (limiter_cuda_real_ready() != 0 || !limiter.cuda.cuMemPoolTrimTo)
 		return CUDA_ERROR_NOT_SUPPORTED;
 	CUresult rc = limiter.cuda.cuMemPoolTrimTo(pool, minBytesToKeep);
-	struct vxpu_track_entry *e = atomic_load(&limiter.attached)
-					     ? vxpu_track_find(&limiter.pools, (uint64_t)(uintptr_t)pool)
-					     : NULL;
+	struct vxpu_track_entry *e =
+	        atomic_load(&limiter.attached)
+	                ? vxpu_track_find(&limiter.pools, (uint64_t)(uintptr_t)pool)
+	                : NULL;
 	if (rc == CUDA_SUCCESS && e)
 		pool_settle(e, pool);
 	return rc;

@@ -31,7 +31,7 @@ static void handle_gone(uint64_t handle)
 }
 
 VXPU_EXPORT CUresult cuMemCreate(CUmemGenericAllocationHandle *handle, size_t size,
-				 const CUmemAllocationProp *prop, unsigned long long flags)
+                                 const CUmemAllocationProp *prop, unsigned long long flags)
 {
 	CUresult rc = limiter_ready();
 	if (rc != CUDA_SUCCESS)
@@ -52,7 +52,8 @@ VXPU_EXPORT CUresult cuMemCreate(CUmemGenericAllocationHandle *handle, size_t si
 	if (vxpu_track_put(&limiter.handles, *handle, size, (uint64_t)device, 0) != 0) {
 		limiter.cuda.cuMemRelease(*handle);
 		limiter_cancel(device, size);
-		vxpu_log(VXPU_LOG_WARN, "allocation refused: the limiter's handle table is full", NULL);
+		vxpu_log(VXPU_LOG_WARN, "allocation refused: the limiter's handle table is full",
+		         (char *)NULL);
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	}
 	limiter_commit(device, size, size);
@@ -73,7 +74,7 @@ VXPU_EXPORT CUresult cuMemRelease(CUmemGenericAllocationHandle handle)
 }
 
 VXPU_EXPORT CUresult cuMemMap(CUdeviceptr ptr, size_t size, size_t offset,
-			      CUmemGenericAllocationHandle handle, unsigned long long flags)
+                              CUmemGenericAllocationHandle handle, unsigned long long flags)
 {
 	if (limiter_cuda_real_ready() != 0 || !limiter.cuda.cuMemMap)
 		return CUDA_ERROR_NOT_SUPPORTED;
@@ -86,7 +87,8 @@ VXPU_EXPORT CUresult cuMemMap(CUdeviceptr ptr, size_t size, size_t offset,
 	if (vxpu_track_put(&limiter.mappings, ptr, size, handle, 0) != 0) {
 		/* Untracked, its unmap could never release the handle: refuse. */
 		limiter.cuda.cuMemUnmap(ptr, size);
-		vxpu_log(VXPU_LOG_WARN, "mapping refused: the limiter's mapping table is full", NULL);
+		vxpu_log(VXPU_LOG_WARN, "mapping refused: the limiter's mapping table is full",
+		         (char *)NULL);
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	}
 	atomic_fetch_add(&e->aux, 1);

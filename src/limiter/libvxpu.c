@@ -32,10 +32,10 @@
 extern char **environ;
 
 struct limiter limiter = {
-	.init_lock = PTHREAD_MUTEX_INITIALIZER,
-	.slot = -1,
-	.fail_cuda = CUDA_ERROR_NOT_INITIALIZED,
-	.fail_nvml = NVML_ERROR_UNINITIALIZED,
+        .init_lock = PTHREAD_MUTEX_INITIALIZER,
+        .slot = -1,
+        .fail_cuda = CUDA_ERROR_NOT_INITIALIZED,
+        .fail_nvml = NVML_ERROR_UNINITIALIZED,
 };
 
 void *(*limiter_real_dlsym)(void *handle, const char *symbol);
@@ -67,12 +67,14 @@ static void limiter_atfork_child(void)
 
 void limiter_resolve_dlsym(void)
 {
-	static const char *const versions[] = {"GLIBC_2.34", "GLIBC_2.2.5", "GLIBC_2.17", "GLIBC_2.0"};
+	static const char *const versions[] = {"GLIBC_2.34", "GLIBC_2.2.5", "GLIBC_2.17",
+	                                       "GLIBC_2.0"};
 	void *(*found)(void *, const char *) = NULL;
 	for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]) && !found; i++) {
 		found = (void *(*)(void *, const char *))dlvsym(RTLD_NEXT, "dlsym", versions[i]);
 		if (!found)
-			found = (void *(*)(void *, const char *))dlvsym(RTLD_DEFAULT, "dlsym", versions[i]);
+			found = (void *(*)(void *, const char *))dlvsym(RTLD_DEFAULT, "dlsym",
+			                                                versions[i]);
 	}
 	limiter_real_dlsym = found;
 }
@@ -116,11 +118,12 @@ static void cuda_resolve(void)
 	void *h = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL);
 	if (!h || !limiter_real_dlsym) {
 		vxpu_log(VXPU_LOG_ERROR, "cannot open the real driver", "library", "libcuda.so.1",
-			 "error", h ? "dlsym not found" : dlerror(), NULL);
+		         "error", h ? "dlsym not found" : dlerror(), (char *)NULL);
 		return;
 	}
 	limiter.cuda_lib = h;
-#define LIMITER_RESOLVE_CUDA(name) limiter.cuda.name = (__typeof__(name) *)limiter_real_dlsym(h, #name);
+#define LIMITER_RESOLVE_CUDA(name)                                                                 \
+	limiter.cuda.name = (__typeof__(name) *)limiter_real_dlsym(h, #name);
 	LIMITER_CUDA_REAL(LIMITER_RESOLVE_CUDA)
 	atomic_store(&limiter.cuda_ready, 1);
 }
@@ -139,7 +142,8 @@ static void nvml_resolve(void)
 	if (!h || !limiter_real_dlsym)
 		return;
 	limiter.nvml_lib = h;
-#define LIMITER_RESOLVE_NVML(name) limiter.nvml.name = (__typeof__(name) *)limiter_real_dlsym(h, #name);
+#define LIMITER_RESOLVE_NVML(name)                                                                 \
+	limiter.nvml.name = (__typeof__(name) *)limiter_real_dlsym(h, #name);
 	LIMITER_NVML_REAL(LIMITER_RESOLVE_NVML)
 	atomic_store(&limiter.nvml_ready, 1);
 }
@@ -214,12 +218,12 @@ static void reconcile_limits(void)
 			if (vxpu_admit_limit(r, d) != limiter.config.memory_limit[d])
 				vxpu_region_set_limit(r, d, limiter.config.memory_limit[d]);
 		vxpu_log(VXPU_LOG_INFO, "region limits set from the environment", "region",
-			 limiter.config.region_path, NULL);
+		         limiter.config.region_path, (char *)NULL);
 		return;
 	}
 	vxpu_log(managed ? VXPU_LOG_INFO : VXPU_LOG_WARN,
-		 "the region's limits differ from the environment; the region's apply", "region",
-		 limiter.config.region_path, NULL);
+	         "the region's limits differ from the environment; the region's apply", "region",
+	         limiter.config.region_path, (char *)NULL);
 }
 
 int limiter_configure(void)
@@ -241,9 +245,10 @@ int limiter_configure(void)
 
 	char err[512];
 	if (vxpu_limiter_config_parse(environ, (unsigned)geteuid(), &limiter.config, err,
-				      sizeof(err)) != 0) {
-		vxpu_log(VXPU_LOG_ERROR, "invalid vxpu configuration; CUDA is disabled in this process",
-			 "error", err, NULL);
+	                              sizeof(err)) != 0) {
+		vxpu_log(VXPU_LOG_ERROR,
+		         "invalid vxpu configuration; CUDA is disabled in this process", "error",
+		         err, (char *)NULL);
 		configure_fail(CUDA_ERROR_NOT_INITIALIZED, NVML_ERROR_UNKNOWN);
 		pthread_mutex_unlock(&limiter.init_lock);
 		return -1;
@@ -251,18 +256,20 @@ int limiter_configure(void)
 	struct vxpu_region_init init;
 	vxpu_limiter_config_region_init(&limiter.config, &init);
 	if (vxpu_region_open(&limiter.region, limiter.config.region_path, VXPU_REGION_OPEN_CREATE,
-			     &init, err, sizeof(err)) != 0) {
+	                     &init, err, sizeof(err)) != 0) {
 		if (limiter.config.any_limit || limiter.config.region_from_env ||
 		    vxpu_region_open_anonymous(&limiter.region, &init) != 0) {
 			/* A limit without its region would be no limit: fail closed. */
-			vxpu_log(VXPU_LOG_ERROR, "cannot use the shared region; CUDA is disabled in this process",
-				 "error", err, NULL);
+			vxpu_log(VXPU_LOG_ERROR,
+			         "cannot use the shared region; CUDA is disabled in this process",
+			         "error", err, (char *)NULL);
 			configure_fail(CUDA_ERROR_OPERATING_SYSTEM, NVML_ERROR_UNKNOWN);
 			pthread_mutex_unlock(&limiter.init_lock);
 			return -1;
 		}
-		vxpu_log(VXPU_LOG_INFO, "no limit and no region file; accounting in this process tree only",
-			 "error", err, NULL);
+		vxpu_log(VXPU_LOG_INFO,
+		         "no limit and no region file; accounting in this process tree only",
+		         "error", err, (char *)NULL);
 	} else {
 		reconcile_limits();
 	}
@@ -280,10 +287,10 @@ static int tables_init(void)
 		struct vxpu_track *t;
 		unsigned log2;
 	} tables[] = {
-		{&limiter.allocs, TRACK_ALLOCS_LOG2}, {&limiter.arrays, TRACK_SMALL_LOG2},
-		{&limiter.modules, TRACK_SMALL_LOG2}, {&limiter.contexts, TRACK_SMALL_LOG2},
-		{&limiter.pools, TRACK_SMALL_LOG2},   {&limiter.handles, TRACK_SMALL_LOG2},
-		{&limiter.mappings, TRACK_SMALL_LOG2},
+	        {&limiter.allocs, TRACK_ALLOCS_LOG2},  {&limiter.arrays, TRACK_SMALL_LOG2},
+	        {&limiter.modules, TRACK_SMALL_LOG2},  {&limiter.contexts, TRACK_SMALL_LOG2},
+	        {&limiter.pools, TRACK_SMALL_LOG2},    {&limiter.handles, TRACK_SMALL_LOG2},
+	        {&limiter.mappings, TRACK_SMALL_LOG2},
 	};
 	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
 		vxpu_track_fini(tables[i].t);
@@ -343,14 +350,15 @@ static CUresult map_devices(void)
 		int device = have_uuid ? vxpu_region_find_uuid(&limiter.region, uuid) : -1;
 		if (device < 0) {
 			unsigned index = (unsigned)k;
-			enum vxpu_visible_kind kind = vxpu_visible_ordinal(&visible, (unsigned)k, &index);
+			enum vxpu_visible_kind kind =
+			        vxpu_visible_ordinal(&visible, (unsigned)k, &index);
 			if (kind == VXPU_VISIBLE_UUID) {
 				int n = have_uuid ? nvml_index_of(uuid) : -1;
 				if (n < 0) {
 					vxpu_log(VXPU_LOG_WARN,
-						 "cannot tell which container device a UUID in "
-						 "CUDA_VISIBLE_DEVICES is; using its ordinal",
-						 NULL);
+					         "cannot tell which container device a UUID in "
+					         "CUDA_VISIBLE_DEVICES is; using its ordinal",
+					         (char *)NULL);
 					n = k;
 				}
 				index = (unsigned)n;
@@ -359,16 +367,18 @@ static CUresult map_devices(void)
 				char text[16];
 				snprintf(text, sizeof(text), "%u", index);
 				vxpu_log(VXPU_LOG_ERROR,
-					 "container device index beyond what the region holds; CUDA is "
-					 "disabled in this process",
-					 "index", text, NULL);
+				         "container device index beyond what the region holds; "
+				         "CUDA is "
+				         "disabled in this process",
+				         "index", text, (char *)NULL);
 				return CUDA_ERROR_INVALID_DEVICE;
 			}
 			device = (int)index;
 			if (have_uuid && vxpu_region_set_uuid(&limiter.region, index, uuid) != 0)
-				vxpu_log(VXPU_LOG_WARN,
-					 "the region records another UUID for this container device",
-					 "variable", "CUDA_VISIBLE_DEVICES", NULL);
+				vxpu_log(
+				        VXPU_LOG_WARN,
+				        "the region records another UUID for this container device",
+				        "variable", "CUDA_VISIBLE_DEVICES", (char *)NULL);
 		}
 		limiter.ordinal_device[k] = device;
 	}
@@ -397,9 +407,11 @@ CUresult limiter_attach(void)
 		if (!anonymous) {
 			vxpu_region_close(&limiter.region);
 			if (vxpu_region_open(&limiter.region, limiter.config.region_path,
-					     VXPU_REGION_OPEN_CREATE, &init, err, sizeof(err)) != 0) {
-				vxpu_log(VXPU_LOG_ERROR, "cannot reopen the shared region after fork",
-					 "error", err, NULL);
+			                     VXPU_REGION_OPEN_CREATE, &init, err,
+			                     sizeof(err)) != 0) {
+				vxpu_log(VXPU_LOG_ERROR,
+				         "cannot reopen the shared region after fork", "error", err,
+				         (char *)NULL);
 				rc = CUDA_ERROR_OPERATING_SYSTEM;
 				goto out;
 			}
@@ -414,7 +426,7 @@ CUresult limiter_attach(void)
 	}
 	if (!limiter.allocs.entries || limiter.slot < 0) {
 		if (tables_init() != 0) {
-			vxpu_log(VXPU_LOG_ERROR, "cannot map the limiter's tables", NULL);
+			vxpu_log(VXPU_LOG_ERROR, "cannot map the limiter's tables", (char *)NULL);
 			rc = CUDA_ERROR_OUT_OF_MEMORY;
 			goto out;
 		}
@@ -423,10 +435,11 @@ CUresult limiter_attach(void)
 	if (rc != CUDA_SUCCESS)
 		goto out;
 	if (limiter.slot < 0) {
-		int slot = vxpu_region_claim(&limiter.region, (int32_t)getpid(), &limiter.generation);
+		int slot =
+		        vxpu_region_claim(&limiter.region, (int32_t)getpid(), &limiter.generation);
 		if (slot < 0) {
-			vxpu_log(VXPU_LOG_ERROR, "every process slot of the region is taken", "region",
-				 limiter.config.region_path, NULL);
+			vxpu_log(VXPU_LOG_ERROR, "every process slot of the region is taken",
+			         "region", limiter.config.region_path, (char *)NULL);
 			rc = CUDA_ERROR_OPERATING_SYSTEM;
 			goto out;
 		}
@@ -468,87 +481,94 @@ VXPU_EXPORT CUresult cuInit(unsigned int Flags)
 
 /* Wrappers defined in the hook files (exported under the driver's names). */
 VXPU_EXPORT CUresult cuGetProcAddress(const char *symbol, void **pfn, int cudaVersion,
-				      cuuint64_t flags);
+                                      cuuint64_t flags);
 VXPU_EXPORT CUresult cuGetProcAddress_v2(const char *symbol, void **pfn, int cudaVersion,
-					 cuuint64_t flags,
-					 CUdriverProcAddressQueryResult *symbolStatus);
+                                         cuuint64_t flags,
+                                         CUdriverProcAddressQueryResult *symbolStatus);
 
 struct limiter_hook {
-	const char *name;  /* exported symbol */
+	const char *name; /* exported symbol */
 	void *wrapper;
 	void **real;
-	const char *base;  /* cuGetProcAddress name; NULL: not reachable that way */
-	int since;         /* first CUDA version (x1000 + minor x10) with this entry */
-	bool ptsz;         /* the per-thread default stream form */
+	const char *base; /* cuGetProcAddress name; NULL: not reachable that way */
+	int since;        /* first CUDA version (x1000 + minor x10) with this entry */
+	bool ptsz;        /* the per-thread default stream form */
 };
 
-#define HOOK(name, base, since, ptsz) {#name, (void *)name, (void **)&limiter.cuda.name, base, since, ptsz}
-#define NVML_HOOK(name) {#name, (void *)name, (void **)&limiter.nvml.name, NULL, 0, false}
+/* `name` is a member name here, which cannot be parenthesised. */
+// NOLINTBEGIN(bugprone-macro-parentheses)
+// clang-format off
+#define HOOK(name, base, since, ptsz) \
+	{#name, (void *)name, (void **)&limiter.cuda.name, base, since, ptsz}
+#define NVML_HOOK(name) \
+	{#name, (void *)name, (void **)&limiter.nvml.name, NULL, 0, false}
+// clang-format on
+// NOLINTEND(bugprone-macro-parentheses)
 
 static const struct limiter_hook hooks[] = {
-	HOOK(cuInit, "cuInit", 2000, false),
-	HOOK(cuGetProcAddress, "cuGetProcAddress", 11030, false),
-	HOOK(cuGetProcAddress_v2, "cuGetProcAddress", 12000, false),
-	HOOK(cuDeviceTotalMem, "cuDeviceTotalMem", 2000, false),
-	HOOK(cuDeviceTotalMem_v2, "cuDeviceTotalMem", 3020, false),
-	HOOK(cuMemGetInfo, "cuMemGetInfo", 2000, false),
-	HOOK(cuMemGetInfo_v2, "cuMemGetInfo", 3020, false),
-	HOOK(cuMemAlloc, "cuMemAlloc", 2000, false),
-	HOOK(cuMemAlloc_v2, "cuMemAlloc", 3020, false),
-	HOOK(cuMemAllocPitch, "cuMemAllocPitch", 2000, false),
-	HOOK(cuMemAllocPitch_v2, "cuMemAllocPitch", 3020, false),
-	HOOK(cuMemAllocManaged, "cuMemAllocManaged", 6000, false),
-	HOOK(cuMemFree, "cuMemFree", 2000, false),
-	HOOK(cuMemFree_v2, "cuMemFree", 3020, false),
-	HOOK(cuMemAllocAsync, "cuMemAllocAsync", 11020, false),
-	HOOK(cuMemAllocAsync_ptsz, "cuMemAllocAsync", 11020, true),
-	HOOK(cuMemAllocFromPoolAsync, "cuMemAllocFromPoolAsync", 11020, false),
-	HOOK(cuMemAllocFromPoolAsync_ptsz, "cuMemAllocFromPoolAsync", 11020, true),
-	HOOK(cuMemPoolDestroy, "cuMemPoolDestroy", 11020, false),
-	HOOK(cuMemPoolTrimTo, "cuMemPoolTrimTo", 11020, false),
-	HOOK(cuMemCreate, "cuMemCreate", 10020, false),
-	HOOK(cuMemRelease, "cuMemRelease", 10020, false),
-	HOOK(cuMemMap, "cuMemMap", 10020, false),
-	HOOK(cuMemUnmap, "cuMemUnmap", 10020, false),
-	HOOK(cuArrayCreate_v2, "cuArrayCreate", 3020, false),
-	HOOK(cuArray3DCreate_v2, "cuArray3DCreate", 3020, false),
-	HOOK(cuArrayDestroy, "cuArrayDestroy", 2000, false),
-	HOOK(cuMipmappedArrayCreate, "cuMipmappedArrayCreate", 5000, false),
-	HOOK(cuMipmappedArrayDestroy, "cuMipmappedArrayDestroy", 5000, false),
-	HOOK(cuModuleLoad, "cuModuleLoad", 2000, false),
-	HOOK(cuModuleLoadData, "cuModuleLoadData", 2000, false),
-	HOOK(cuModuleLoadDataEx, "cuModuleLoadDataEx", 2010, false),
-	HOOK(cuModuleLoadFatBinary, "cuModuleLoadFatBinary", 2000, false),
-	HOOK(cuModuleUnload, "cuModuleUnload", 2000, false),
-	HOOK(cuCtxCreate, "cuCtxCreate", 2000, false),
-	HOOK(cuCtxCreate_v2, "cuCtxCreate", 3020, false),
-	HOOK(cuCtxCreate_v3, "cuCtxCreate", 11040, false),
-	HOOK(cuCtxCreate_v4, "cuCtxCreate", 12050, false),
-	HOOK(cuCtxDestroy, "cuCtxDestroy", 2000, false),
-	HOOK(cuCtxDestroy_v2, "cuCtxDestroy", 4000, false),
-	HOOK(cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain", 7000, false),
-	HOOK(cuDevicePrimaryCtxRelease, "cuDevicePrimaryCtxRelease", 7000, false),
-	HOOK(cuDevicePrimaryCtxRelease_v2, "cuDevicePrimaryCtxRelease", 11000, false),
-	HOOK(cuDevicePrimaryCtxReset, "cuDevicePrimaryCtxReset", 7000, false),
-	HOOK(cuDevicePrimaryCtxReset_v2, "cuDevicePrimaryCtxReset", 11000, false),
-	HOOK(cuLaunchKernel, "cuLaunchKernel", 4000, false),
-	HOOK(cuLaunchKernel_ptsz, "cuLaunchKernel", 7000, true),
-	HOOK(cuLaunchKernelEx, "cuLaunchKernelEx", 11060, false),
-	HOOK(cuLaunchKernelEx_ptsz, "cuLaunchKernelEx", 11060, true),
-	HOOK(cuLaunchCooperativeKernel, "cuLaunchCooperativeKernel", 9000, false),
-	HOOK(cuLaunchCooperativeKernel_ptsz, "cuLaunchCooperativeKernel", 9000, true),
-	HOOK(cuGraphLaunch, "cuGraphLaunch", 10000, false),
-	HOOK(cuGraphLaunch_ptsz, "cuGraphLaunch", 10000, true),
-	NVML_HOOK(nvmlInit),
-	NVML_HOOK(nvmlInit_v2),
-	NVML_HOOK(nvmlInitWithFlags),
-	NVML_HOOK(nvmlDeviceGetMemoryInfo),
-	NVML_HOOK(nvmlDeviceGetMemoryInfo_v2),
-	NVML_HOOK(nvmlDeviceGetComputeRunningProcesses),
-	NVML_HOOK(nvmlDeviceGetComputeRunningProcesses_v2),
-	NVML_HOOK(nvmlDeviceGetComputeRunningProcesses_v3),
-	NVML_HOOK(nvmlDeviceGetGraphicsRunningProcesses_v3),
-	NVML_HOOK(nvmlDeviceGetProcessUtilization),
+        HOOK(cuInit, "cuInit", 2000, false),
+        HOOK(cuGetProcAddress, "cuGetProcAddress", 11030, false),
+        HOOK(cuGetProcAddress_v2, "cuGetProcAddress", 12000, false),
+        HOOK(cuDeviceTotalMem, "cuDeviceTotalMem", 2000, false),
+        HOOK(cuDeviceTotalMem_v2, "cuDeviceTotalMem", 3020, false),
+        HOOK(cuMemGetInfo, "cuMemGetInfo", 2000, false),
+        HOOK(cuMemGetInfo_v2, "cuMemGetInfo", 3020, false),
+        HOOK(cuMemAlloc, "cuMemAlloc", 2000, false),
+        HOOK(cuMemAlloc_v2, "cuMemAlloc", 3020, false),
+        HOOK(cuMemAllocPitch, "cuMemAllocPitch", 2000, false),
+        HOOK(cuMemAllocPitch_v2, "cuMemAllocPitch", 3020, false),
+        HOOK(cuMemAllocManaged, "cuMemAllocManaged", 6000, false),
+        HOOK(cuMemFree, "cuMemFree", 2000, false),
+        HOOK(cuMemFree_v2, "cuMemFree", 3020, false),
+        HOOK(cuMemAllocAsync, "cuMemAllocAsync", 11020, false),
+        HOOK(cuMemAllocAsync_ptsz, "cuMemAllocAsync", 11020, true),
+        HOOK(cuMemAllocFromPoolAsync, "cuMemAllocFromPoolAsync", 11020, false),
+        HOOK(cuMemAllocFromPoolAsync_ptsz, "cuMemAllocFromPoolAsync", 11020, true),
+        HOOK(cuMemPoolDestroy, "cuMemPoolDestroy", 11020, false),
+        HOOK(cuMemPoolTrimTo, "cuMemPoolTrimTo", 11020, false),
+        HOOK(cuMemCreate, "cuMemCreate", 10020, false),
+        HOOK(cuMemRelease, "cuMemRelease", 10020, false),
+        HOOK(cuMemMap, "cuMemMap", 10020, false),
+        HOOK(cuMemUnmap, "cuMemUnmap", 10020, false),
+        HOOK(cuArrayCreate_v2, "cuArrayCreate", 3020, false),
+        HOOK(cuArray3DCreate_v2, "cuArray3DCreate", 3020, false),
+        HOOK(cuArrayDestroy, "cuArrayDestroy", 2000, false),
+        HOOK(cuMipmappedArrayCreate, "cuMipmappedArrayCreate", 5000, false),
+        HOOK(cuMipmappedArrayDestroy, "cuMipmappedArrayDestroy", 5000, false),
+        HOOK(cuModuleLoad, "cuModuleLoad", 2000, false),
+        HOOK(cuModuleLoadData, "cuModuleLoadData", 2000, false),
+        HOOK(cuModuleLoadDataEx, "cuModuleLoadDataEx", 2010, false),
+        HOOK(cuModuleLoadFatBinary, "cuModuleLoadFatBinary", 2000, false),
+        HOOK(cuModuleUnload, "cuModuleUnload", 2000, false),
+        HOOK(cuCtxCreate, "cuCtxCreate", 2000, false),
+        HOOK(cuCtxCreate_v2, "cuCtxCreate", 3020, false),
+        HOOK(cuCtxCreate_v3, "cuCtxCreate", 11040, false),
+        HOOK(cuCtxCreate_v4, "cuCtxCreate", 12050, false),
+        HOOK(cuCtxDestroy, "cuCtxDestroy", 2000, false),
+        HOOK(cuCtxDestroy_v2, "cuCtxDestroy", 4000, false),
+        HOOK(cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain", 7000, false),
+        HOOK(cuDevicePrimaryCtxRelease, "cuDevicePrimaryCtxRelease", 7000, false),
+        HOOK(cuDevicePrimaryCtxRelease_v2, "cuDevicePrimaryCtxRelease", 11000, false),
+        HOOK(cuDevicePrimaryCtxReset, "cuDevicePrimaryCtxReset", 7000, false),
+        HOOK(cuDevicePrimaryCtxReset_v2, "cuDevicePrimaryCtxReset", 11000, false),
+        HOOK(cuLaunchKernel, "cuLaunchKernel", 4000, false),
+        HOOK(cuLaunchKernel_ptsz, "cuLaunchKernel", 7000, true),
+        HOOK(cuLaunchKernelEx, "cuLaunchKernelEx", 11060, false),
+        HOOK(cuLaunchKernelEx_ptsz, "cuLaunchKernelEx", 11060, true),
+        HOOK(cuLaunchCooperativeKernel, "cuLaunchCooperativeKernel", 9000, false),
+        HOOK(cuLaunchCooperativeKernel_ptsz, "cuLaunchCooperativeKernel", 9000, true),
+        HOOK(cuGraphLaunch, "cuGraphLaunch", 10000, false),
+        HOOK(cuGraphLaunch_ptsz, "cuGraphLaunch", 10000, true),
+        NVML_HOOK(nvmlInit),
+        NVML_HOOK(nvmlInit_v2),
+        NVML_HOOK(nvmlInitWithFlags),
+        NVML_HOOK(nvmlDeviceGetMemoryInfo),
+        NVML_HOOK(nvmlDeviceGetMemoryInfo_v2),
+        NVML_HOOK(nvmlDeviceGetComputeRunningProcesses),
+        NVML_HOOK(nvmlDeviceGetComputeRunningProcesses_v2),
+        NVML_HOOK(nvmlDeviceGetComputeRunningProcesses_v3),
+        NVML_HOOK(nvmlDeviceGetGraphicsRunningProcesses_v3),
+        NVML_HOOK(nvmlDeviceGetProcessUtilization),
 };
 
 #define HOOK_COUNT (sizeof(hooks) / sizeof(hooks[0]))
@@ -590,8 +610,7 @@ bool limiter_is_driver_handle(void *handle)
 /* ---- cuGetProcAddress ------------------------------------------------------------- */
 
 /* The wrapper to hand out instead of the driver's entry at address real. */
-static void *procaddr_substitute(const char *symbol, void *real, int cuda_version,
-				 cuuint64_t flags)
+static void *procaddr_substitute(const char *symbol, void *real, int cuda_version, cuuint64_t flags)
 {
 	for (size_t i = 0; i < HOOK_COUNT; i++)
 		if (hooks[i].base && *hooks[i].real == real)
@@ -612,19 +631,20 @@ static void *procaddr_substitute(const char *symbol, void *real, int cuda_versio
 }
 
 VXPU_EXPORT CUresult cuGetProcAddress_v2(const char *symbol, void **pfn, int cudaVersion,
-					 cuuint64_t flags,
-					 CUdriverProcAddressQueryResult *symbolStatus)
+                                         cuuint64_t flags,
+                                         CUdriverProcAddressQueryResult *symbolStatus)
 {
 	if (limiter_cuda_real_ready() != 0 || !limiter.cuda.cuGetProcAddress_v2)
 		return CUDA_ERROR_NOT_INITIALIZED;
-	CUresult rc = limiter.cuda.cuGetProcAddress_v2(symbol, pfn, cudaVersion, flags, symbolStatus);
+	CUresult rc =
+	        limiter.cuda.cuGetProcAddress_v2(symbol, pfn, cudaVersion, flags, symbolStatus);
 	if (rc == CUDA_SUCCESS && symbol && pfn && *pfn)
 		*pfn = procaddr_substitute(symbol, *pfn, cudaVersion, flags);
 	return rc;
 }
 
 VXPU_EXPORT CUresult cuGetProcAddress(const char *symbol, void **pfn, int cudaVersion,
-				      cuuint64_t flags)
+                                      cuuint64_t flags)
 {
 	if (limiter_cuda_real_ready() != 0 || !limiter.cuda.cuGetProcAddress)
 		return CUDA_ERROR_NOT_INITIALIZED;

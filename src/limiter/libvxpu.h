@@ -40,9 +40,9 @@
 #define VXPU_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 /* Allocations of the cuMemAlloc family are charged in these units. */
-#define LIMITER_ALLOC_ALIGN 512u
+#define LIMITER_ALLOC_ALIGN ((uint64_t)512)
 /* Granularity of pool growth and VMM handles on every current GPU. */
-#define LIMITER_GRANULARITY (2u * 1024 * 1024)
+#define LIMITER_GRANULARITY ((uint64_t)2 * 1024 * 1024)
 
 /* The real driver entry points the hooks call. */
 #define LIMITER_CUDA_REAL(X)                                                                       \
@@ -152,10 +152,10 @@ struct limiter_ctx_info {
 
 struct limiter {
 	pthread_mutex_t init_lock;
-	_Atomic int phase;     /* enum limiter_phase */
-	_Atomic int attached;  /* 1: slot claimed and devices mapped (hot-path flag) */
-	_Atomic int cuda_ready; /* real libcuda resolved */
-	_Atomic int nvml_ready; /* real libnvidia-ml resolved and initialised */
+	_Atomic int phase;       /* enum limiter_phase */
+	_Atomic int attached;    /* 1: slot claimed and devices mapped (hot-path flag) */
+	_Atomic int cuda_ready;  /* real libcuda resolved */
+	_Atomic int nvml_ready;  /* real libnvidia-ml resolved and initialised */
 	bool fork_child_pending; /* set in a forked child until it re-attaches */
 	CUresult fail_cuda;
 	nvmlReturn_t fail_nvml;

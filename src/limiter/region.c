@@ -20,7 +20,6 @@
 #include "limiter/region.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -32,17 +31,13 @@
 /* How long an opener waits for another process to finish initialising. */
 #define REGION_INIT_WAIT_NS (2 * 1000000000LL)
 
-__attribute__((format(printf, 4, 5))) static int region_fail(char *err, size_t errlen,
-								const char *path, const char *fmt, ...)
+/* Writes "region PATH: WHAT[: DETAIL]" into err; returns -1. */
+static int region_fail(char *err, size_t errlen, const char *path, const char *what,
+                       const char *detail)
 {
-	if (err && errlen) {
-		char why[192];
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(why, sizeof(why), fmt, ap);
-		va_end(ap);
-		snprintf(err, errlen, "region %s: %s", path, why);
-	}
+	if (err && errlen)
+		snprintf(err, errlen, "region %s: %s%s%s", path, what, detail ? ": " : "",
+		         detail ? detail : "");
 	return -1;
 }
 
@@ -85,7 +80,7 @@ void vxpu_region_init_default(struct vxpu_region_init *init)
 }
 
 int vxpu_region_check_header(const struct vxpu_region_header *h, uint64_t file_size, char *err,
-			     size_t errlen)
+                             size_t errlen)
 {
 	const char *why = NULL;
 	char buf[128];
@@ -93,22 +88,22 @@ int vxpu_region_check_header(const struct vxpu_region_header *h, uint64_t file_s
 		why = "not a vxpu region file (bad magic)";
 	} else if (h->version != VXPU_REGION_VERSION) {
 		snprintf(buf, sizeof(buf), "unsupported layout version %u (this build reads %u)",
-			 h->version, VXPU_REGION_VERSION);
+		         h->version, VXPU_REGION_VERSION);
 		why = buf;
 	} else if (h->header_size != VXPU_REGION_HEADER_SIZE ||
-		   h->device_max != VXPU_REGION_MAX_DEVICES ||
-		   h->device_size != VXPU_REGION_DEVICE_SIZE ||
-		   h->slot_max != VXPU_REGION_MAX_SLOTS || h->slot_size != VXPU_REGION_SLOT_SIZE ||
-		   h->device_offset != VXPU_REGION_DEVICE_OFFSET ||
-		   h->slot_offset != VXPU_REGION_SLOT_OFFSET ||
-		   h->file_size != VXPU_REGION_FILE_SIZE) {
+	           h->device_max != VXPU_REGION_MAX_DEVICES ||
+	           h->device_size != VXPU_REGION_DEVICE_SIZE ||
+	           h->slot_max != VXPU_REGION_MAX_SLOTS || h->slot_size != VXPU_REGION_SLOT_SIZE ||
+	           h->device_offset != VXPU_REGION_DEVICE_OFFSET ||
+	           h->slot_offset != VXPU_REGION_SLOT_OFFSET ||
+	           h->file_size != VXPU_REGION_FILE_SIZE) {
 		why = "geometry does not match layout version 1";
 	} else if (file_size < VXPU_REGION_FILE_SIZE) {
 		snprintf(buf, sizeof(buf), "file is %llu bytes, layout needs %llu",
-			 (unsigned long long)file_size, (unsigned long long)VXPU_REGION_FILE_SIZE);
+		         (unsigned long long)file_size, (unsigned long long)VXPU_REGION_FILE_SIZE);
 		why = buf;
 	} else if (atomic_load_explicit(&((struct vxpu_region_header *)h)->ready,
-					memory_order_acquire) != VXPU_REGION_READY) {
+	                                memory_order_acquire) != VXPU_REGION_READY) {
 		why = "not initialised";
 	}
 	if (why) {
@@ -163,57 +158,60 @@ static void region_format(struct vxpu_region *r, const struct vxpu_region_init *
  * a file that belongs to something else. 0 or -1 (err set).
  */
 static int region_initialise(struct vxpu_region *r, const char *path,
-			     const struct vxpu_region_init *init, char *err, size_t errlen)
+                             const struct vxpu_region_init *init, char *err, size_t errlen)
 {
 	int64_t deadline = monotonic_ns() + REGION_INIT_WAIT_NS;
 	while (byte_lock(r->fd, 0, F_WRLCK, F_OFD_SETLK) != 0) {
 		if (errno != EAGAIN && errno != EACCES)
-			return region_fail(err, errlen, path, "cannot lock for initialisation: %s",
-					   strerror(errno));
+			return region_fail(err, errlen, path, "cannot lock for initialisation",
+			                   strerror(errno));
 		if (monotonic_ns() > deadline)
-			return region_fail(err, errlen, path, "%s",
-					   "another process has been initialising it for 2 s");
+			return region_fail(err, errlen, path,
+			                   "another process has been initialising it for 2 s",
+			                   NULL);
 		struct timespec pause = {0, 200000};
 		nanosleep(&pause, NULL);
 	}
 	int rc = -1;
 	struct stat st;
 	if (fstat(r->fd, &st) != 0) {
-		region_fail(err, errlen, path, "fstat: %s", strerror(errno));
+		region_fail(err, errlen, path, "fstat", strerror(errno));
 		goto out;
 	}
 	if ((uint64_t)st.st_size > VXPU_REGION_FILE_SIZE) {
-		region_fail(err, errlen, path, "%s", "larger than a version 1 region; refusing to touch it");
+		region_fail(err, errlen, path,
+		            "larger than a version 1 region; refusing to touch it", NULL);
 		goto out;
 	}
 	if ((uint64_t)st.st_size >= sizeof(struct vxpu_region_header)) {
 		struct vxpu_region_header probe;
 		if (pread(r->fd, &probe, sizeof(probe), 0) != (ssize_t)sizeof(probe)) {
-			region_fail(err, errlen, path, "read: %s", strerror(errno));
+			region_fail(err, errlen, path, "read", strerror(errno));
 			goto out;
 		}
 		static const char zero_magic[8];
 		bool ours = memcmp(probe.magic, VXPU_REGION_MAGIC, 8) == 0;
 		if (!ours && memcmp(probe.magic, zero_magic, 8) != 0) {
-			region_fail(err, errlen, path, "%s", "not a vxpu region file (bad magic)");
+			region_fail(err, errlen, path, "not a vxpu region file (bad magic)", NULL);
 			goto out;
 		}
 		if (ours && probe.version != VXPU_REGION_VERSION) {
 			char why[96];
-			snprintf(why, sizeof(why), "unsupported layout version %u (this build reads %u)",
-				 probe.version, VXPU_REGION_VERSION);
-			region_fail(err, errlen, path, "%s", why);
+			snprintf(why, sizeof(why),
+			         "unsupported layout version %u (this build reads %u)",
+			         probe.version, VXPU_REGION_VERSION);
+			region_fail(err, errlen, path, why, NULL);
 			goto out;
 		}
 	}
 	if ((uint64_t)st.st_size < VXPU_REGION_FILE_SIZE &&
 	    ftruncate(r->fd, (off_t)VXPU_REGION_FILE_SIZE) != 0) {
-		region_fail(err, errlen, path, "cannot size the file: %s", strerror(errno));
+		region_fail(err, errlen, path, "cannot size the file", strerror(errno));
 		goto out;
 	}
 	void *map = mmap(NULL, VXPU_REGION_FILE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0);
 	if (map == MAP_FAILED) {
-		region_fail(err, errlen, path, "mmap: %s", strerror(errno));
+		region_fail(err, errlen, path, "mmap", strerror(errno));
 		goto out;
 	}
 	region_attach(r, map);
@@ -226,7 +224,7 @@ out:
 }
 
 int vxpu_region_open(struct vxpu_region *r, const char *path, enum vxpu_region_mode mode,
-		     const struct vxpu_region_init *init, char *err, size_t errlen)
+                     const struct vxpu_region_init *init, char *err, size_t errlen)
 {
 	memset(r, 0, sizeof(*r));
 	r->fd = -1;
@@ -236,15 +234,15 @@ int vxpu_region_open(struct vxpu_region *r, const char *path, enum vxpu_region_m
 		flags |= O_CREAT;
 	int fd = open(path, flags, 0666);
 	if (fd < 0)
-		return region_fail(err, errlen, path, "%s", strerror(errno));
+		return region_fail(err, errlen, path, strerror(errno), NULL);
 	r->fd = fd;
 	struct stat st;
 	if (fstat(fd, &st) != 0) {
-		region_fail(err, errlen, path, "fstat: %s", strerror(errno));
+		region_fail(err, errlen, path, "fstat", strerror(errno));
 		goto fail;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		region_fail(err, errlen, path, "%s", "not a regular file");
+		region_fail(err, errlen, path, "not a regular file", NULL);
 		goto fail;
 	}
 	if (mode == VXPU_REGION_OPEN_CREATE) {
@@ -253,8 +251,8 @@ int vxpu_region_open(struct vxpu_region *r, const char *path, enum vxpu_region_m
 		if ((uint64_t)st.st_size == VXPU_REGION_FILE_SIZE) {
 			struct vxpu_region_header probe;
 			ready = pread(fd, &probe, sizeof(probe), 0) == (ssize_t)sizeof(probe) &&
-				memcmp(probe.magic, VXPU_REGION_MAGIC, 8) == 0 &&
-				probe.ready == VXPU_REGION_READY;
+			        memcmp(probe.magic, VXPU_REGION_MAGIC, 8) == 0 &&
+			        probe.ready == VXPU_REGION_READY;
 		}
 		if (!ready) {
 			if (region_initialise(r, path, init, err, errlen) != 0)
@@ -264,29 +262,32 @@ int vxpu_region_open(struct vxpu_region *r, const char *path, enum vxpu_region_m
 	}
 	if (!r->header) {
 		if ((uint64_t)st.st_size < sizeof(struct vxpu_region_header)) {
-			region_fail(err, errlen, path, "%s", "too short to be a region (not initialised)");
+			region_fail(err, errlen, path, "too short to be a region (not initialised)",
+			            NULL);
 			goto fail;
 		}
 		size_t len = (uint64_t)st.st_size < VXPU_REGION_FILE_SIZE ? (size_t)st.st_size
-									    : VXPU_REGION_FILE_SIZE;
+		                                                          : VXPU_REGION_FILE_SIZE;
 		void *map = mmap(NULL, len, PROT_READ | (r->writable ? PROT_WRITE : 0), MAP_SHARED,
-				 fd, 0);
+		                 fd, 0);
 		if (map == MAP_FAILED) {
-			region_fail(err, errlen, path, "mmap: %s", strerror(errno));
+			region_fail(err, errlen, path, "mmap", strerror(errno));
 			goto fail;
 		}
 		region_attach(r, map);
 		char why[160];
-		if (vxpu_region_check_header(r->header, (uint64_t)st.st_size, why, sizeof(why)) != 0) {
+		if (vxpu_region_check_header(r->header, (uint64_t)st.st_size, why, sizeof(why)) !=
+		    0) {
 			munmap(map, len);
 			r->header = NULL;
-			region_fail(err, errlen, path, "%s", why);
+			region_fail(err, errlen, path, why, NULL);
 			goto fail;
 		}
 	} else {
 		char why[160];
-		if (vxpu_region_check_header(r->header, VXPU_REGION_FILE_SIZE, why, sizeof(why)) != 0) {
-			region_fail(err, errlen, path, "%s", why);
+		if (vxpu_region_check_header(r->header, VXPU_REGION_FILE_SIZE, why, sizeof(why)) !=
+		    0) {
+			region_fail(err, errlen, path, why, NULL);
 			goto fail;
 		}
 	}
@@ -301,7 +302,7 @@ int vxpu_region_open_anonymous(struct vxpu_region *r, const struct vxpu_region_i
 	memset(r, 0, sizeof(*r));
 	r->fd = -1;
 	void *map = mmap(NULL, VXPU_REGION_FILE_SIZE, PROT_READ | PROT_WRITE,
-			 MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	                 MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (map == MAP_FAILED)
 		return -1;
 	r->writable = true;
@@ -393,7 +394,7 @@ static void slot_high_raise(struct vxpu_region *r, unsigned slot)
  * False when another claimer won it.
  */
 static bool slot_take(struct vxpu_region *r, unsigned slot, int32_t pid, uint32_t old_state,
-		      uint32_t *generation)
+                      uint32_t *generation)
 {
 	struct vxpu_region_slot *s = &r->slots[slot];
 	uint32_t expected = old_state;
@@ -494,7 +495,7 @@ int vxpu_region_reclaim_dead(struct vxpu_region *r, int self)
 		if (atomic_load(&r->slots[i].state) == VXPU_REGION_SLOT_LIVE &&
 		    slot_reclaim_counters(r, i, true) &&
 		    atomic_compare_exchange_strong(&r->slots[i].state, &expected,
-						   VXPU_REGION_SLOT_FREE))
+		                                   VXPU_REGION_SLOT_FREE))
 			freed++;
 		slot_unlock(r, i);
 	}
@@ -516,7 +517,7 @@ int vxpu_region_reclaim_pid(struct vxpu_region *r, int32_t pid, int self)
 		uint32_t expected = VXPU_REGION_SLOT_LIVE;
 		if (atomic_load(&r->slots[i].pid) == pid && slot_reclaim_counters(r, i, false) &&
 		    atomic_compare_exchange_strong(&r->slots[i].state, &expected,
-						   VXPU_REGION_SLOT_FREE))
+		                                   VXPU_REGION_SLOT_FREE))
 			freed++;
 		slot_unlock(r, i);
 	}
@@ -524,7 +525,7 @@ int vxpu_region_reclaim_pid(struct vxpu_region *r, int32_t pid, int self)
 }
 
 int vxpu_region_set_host_pid(struct vxpu_region *r, unsigned slot, uint32_t generation,
-			     int32_t host_pid)
+                             int32_t host_pid)
 {
 	if (slot >= VXPU_REGION_MAX_SLOTS)
 		return -1;
@@ -626,7 +627,7 @@ void vxpu_region_read(const struct vxpu_region *r, struct vxpu_region_view *view
 		p->alive = vxpu_region_slot_alive(r, i);
 		for (unsigned d = 0; d < VXPU_REGION_MAX_DEVICES; d++) {
 			uint64_t used = atomic_load(&s->memory[d].reserve) +
-					atomic_load(&s->memory[d].charge);
+			                atomic_load(&s->memory[d].charge);
 			p->used[d] = used;
 			if (used == 0)
 				continue;

@@ -56,9 +56,9 @@
 #define VXPU_REGION_DEVICE_SIZE 512u
 #define VXPU_REGION_SLOT_SIZE 512u
 #define VXPU_REGION_DEVICE_OFFSET ((uint64_t)VXPU_REGION_HEADER_SIZE)
-#define VXPU_REGION_SLOT_OFFSET                                                                  \
+#define VXPU_REGION_SLOT_OFFSET                                                                    \
 	(VXPU_REGION_DEVICE_OFFSET + (uint64_t)VXPU_REGION_MAX_DEVICES * VXPU_REGION_DEVICE_SIZE)
-#define VXPU_REGION_FILE_SIZE                                                                    \
+#define VXPU_REGION_FILE_SIZE                                                                      \
 	(VXPU_REGION_SLOT_OFFSET + (uint64_t)VXPU_REGION_MAX_SLOTS * VXPU_REGION_SLOT_SIZE)
 
 /* memory_limit value of a device without a limit. */
@@ -86,33 +86,33 @@ enum vxpu_region_device_uuid_state {
 };
 
 struct vxpu_region_header {
-	char magic[8];                     /* VXPU_REGION_MAGIC */
-	uint32_t version;                  /* VXPU_REGION_VERSION */
-	uint32_t header_size;              /* VXPU_REGION_HEADER_SIZE */
-	uint32_t device_max;               /* VXPU_REGION_MAX_DEVICES */
-	uint32_t device_size;              /* VXPU_REGION_DEVICE_SIZE */
-	uint32_t slot_max;                 /* VXPU_REGION_MAX_SLOTS */
-	uint32_t slot_size;                /* VXPU_REGION_SLOT_SIZE */
-	uint64_t device_offset;            /* VXPU_REGION_DEVICE_OFFSET */
-	uint64_t slot_offset;              /* VXPU_REGION_SLOT_OFFSET */
-	uint64_t file_size;                /* VXPU_REGION_FILE_SIZE */
-	_Atomic uint32_t ready;            /* VXPU_REGION_READY when usable */
-	_Atomic uint32_t slot_high;        /* one past the highest slot ever claimed */
-	uint64_t created_unix_ms;          /* wall clock at initialisation */
+	char magic[8];                      /* VXPU_REGION_MAGIC */
+	uint32_t version;                   /* VXPU_REGION_VERSION */
+	uint32_t header_size;               /* VXPU_REGION_HEADER_SIZE */
+	uint32_t device_max;                /* VXPU_REGION_MAX_DEVICES */
+	uint32_t device_size;               /* VXPU_REGION_DEVICE_SIZE */
+	uint32_t slot_max;                  /* VXPU_REGION_MAX_SLOTS */
+	uint32_t slot_size;                 /* VXPU_REGION_SLOT_SIZE */
+	uint64_t device_offset;             /* VXPU_REGION_DEVICE_OFFSET */
+	uint64_t slot_offset;               /* VXPU_REGION_SLOT_OFFSET */
+	uint64_t file_size;                 /* VXPU_REGION_FILE_SIZE */
+	_Atomic uint32_t ready;             /* VXPU_REGION_READY when usable */
+	_Atomic uint32_t slot_high;         /* one past the highest slot ever claimed */
+	uint64_t created_unix_ms;           /* wall clock at initialisation */
 	_Atomic uint64_t limits_generation; /* bumped by every limit change */
-	_Atomic uint32_t priority;         /* compute: container priority, 0 = unset */
-	uint32_t flags;                    /* VXPU_REGION_FLAG_* */
+	_Atomic uint32_t priority;          /* compute: container priority, 0 = unset */
+	uint32_t flags;                     /* VXPU_REGION_FLAG_* */
 	uint8_t reserved[VXPU_REGION_HEADER_SIZE - 88];
 };
 
 struct vxpu_region_device {
-	_Atomic uint64_t memory_limit;     /* bytes, or VXPU_REGION_UNLIMITED */
-	_Atomic uint32_t uuid_state;       /* enum vxpu_region_device_uuid_state */
+	_Atomic uint64_t memory_limit; /* bytes, or VXPU_REGION_UNLIMITED */
+	_Atomic uint32_t uuid_state;   /* enum vxpu_region_device_uuid_state */
 	uint32_t pad0;
-	uint8_t uuid[16];                  /* the device's UUID bytes (cuDeviceGetUuid) */
-	_Atomic uint32_t core_limit;       /* compute: percent of the device, 0 = unset */
+	uint8_t uuid[16];            /* the device's UUID bytes (cuDeviceGetUuid) */
+	_Atomic uint32_t core_limit; /* compute: percent of the device, 0 = unset */
 	uint32_t pad1;
-	uint8_t compute[256];              /* compute: the container's time budget */
+	uint8_t compute[256]; /* compute: the container's time budget */
 	uint8_t reserved[VXPU_REGION_DEVICE_SIZE - 296];
 };
 
@@ -123,16 +123,16 @@ struct vxpu_region_slot_memory {
 };
 
 struct vxpu_region_slot {
-	_Atomic uint32_t state;            /* enum vxpu_region_slot_state */
-	_Atomic uint32_t generation;       /* bumped by every claim */
-	_Atomic int32_t pid;               /* pid in the workload's namespace */
+	_Atomic uint32_t state;      /* enum vxpu_region_slot_state */
+	_Atomic uint32_t generation; /* bumped by every claim */
+	_Atomic int32_t pid;         /* pid in the workload's namespace */
 	uint32_t pad0;
 	/* (generation << 32) | host pid; written by the node agent, 0 pid = unknown */
 	_Atomic uint64_t host;
 	_Atomic uint64_t claimed_unix_ms;
 	uint8_t reserved0[32];
 	struct vxpu_region_slot_memory memory[VXPU_REGION_MAX_DEVICES];
-	uint8_t compute[128];              /* compute: per-device device time used */
+	uint8_t compute[128]; /* compute: per-device device time used */
 	uint8_t reserved[VXPU_REGION_SLOT_SIZE - 64 - 256 - 128];
 };
 
@@ -167,7 +167,7 @@ enum vxpu_region_mode {
 
 /* What a fresh file starts with. */
 struct vxpu_region_init {
-	bool managed; /* sets VXPU_REGION_FLAG_MANAGED */
+	bool managed;                                   /* sets VXPU_REGION_FLAG_MANAGED */
 	uint64_t memory_limit[VXPU_REGION_MAX_DEVICES]; /* VXPU_REGION_UNLIMITED for none */
 	bool uuid_set[VXPU_REGION_MAX_DEVICES];
 	uint8_t uuid[VXPU_REGION_MAX_DEVICES][16];
@@ -185,7 +185,7 @@ void vxpu_region_init_default(struct vxpu_region_init *init);
  * unusable (fd -1).
  */
 int vxpu_region_open(struct vxpu_region *r, const char *path, enum vxpu_region_mode mode,
-		     const struct vxpu_region_init *init, char *err, size_t errlen);
+                     const struct vxpu_region_init *init, char *err, size_t errlen);
 void vxpu_region_close(struct vxpu_region *r);
 
 /*
@@ -201,7 +201,7 @@ int vxpu_region_open_anonymous(struct vxpu_region *r, const struct vxpu_region_i
  * (magic, version, geometry, readiness, file size). 0, or -1 with err.
  */
 int vxpu_region_check_header(const struct vxpu_region_header *h, uint64_t file_size, char *err,
-			     size_t errlen);
+                             size_t errlen);
 
 /* ---- slots ----------------------------------------------------------------- */
 
@@ -248,7 +248,7 @@ int vxpu_region_reclaim_pid(struct vxpu_region *r, int32_t pid, int self);
  * was claimed again meanwhile (re-read and retry).
  */
 int vxpu_region_set_host_pid(struct vxpu_region *r, unsigned slot, uint32_t generation,
-			     int32_t host_pid);
+                             int32_t host_pid);
 
 /* host_pid of slot if recorded for its current generation, else 0. */
 int32_t vxpu_region_host_pid(const struct vxpu_region *r, unsigned slot);

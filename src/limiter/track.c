@@ -20,7 +20,7 @@ int vxpu_track_init(struct vxpu_track *t, unsigned log2_capacity)
 {
 	uint64_t capacity = (uint64_t)1 << log2_capacity;
 	void *map = mmap(NULL, capacity * sizeof(struct vxpu_track_entry), PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (map == MAP_FAILED) {
 		t->entries = NULL;
 		t->mask = 0;
@@ -45,7 +45,7 @@ static uint64_t track_home(const struct vxpu_track *t, uint64_t key)
 }
 
 int vxpu_track_put(struct vxpu_track *t, uint64_t key, uint64_t bytes, uint64_t device,
-		   uint64_t aux)
+                   uint64_t aux)
 {
 	uint64_t home = track_home(t, key);
 	for (uint64_t i = 0; i < VXPU_TRACK_PROBE; i++) {
@@ -80,7 +80,7 @@ struct vxpu_track_entry *vxpu_track_find(struct vxpu_track *t, uint64_t key)
 }
 
 bool vxpu_track_take(struct vxpu_track *t, uint64_t key, uint64_t *bytes, uint64_t *device,
-		     uint64_t *aux)
+                     uint64_t *aux)
 {
 	uint64_t home = track_home(t, key);
 	for (uint64_t i = 0; i < VXPU_TRACK_PROBE; i++) {
@@ -110,7 +110,7 @@ bool vxpu_track_take(struct vxpu_track *t, uint64_t key, uint64_t *bytes, uint64
 }
 
 void vxpu_track_each(struct vxpu_track *t, void (*fn)(struct vxpu_track_entry *e, void *ctx),
-		     void *ctx)
+                     void *ctx)
 {
 	if (!t->entries)
 		return;

@@ -51,11 +51,11 @@ void vxpu_track_fini(struct vxpu_track *t);
 
 /* Adds key. 0, or -1 when the key's window is full. */
 int vxpu_track_put(struct vxpu_track *t, uint64_t key, uint64_t bytes, uint64_t device,
-		   uint64_t aux);
+                   uint64_t aux);
 
 /* Removes key and returns its values; false when absent. */
 bool vxpu_track_take(struct vxpu_track *t, uint64_t key, uint64_t *bytes, uint64_t *device,
-		     uint64_t *aux);
+                     uint64_t *aux);
 
 /*
  * The entry holding key (for in-place updates of aux), or NULL. Valid until
@@ -65,6 +65,6 @@ struct vxpu_track_entry *vxpu_track_find(struct vxpu_track *t, uint64_t key);
 
 /* Calls fn for every entry present (no concurrent puts or takes). */
 void vxpu_track_each(struct vxpu_track *t, void (*fn)(struct vxpu_track_entry *e, void *ctx),
-		     void *ctx);
+                     void *ctx);
 
 #endif

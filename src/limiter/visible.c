@@ -15,7 +15,7 @@ static bool uuid_entry(const char *s, size_t n)
 	for (size_t i = 4; i < n; i++) {
 		char c = s[i];
 		bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-			  (c >= 'A' && c <= 'F') || c == '-' || c == '/';
+		          (c >= 'A' && c <= 'F') || c == '-' || c == '/';
 		if (!ok)
 			return false;
 	}
@@ -62,7 +62,7 @@ void vxpu_visible_parse(const char *text, struct vxpu_visible *v)
 }
 
 enum vxpu_visible_kind vxpu_visible_ordinal(const struct vxpu_visible *v, unsigned ordinal,
-					    unsigned *index)
+                                            unsigned *index)
 {
 	if (!v->set) {
 		*index = ordinal;

@@ -41,6 +41,6 @@ void vxpu_visible_parse(const char *text, struct vxpu_visible *v);
 
 /* What ordinal is; *index receives the device index for ALL and INDEX. */
 enum vxpu_visible_kind vxpu_visible_ordinal(const struct vxpu_visible *v, unsigned ordinal,
-					    unsigned *index);
+                                            unsigned *index);
 
 #endif

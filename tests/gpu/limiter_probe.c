@@ -157,13 +157,13 @@ static void bind_procaddr(bool per_thread)
 {
 	void *h = open_driver();
 	__typeof__(cuGetProcAddress_v2) *gpa =
-		(__typeof__(cuGetProcAddress_v2) *)dlsym(h, "cuGetProcAddress_v2");
+	        (__typeof__(cuGetProcAddress_v2) *)dlsym(h, "cuGetProcAddress_v2");
 	if (!gpa) {
 		fprintf(stderr, "limiter_probe: no cuGetProcAddress_v2\n");
 		exit(1);
 	}
 	cuuint64_t flags = per_thread ? CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM
-				      : CU_GET_PROC_ADDRESS_DEFAULT;
+	                              : CU_GET_PROC_ADDRESS_DEFAULT;
 	CUdriverProcAddressQueryResult status;
 #define PROBE_PROCADDR(name, base)                                                                 \
 	if (gpa(base, (void **)&cu.name, 12000, flags, &status) != CUDA_SUCCESS)                   \
@@ -201,11 +201,23 @@ struct object {
 	size_t size;
 };
 
-enum kind { K_MEM, K_PITCH, K_MANAGED, K_ASYNC, K_POOL, K_VMM, K_ARRAY, K_ARRAY3D, K_MIPMAP,
-	    K_MODULE, K_CONTEXT, K_COUNT };
-static const char *const kind_names[K_COUNT] = {"mem",   "pitch",   "managed", "async",
-						"pool",  "vmm",     "array",   "array3d",
-						"mipmap", "module", "context"};
+enum kind {
+	K_MEM,
+	K_PITCH,
+	K_MANAGED,
+	K_ASYNC,
+	K_POOL,
+	K_VMM,
+	K_ARRAY,
+	K_ARRAY3D,
+	K_MIPMAP,
+	K_MODULE,
+	K_CONTEXT,
+	K_COUNT
+};
+static const char *const kind_names[K_COUNT] = {"mem",    "pitch",  "managed", "async",
+                                                "pool",   "vmm",    "array",   "array3d",
+                                                "mipmap", "module", "context"};
 
 static CUmemoryPool own_pool;
 
@@ -268,23 +280,28 @@ static CUresult make(int kind, size_t unit, struct object *o)
 		CHECK(cu.cuMemAddressReserve(&o->va, unit, 0, 0, 0));
 		CHECK(cu.cuMemMap(o->va, unit, 0, h, 0));
 		CUmemAccessDesc access = {.location = prop.location,
-					  .flags = CU_MEM_ACCESS_FLAGS_PROT_READWRITE};
+		                          .flags = CU_MEM_ACCESS_FLAGS_PROT_READWRITE};
 		CHECK(cu.cuMemSetAccess(o->va, unit, &access, 1));
 		/* Released at once: the mapping keeps the memory alive (and charged). */
 		CHECK(cu.cuMemRelease(h));
 		return CUDA_SUCCESS;
 	}
 	case K_ARRAY: {
-		CUDA_ARRAY_DESCRIPTOR d = {.Width = 1024, .Height = unit / 4096,
-					   .Format = CU_AD_FORMAT_FLOAT, .NumChannels = 1};
+		CUDA_ARRAY_DESCRIPTOR d = {.Width = 1024,
+		                           .Height = unit / 4096,
+		                           .Format = CU_AD_FORMAT_FLOAT,
+		                           .NumChannels = 1};
 		CUarray a;
 		rc = cu.cuArrayCreate_v2(&a, &d);
 		o->handle = (uint64_t)(uintptr_t)a;
 		return rc;
 	}
 	case K_ARRAY3D: {
-		CUDA_ARRAY3D_DESCRIPTOR d = {.Width = 1024, .Height = 16, .Depth = unit / 65536,
-					     .Format = CU_AD_FORMAT_FLOAT, .NumChannels = 1};
+		CUDA_ARRAY3D_DESCRIPTOR d = {.Width = 1024,
+		                             .Height = 16,
+		                             .Depth = unit / 65536,
+		                             .Format = CU_AD_FORMAT_FLOAT,
+		                             .NumChannels = 1};
 		CUarray a;
 		rc = cu.cuArray3DCreate_v2(&a, &d);
 		o->handle = (uint64_t)(uintptr_t)a;
@@ -292,8 +309,10 @@ static CUresult make(int kind, size_t unit, struct object *o)
 	}
 	case K_MIPMAP: {
 		/* 512 x 512 floats, 3 levels: 1 MiB + 256 KiB + 64 KiB. */
-		CUDA_ARRAY3D_DESCRIPTOR d = {.Width = 512, .Height = 512,
-					     .Format = CU_AD_FORMAT_FLOAT, .NumChannels = 1};
+		CUDA_ARRAY3D_DESCRIPTOR d = {.Width = 512,
+		                             .Height = 512,
+		                             .Format = CU_AD_FORMAT_FLOAT,
+		                             .NumChannels = 1};
 		CUmipmappedArray m;
 		rc = cu.cuMipmappedArrayCreate(&m, &d, 3);
 		o->handle = (uint64_t)(uintptr_t)m;
@@ -596,7 +615,8 @@ static int cmd_spawn(int n)
 			CUresult rc = cu.cuInit(0);
 			uint64_t t = mono_ns();
 			char line[64];
-			int len = snprintf(line, sizeof(line), "%d %" PRIu64 "\n", rc == CUDA_SUCCESS, t);
+			int len = snprintf(line, sizeof(line), "%d %" PRIu64 "\n",
+			                   rc == CUDA_SUCCESS, t);
 			if (write(done[1], line, (size_t)len) != len)
 				_exit(1);
 			_exit(0);
@@ -675,7 +695,8 @@ static int cmd_fork(size_t size)
 	}
 	int status;
 	waitpid(child, &status, 0);
-	printf("parent=%d\nchild_status=%d\n", (int)getpid(), WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	printf("parent=%d\nchild_status=%d\n", (int)getpid(),
+	       WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 	return 0;
 }
 
@@ -718,7 +739,7 @@ static int cmd_dlnext(void)
 static void usage(void)
 {
 	fprintf(stderr, "usage: limiter_probe [--via link|dlsym|procaddr] [--ptsz] [--device N] "
-			"COMMAND [ARGS]\n");
+	                "COMMAND [ARGS]\n");
 	exit(2);
 }
 
@@ -762,7 +783,8 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "race") == 0 && n == 3)
 		return cmd_race(atoi(a[0]), (unsigned)atoi(a[1]), strtoull(a[2], NULL, 0));
 	if (strcmp(cmd, "churn") == 0 && (n == 2 || n == 3))
-		return cmd_churn((unsigned)atoi(a[0]), strtoull(a[1], NULL, 0), n == 3 ? atol(a[2]) : 0);
+		return cmd_churn((unsigned)atoi(a[0]), strtoull(a[1], NULL, 0),
+		                 n == 3 ? atol(a[2]) : 0);
 	if (strcmp(cmd, "hold") == 0 && n == 1)
 		return cmd_hold(strtoull(a[0], NULL, 0));
 	if (strcmp(cmd, "spawn") == 0 && n == 1)

@@ -311,15 +311,17 @@ static void test_stress_never_over_limit(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_exact_boundary, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unlimited_only_counts, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_limits_across_processes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_live_limit_change, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_lower_slot_waits_for_higher_pending, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_higher_slot_steps_aside_and_waits_bounded, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_dead_pending_reservation_reclaimed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_stress_never_over_limit, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_exact_boundary, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_unlimited_only_counts, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_limits_across_processes, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_live_limit_change, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_lower_slot_waits_for_higher_pending, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_higher_slot_steps_aside_and_waits_bounded,
+	                                        setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_dead_pending_reservation_reclaimed, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_stress_never_over_limit, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

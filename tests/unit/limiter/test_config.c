@@ -49,9 +49,9 @@ static void test_nothing_set(void **state)
 static void test_global_and_per_device(void **state)
 {
 	(void)state;
-	char *env[] = {"VXPU_MEMORY_LIMIT=4GiB", "VXPU_MEMORY_LIMIT_1=1536m",
-		       "VXPU_MEMORY_LIMIT_15=1073741824", "VXPU_REGION=/run/vxpu/c1.region",
-		       "VXPU_CONTEXT_MEMORY=300MiB", NULL};
+	char *env[] = {"VXPU_MEMORY_LIMIT=4GiB",          "VXPU_MEMORY_LIMIT_1=1536m",
+	               "VXPU_MEMORY_LIMIT_15=1073741824", "VXPU_REGION=/run/vxpu/c1.region",
+	               "VXPU_CONTEXT_MEMORY=300MiB",      NULL};
 	assert_int_equal(parse(env), 0);
 	assert_true(cfg.any_limit);
 	assert_true(cfg.memory_limit[0] == 4 * VXPU_GIB);
@@ -82,14 +82,14 @@ static void test_hami_aliases(void **state)
 {
 	(void)state;
 	char *env[] = {"CUDA_DEVICE_MEMORY_LIMIT=1g", "CUDA_DEVICE_MEMORY_LIMIT_0=1024m",
-		       "CUDA_DEVICE_MEMORY_SHARED_CACHE=/tmp/vxpu/cache", NULL};
+	               "CUDA_DEVICE_MEMORY_SHARED_CACHE=/tmp/vxpu/cache", NULL};
 	assert_int_equal(parse(env), 0);
 	assert_true(cfg.memory_limit[0] == VXPU_GIB);
 	assert_true(cfg.memory_limit[3] == VXPU_GIB);
 	assert_string_equal(cfg.region_path, "/tmp/vxpu/cache");
 	/* Both spellings with the same value are fine. */
 	char *both[] = {"VXPU_MEMORY_LIMIT=1GiB", "CUDA_DEVICE_MEMORY_LIMIT=1024m",
-			"VXPU_REGION=/a", "CUDA_DEVICE_MEMORY_SHARED_CACHE=/a", NULL};
+	                "VXPU_REGION=/a", "CUDA_DEVICE_MEMORY_SHARED_CACHE=/a", NULL};
 	assert_int_equal(parse(both), 0);
 	assert_true(cfg.memory_limit[0] == VXPU_GIB);
 }
@@ -136,7 +136,7 @@ static void test_similar_names_are_not_ours(void **state)
 	(void)state;
 	/* Other CUDA_DEVICE_* variables and longer names are left alone. */
 	char *env[] = {"CUDA_DEVICE_MAX_CONNECTIONS=8", "VXPU_MEMORY_LIMITS=x",
-		       "CUDA_DEVICE_MEMORY_SHARED_CACHE_X=1", NULL};
+	               "CUDA_DEVICE_MEMORY_SHARED_CACHE_X=1", NULL};
 	assert_int_equal(parse(env), 0);
 	assert_false(cfg.any_limit);
 }
@@ -144,12 +144,12 @@ static void test_similar_names_are_not_ours(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_nothing_set),
-		cmocka_unit_test(test_global_and_per_device),
-		cmocka_unit_test(test_per_device_only),
-		cmocka_unit_test(test_hami_aliases),
-		cmocka_unit_test(test_refusals),
-		cmocka_unit_test(test_similar_names_are_not_ours),
+	        cmocka_unit_test(test_nothing_set),
+	        cmocka_unit_test(test_global_and_per_device),
+	        cmocka_unit_test(test_per_device_only),
+	        cmocka_unit_test(test_hami_aliases),
+	        cmocka_unit_test(test_refusals),
+	        cmocka_unit_test(test_similar_names_are_not_ours),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

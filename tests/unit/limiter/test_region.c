@@ -43,7 +43,7 @@ static int teardown(void **state)
 }
 
 static void open_ok(struct vxpu_region *r, enum vxpu_region_mode mode,
-		    const struct vxpu_region_init *init)
+                    const struct vxpu_region_init *init)
 {
 	char err[512] = "";
 	if (vxpu_region_open(r, path, mode, init, err, sizeof(err)) != 0)
@@ -241,9 +241,11 @@ static void test_region_full(void **state)
 	open_ok(&b, VXPU_REGION_OPEN_WRITE, NULL);
 	/* Every slot held by live owners (one open file description holds all locks). */
 	for (unsigned i = 0; i < VXPU_REGION_MAX_SLOTS; i++) {
-		struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET,
-				   .l_start = (off_t)(VXPU_REGION_SLOT_OFFSET + i * VXPU_REGION_SLOT_SIZE),
-				   .l_len = 1};
+		struct flock fl = {
+		        .l_type = F_WRLCK,
+		        .l_whence = SEEK_SET,
+		        .l_start = (off_t)(VXPU_REGION_SLOT_OFFSET + i * VXPU_REGION_SLOT_SIZE),
+		        .l_len = 1};
 		assert_int_equal(fcntl(a.fd, F_OFD_SETLK, &fl), 0);
 		atomic_store(&a.slots[i].state, VXPU_REGION_SLOT_LIVE);
 	}
@@ -414,10 +416,14 @@ static void test_uuid_text(void **state)
 	assert_memory_equal(u, back, 16);
 	assert_int_equal(vxpu_region_parse_uuid("00112233-4455-6677-8899-AABBCCDDEEFF", back), 0);
 	assert_memory_equal(u, back, 16);
-	assert_int_equal(vxpu_region_parse_uuid("GPU-00112233-4455-6677-8899-aabbccddeef", back), -1);
-	assert_int_equal(vxpu_region_parse_uuid("GPU-00112233-4455-6677-8899-aabbccddeeff0", back), -1);
-	assert_int_equal(vxpu_region_parse_uuid("GPU-0011223344556677-8899-aabbccddeeff", back), -1);
-	assert_int_equal(vxpu_region_parse_uuid("GPU-0x112233-4455-6677-8899-aabbccddeeff", back), -1);
+	assert_int_equal(vxpu_region_parse_uuid("GPU-00112233-4455-6677-8899-aabbccddeef", back),
+	                 -1);
+	assert_int_equal(vxpu_region_parse_uuid("GPU-00112233-4455-6677-8899-aabbccddeeff0", back),
+	                 -1);
+	assert_int_equal(vxpu_region_parse_uuid("GPU-0011223344556677-8899-aabbccddeeff", back),
+	                 -1);
+	assert_int_equal(vxpu_region_parse_uuid("GPU-0x112233-4455-6677-8899-aabbccddeeff", back),
+	                 -1);
 }
 
 static void test_read_view(void **state)
@@ -471,23 +477,27 @@ static void test_anonymous_region(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_create_then_read, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unknown_version_refused_and_untouched, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_foreign_file_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_missing_and_short_files, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_half_initialised_file_is_redone, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_claim_liveness_and_reclaim, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_dead_owner_taken_over_on_claim, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_region_full, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sigkilled_process_detected, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reclaim_waits_for_the_driver, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reclaim_earlier_image_of_same_pid, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reclaim_pid_only_that_pid, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_host_pid_follows_generation, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_uuid_first_writer_wins, setup, teardown),
-		cmocka_unit_test(test_uuid_text),
-		cmocka_unit_test_setup_teardown(test_read_view, setup, teardown),
-		cmocka_unit_test(test_anonymous_region),
+	        cmocka_unit_test_setup_teardown(test_create_then_read, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_unknown_version_refused_and_untouched, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_foreign_file_refused, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_missing_and_short_files, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_half_initialised_file_is_redone, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_claim_liveness_and_reclaim, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_dead_owner_taken_over_on_claim, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_region_full, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_sigkilled_process_detected, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_reclaim_waits_for_the_driver, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_reclaim_earlier_image_of_same_pid, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_reclaim_pid_only_that_pid, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_host_pid_follows_generation, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_uuid_first_writer_wins, setup, teardown),
+	        cmocka_unit_test(test_uuid_text),
+	        cmocka_unit_test_setup_teardown(test_read_view, setup, teardown),
+	        cmocka_unit_test(test_anonymous_region),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -98,9 +98,9 @@ static void test_concurrent_disjoint_keys(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_put_find_take),
-		cmocka_unit_test(test_window_full_and_tombstones),
-		cmocka_unit_test(test_concurrent_disjoint_keys),
+	        cmocka_unit_test(test_put_find_take),
+	        cmocka_unit_test(test_window_full_and_tombstones),
+	        cmocka_unit_test(test_concurrent_disjoint_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -70,10 +70,10 @@ static void test_invalid_entry_ends_the_list(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_unset_is_identity),
-		cmocka_unit_test(test_indices_reorder),
-		cmocka_unit_test(test_uuids),
-		cmocka_unit_test(test_invalid_entry_ends_the_list),
+	        cmocka_unit_test(test_unset_is_identity),
+	        cmocka_unit_test(test_indices_reorder),
+	        cmocka_unit_test(test_uuids),
+	        cmocka_unit_test(test_invalid_entry_ends_the_list),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
