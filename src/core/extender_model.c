@@ -447,11 +447,25 @@ void vxpu_ext_model_node_sync(struct vxpu_ext_model *m, const char *node, const 
 {
 	for (size_t i = m->npods; i-- > 0;) {
 		const struct vxpu_ext_pod *p = m->pods[i];
-		if (p->reserved || strcmp(p->node, node) != 0)
+		if (p->reserved || (node && strcmp(p->node, node) != 0))
 			continue;
+		/* A relist (node NULL) passes many UIDs, sorted; one node's are few. */
 		bool listed = false;
-		for (size_t k = 0; k < count && !listed; k++)
-			listed = strcmp(uids[k], p->uid) == 0;
+		if (node == NULL) {
+			size_t lo = 0, hi = count;
+			while (lo < hi && !listed) {
+				size_t mid = lo + (hi - lo) / 2;
+				int c = strcmp(uids[mid], p->uid);
+				listed = c == 0;
+				if (c < 0)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+		} else {
+			for (size_t k = 0; k < count && !listed; k++)
+				listed = strcmp(uids[k], p->uid) == 0;
+		}
 		if (!listed)
 			pod_drop(m, i);
 	}

@@ -141,15 +141,17 @@ int vxpu_ext_model_reserve(struct vxpu_ext_model *m, const struct vxpu_kube_pod 
 int vxpu_ext_model_unreserve(struct vxpu_ext_model *m, const char *uid);
 
 /*
- * Reconciles one node's pods with a fresh list of the pods bound to it,
- * read from the API server after the node's allocation lease was taken, so
- * that usage another replica committed is seen even when the watch lags.
- * The caller first applies every listed pod with vxpu_ext_model_pod_update,
- * then passes their UIDs: pods this model places on the node that are not
- * listed are released, unless reserved here.
+ * Reconciles the pods of one node (or of every node: node NULL) with a
+ * fresh list: the caller first applies every listed pod with
+ * vxpu_ext_model_pod_update, then passes their UIDs; pods this model places
+ * there that are not listed are released, unless reserved here. The bind
+ * path calls it for one node with the pods the API server says are bound
+ * there, read after the node's allocation lease was taken, so that usage
+ * another replica committed is seen even when the watch lags; a relist of
+ * all pods calls it with node NULL, and then uids must be sorted (strcmp).
  */
-void vxpu_ext_model_node_sync(struct vxpu_ext_model *m, const char *node, const char *const *uids,
-                              size_t count);
+void vxpu_ext_model_node_sync(struct vxpu_ext_model *m, const char *node,
+			      const char *const *uids, size_t count);
 
 /* Pods that hold an allocation but could not be recorded (problem set). */
 size_t vxpu_ext_model_unrecorded(const struct vxpu_ext_model *m);

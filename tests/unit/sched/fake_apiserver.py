@@ -42,6 +42,7 @@ exits when its standard input closes or after --lifetime seconds.
 
 import argparse
 import base64
+import bisect
 import copy
 import http.server
 import json
@@ -67,7 +68,8 @@ class Store:
         self.lock = threading.Condition()
         self.objects = {}  # resource -> {(ns, name): obj}
         self.version = 1
-        self.events = []  # (version, resource, type, obj)
+        self.events = []  # (version, resource, type, obj), by version
+        self.versions = []  # the events' versions, for bisect
         self.history = history
         self.oldest = 1  # watches from a version below this get 410
         self.faults = []
@@ -80,10 +82,12 @@ class Store:
 
     def record(self, resource, etype, obj):
         self.events.append((self.version, resource, etype, copy.deepcopy(obj)))
+        self.versions.append(self.version)
         if len(self.events) > self.history:
             drop = len(self.events) - self.history
             self.oldest = self.events[drop - 1][0] + 1
             del self.events[:drop]
+            del self.versions[:drop]
         self.lock.notify_all()
 
 
@@ -199,6 +203,9 @@ def selected(obj, ns, selector):
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "fake-apiserver"
+    # Headers and body go out in two writes: without this, Nagle's algorithm
+    # holds the body until the client's delayed ACK (40 ms a request).
+    disable_nagle_algorithm = True
 
     def log_message(self, fmt, *args):
         pass
@@ -313,6 +320,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if path == "/__compact":
             with st.lock:
                 st.events.clear()
+                st.versions.clear()
                 st.oldest = st.version + 1
             return self.send_json(200, {"version": st.version})
         if path == "/__stats":
@@ -381,11 +389,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     return None
                 while not self.server.stopping:
                     sent = False
-                    for version, res, etype, obj in list(st.events):
-                        if version <= since or res != resource:
-                            continue
+                    start = bisect.bisect_right(st.versions, since)
+                    for version, res, etype, obj in st.events[start:]:
                         since = version
-                        if selected(obj, ns, selector):
+                        if res == resource and selected(obj, ns, selector):
                             self.chunk({"type": etype, "object": obj})
                             sent = True
                     left = deadline - time.time()

@@ -474,6 +474,14 @@ static void node_sync_drops_what_the_api_no_longer_has(void **state)
 	assert_null(vxpu_ext_model_pod(&m, "uid-1"));
 	assert_non_null(vxpu_ext_model_pod(&m, "uid-2"));
 	assert_non_null(vxpu_ext_model_pod(&m, "uid-3"));
+	/* A relist of all pods (node NULL, sorted UIDs) that no longer has uid-2. */
+	const char *all[] = {"uid-0", "uid-9"};
+	vxpu_ext_model_node_sync(&m, NULL, all, 2);
+	assert_null(vxpu_ext_model_pod(&m, "uid-2"));
+	assert_non_null(vxpu_ext_model_pod(&m, "uid-3")); /* still ours in flight */
+	assert_int_equal(sf_used_mib(&m, "node-a", 0) + sf_used_mib(&m, "node-a", 1) +
+				 sf_used_mib(&m, "node-a", 2) + sf_used_mib(&m, "node-a", 3),
+			 10000);
 	vxpu_annotation_free(a1);
 	vxpu_annotation_free(a2);
 	vxpu_annotation_free(a3);
