@@ -271,9 +271,10 @@ int limiter_configure(void)
 		         "no limit and no region file; accounting in this process tree only",
 		         "error", err, (char *)NULL);
 	} else {
+		/* Dead processes' memory is given back only once the driver let go of it. */
+		limiter.region.driver_still_holds = limiter_nvml_still_holds;
 		reconcile_limits();
 	}
-	limiter.region.driver_still_holds = limiter_nvml_still_holds;
 	atomic_store(&limiter.phase, LIMITER_CONFIGURED);
 	pthread_mutex_unlock(&limiter.init_lock);
 	return 0;
