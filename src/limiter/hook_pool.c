@@ -25,7 +25,8 @@
  */
 #include "limiter/libvxpu.h"
 
-static _Atomic int pool_count;
+/* Set once any pool is known: until then there is nothing to refresh. */
+static _Atomic int pools_known;
 
 static bool pool_attr(CUmemoryPool pool, CUmemPool_attribute attr, uint64_t *value)
 {
@@ -37,20 +38,20 @@ static bool pool_attr(CUmemoryPool pool, CUmemPool_attribute attr, uint64_t *val
 	return true;
 }
 
-/* The entry for pool, created (once, under the init lock) on first sight. */
+/* The entry for pool, created on first sight (interned: never removed). */
 static struct vxpu_track_entry *pool_entry(CUmemoryPool pool, int device)
 {
 	uint64_t key = (uint64_t)(uintptr_t)pool;
 	struct vxpu_track_entry *e = vxpu_track_find(&limiter.pools, key);
-	if (VXPU_LIKELY(e != NULL))
+	if (VXPU_LIKELY(e != NULL)) {
+		/* A handle reused after a destroy may belong to another device. */
+		if (atomic_load(&e->bytes) == 0)
+			atomic_store(&e->device, (uint64_t)device);
 		return e;
-	pthread_mutex_lock(&limiter.init_lock);
-	e = vxpu_track_find(&limiter.pools, key);
-	if (!e && vxpu_track_put(&limiter.pools, key, 0, (uint64_t)device, 0) == 0) {
-		atomic_fetch_add(&pool_count, 1);
-		e = vxpu_track_find(&limiter.pools, key);
 	}
-	pthread_mutex_unlock(&limiter.init_lock);
+	e = vxpu_track_intern(&limiter.pools, key, (uint64_t)device);
+	if (e)
+		atomic_store(&pools_known, 1);
 	return e;
 }
 
@@ -85,7 +86,7 @@ static void settle_entry(struct vxpu_track_entry *e, void *arg)
 
 void limiter_pools_refresh_all(void)
 {
-	if (atomic_load_explicit(&pool_count, memory_order_relaxed) == 0)
+	if (!atomic_load_explicit(&pools_known, memory_order_relaxed))
 		return;
 	vxpu_track_each(&limiter.pools, settle_entry, NULL);
 }
@@ -247,12 +248,15 @@ VXPU_EXPORT CUresult cuMemPoolDestroy(CUmemoryPool pool)
 	if (limiter_cuda_real_ready() != 0 || !limiter.cuda.cuMemPoolDestroy)
 		return CUDA_ERROR_NOT_SUPPORTED;
 	CUresult rc = limiter.cuda.cuMemPoolDestroy(pool);
-	uint64_t charged, device;
-	if (rc == CUDA_SUCCESS && atomic_load(&limiter.attached) &&
-	    vxpu_track_take(&limiter.pools, (uint64_t)(uintptr_t)pool, &charged, &device, NULL)) {
-		atomic_fetch_sub(&pool_count, 1);
+	struct vxpu_track_entry *e =
+	        rc == CUDA_SUCCESS && atomic_load(&limiter.attached)
+	                ? vxpu_track_find(&limiter.pools, (uint64_t)(uintptr_t)pool)
+	                : NULL;
+	if (e) {
+		/* The entry stays (a later pool may get the same handle), uncharged. */
+		uint64_t charged = atomic_exchange(&e->bytes, 0);
 		if (charged)
-			limiter_release((int)device, charged);
+			limiter_release((int)atomic_load(&e->device), charged);
 	}
 	return rc;
 }

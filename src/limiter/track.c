@@ -6,6 +6,7 @@
  */
 #include "limiter/track.h"
 
+#include <sched.h>
 #include <stddef.h>
 #include <sys/mman.h>
 
@@ -107,6 +108,33 @@ bool vxpu_track_take(struct vxpu_track *t, uint64_t key, uint64_t *bytes, uint64
 		return true;
 	}
 	return false;
+}
+
+struct vxpu_track_entry *vxpu_track_intern(struct vxpu_track *t, uint64_t key, uint64_t device)
+{
+	uint64_t home = track_home(t, key);
+	for (uint64_t i = 0; i < VXPU_TRACK_PROBE; i++) {
+		struct vxpu_track_entry *e = &t->entries[(home + i) & t->mask];
+		uint32_t s = atomic_load_explicit(&e->state, memory_order_acquire);
+		if (s == TRACK_EMPTY) {
+			if (atomic_compare_exchange_strong(&e->state, &s, TRACK_BUSY)) {
+				atomic_store_explicit(&e->key, key, memory_order_relaxed);
+				atomic_store_explicit(&e->bytes, 0, memory_order_relaxed);
+				atomic_store_explicit(&e->device, device, memory_order_relaxed);
+				atomic_store_explicit(&e->aux, 0, memory_order_relaxed);
+				atomic_store_explicit(&e->state, TRACK_FULL, memory_order_release);
+				return e;
+			}
+		}
+		/* Another thread is writing this entry: its key is a moment away. */
+		while (s == TRACK_BUSY) {
+			sched_yield();
+			s = atomic_load_explicit(&e->state, memory_order_acquire);
+		}
+		if (s == TRACK_FULL && atomic_load_explicit(&e->key, memory_order_relaxed) == key)
+			return e;
+	}
+	return NULL;
 }
 
 void vxpu_track_each(struct vxpu_track *t, void (*fn)(struct vxpu_track_entry *e, void *ctx),

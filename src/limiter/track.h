@@ -63,6 +63,15 @@ bool vxpu_track_take(struct vxpu_track *t, uint64_t key, uint64_t *bytes, uint64
  */
 struct vxpu_track_entry *vxpu_track_find(struct vxpu_track *t, uint64_t key);
 
+/*
+ * The entry for key, added (bytes 0, the given device) if absent. For maps
+ * whose keys are never taken (interned): concurrent calls for one key agree
+ * on one entry without a lock - two callers meeting on the same free entry
+ * see each other's key once it is written (a few instructions). NULL when
+ * the key's window is full.
+ */
+struct vxpu_track_entry *vxpu_track_intern(struct vxpu_track *t, uint64_t key, uint64_t device);
+
 /* Calls fn for every entry present (no concurrent puts or takes). */
 void vxpu_track_each(struct vxpu_track *t, void (*fn)(struct vxpu_track_entry *e, void *ctx),
                      void *ctx);

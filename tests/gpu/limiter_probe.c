@@ -24,8 +24,9 @@
  *                        prints the slowest call so far (maxwait_us=) after
  *                        each 100 operations
  *   hold SIZE            allocate SIZE, print held=1, wait for stdin to close
- *   spawn N              N processes call cuInit at once; prints started=
- *                        and all_ms= (from the go signal to the last return)
+ *   spawn N              N processes call cuInit at once; prints started=,
+ *                        all_ms= (from the go signal to the last return) and
+ *                        cpu_ms= (CPU time spent in cuInit, all together)
  *   victims R MAX SEED   R times: start `churn`, SIGKILL it after 0..MAX us
  *   fork SIZE            allocate SIZE, fork; the child allocates SIZE/2,
  *                        prints its pid and waits; the parent waits for it
@@ -612,11 +613,16 @@ static int cmd_spawn(int n)
 			char c;
 			while (read(go[0], &c, 1) > 0)
 				;
+			struct timespec c0, c1;
+			clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
 			CUresult rc = cu.cuInit(0);
 			uint64_t t = mono_ns();
-			char line[64];
-			int len = snprintf(line, sizeof(line), "%d %" PRIu64 "\n",
-			                   rc == CUDA_SUCCESS, t);
+			clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+			uint64_t cpu = (uint64_t)(c1.tv_sec - c0.tv_sec) * 1000000000ULL +
+			               (uint64_t)c1.tv_nsec - (uint64_t)c0.tv_nsec;
+			char line[96];
+			int len = snprintf(line, sizeof(line), "%d %" PRIu64 " %" PRIu64 "\n",
+			                   rc == CUDA_SUCCESS, t, cpu);
 			if (write(done[1], line, (size_t)len) != len)
 				_exit(1);
 			_exit(0);
@@ -628,15 +634,17 @@ static int cmd_spawn(int n)
 	close(go[1]); /* everyone goes */
 	FILE *in = fdopen(done[0], "r");
 	int ok, started = 0;
-	uint64_t when, last = t0;
-	while (fscanf(in, "%d %" SCNu64, &ok, &when) == 2) {
+	uint64_t when, cpu, last = t0, cpu_total = 0;
+	while (fscanf(in, "%d %" SCNu64 " %" SCNu64, &ok, &when, &cpu) == 3) {
 		started += ok;
+		cpu_total += cpu;
 		if (when > last)
 			last = when;
 	}
 	for (int i = 0; i < n; i++)
 		wait(NULL);
-	printf("started=%d\nall_ms=%.1f\n", started, (double)(last - t0) / 1e6);
+	printf("started=%d\nall_ms=%.1f\ncpu_ms=%.1f\n", started, (double)(last - t0) / 1e6,
+	       (double)cpu_total / 1e6);
 	return 0;
 }
 

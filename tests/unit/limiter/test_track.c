@@ -1,7 +1,8 @@
 /*
  * The per-process tables: put/find/take, a full probe window, tombstones
- * reused without losing later keys, and threads putting and taking
- * disjoint keys at once without losing or duplicating one.
+ * reused without losing later keys, threads putting and taking disjoint
+ * keys at once without losing or duplicating one, and threads interning the
+ * same keys at once agreeing on one entry per key.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -95,12 +96,49 @@ static void test_concurrent_disjoint_keys(void **state)
 	vxpu_track_fini(&t);
 }
 
+struct intern_worker {
+	struct vxpu_track *t;
+	struct vxpu_track_entry *seen[64];
+};
+
+static void *intern_all(void *arg)
+{
+	struct intern_worker *w = arg;
+	for (uint64_t k = 0; k < 64; k++)
+		w->seen[k] = vxpu_track_intern(w->t, (k + 1) << 16, k);
+	return NULL;
+}
+
+static void test_intern_agrees_without_a_lock(void **state)
+{
+	(void)state;
+	struct vxpu_track t;
+	assert_int_equal(vxpu_track_init(&t, 10), 0);
+	pthread_t th[4];
+	struct intern_worker w[4];
+	for (int i = 0; i < 4; i++) {
+		w[i].t = &t;
+		pthread_create(&th[i], NULL, intern_all, &w[i]);
+	}
+	for (int i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	for (uint64_t k = 0; k < 64; k++) {
+		assert_non_null(w[0].seen[k]);
+		for (int i = 1; i < 4; i++)
+			assert_ptr_equal(w[i].seen[k], w[0].seen[k]);
+		assert_ptr_equal(vxpu_track_find(&t, (k + 1) << 16), w[0].seen[k]);
+		assert_true(atomic_load(&w[0].seen[k]->device) == k);
+	}
+	vxpu_track_fini(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_put_find_take),
 	        cmocka_unit_test(test_window_full_and_tombstones),
 	        cmocka_unit_test(test_concurrent_disjoint_keys),
+	        cmocka_unit_test(test_intern_agrees_without_a_lock),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
