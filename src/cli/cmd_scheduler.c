@@ -114,6 +114,7 @@ static void handle_readyz(const struct vxpu_http_request *req, struct vxpu_http_
 struct sched_flags {
 	const char *listen;
 	const char *extender_listen;
+	const char *metrics_listen;
 	const char *tls_cert;
 	const char *tls_key;
 	const char *kubeconfig;
@@ -179,6 +180,7 @@ static int parse_flags(int argc, char **argv, struct sched_flags *f)
 	} valued[] = {
 	        {"--listen", &f->listen},
 	        {"--extender-listen", &f->extender_listen},
+	        {"--metrics-listen", &f->metrics_listen},
 	        {"--tls-cert", &f->tls_cert},
 	        {"--tls-key", &f->tls_key},
 	        {"--kubeconfig", &f->kubeconfig},
@@ -378,6 +380,9 @@ static int scheduler_run(int argc, char **argv)
 	if (f.extender_listen && vxpu_http_listen_parse(f.extender_listen, host, sizeof(host),
 	                                                &port, err, sizeof(err)) != 0)
 		return vxpu_cli_usage_error(SCHED, "--extender-listen: %s", err);
+	if (f.metrics_listen && vxpu_http_listen_parse(f.metrics_listen, host, sizeof(host), &port,
+	                                               err, sizeof(err)) != 0)
+		return vxpu_cli_usage_error(SCHED, "--metrics-listen: %s", err);
 	struct vxpu_scheduler_options opt = {
 	        .scheduler_name = f.scheduler_name ? f.scheduler_name : "vxpu-scheduler",
 	        .lease_namespace = f.lease_namespace,
@@ -441,7 +446,8 @@ static int scheduler_run(int argc, char **argv)
 	int status = VXPU_EXIT_FAILURE;
 	struct vxpu_kube_client *client = NULL;
 	struct vxpu_scheduler *s = NULL;
-	struct vxpu_http_server *main_server = NULL, *extender_server = NULL;
+	struct vxpu_http_server *main_server = NULL, *extender_server = NULL,
+	                        *metrics_server = NULL;
 	if (vxpu_http_block_stop_signals() != 0) {
 		vxpu_cli_fail(SCHED, "cannot block SIGINT and SIGTERM");
 		goto out;
@@ -483,9 +489,20 @@ static int scheduler_run(int argc, char **argv)
 		vxpu_cli_fail(SCHED, "%s", err);
 		goto out;
 	}
+	/* Read-only routes for probes and Prometheus, plain HTTP. */
+	struct vxpu_http_config mcfg = ext;
+	mcfg.name = "metrics";
+	mcfg.listen = f.metrics_listen;
+	mcfg.routes = routes + 4;
+	mcfg.nroutes = 3;
+	if (f.metrics_listen && vxpu_http_start(&mcfg, &metrics_server, err, sizeof(err)) != 0) {
+		vxpu_cli_fail(SCHED, "%s", err);
+		goto out;
+	}
 	vxpu_log(VXPU_LOG_INFO, "serving", "address", vxpu_http_address(main_server), "scheme",
 	         vxpu_http_is_tls(main_server) ? "https" : "http", "extender",
-	         extender_server ? vxpu_http_address(extender_server) : "-", "server", kcfg.server,
+	         extender_server ? vxpu_http_address(extender_server) : "-", "metrics",
+	         metrics_server ? vxpu_http_address(metrics_server) : "-", "server", kcfg.server,
 	         (char *)NULL);
 	struct cert_state certs;
 	if (f.tls_cert)
@@ -506,6 +523,7 @@ static int scheduler_run(int argc, char **argv)
 out:
 	vxpu_http_stop(main_server, SCHED_STOP_GRACE_MS);
 	vxpu_http_stop(extender_server, SCHED_STOP_GRACE_MS);
+	vxpu_http_stop(metrics_server, SCHED_STOP_GRACE_MS);
 	vxpu_scheduler_free(s);
 	vxpu_kube_client_free(client);
 	vxpu_kube_config_free(&kcfg);
@@ -516,7 +534,8 @@ static const struct vxpu_command vxpu_cmd_scheduler = {
         .name = "scheduler",
         .summary = "Kubernetes scheduler extender and pod admission webhook",
         .usage = "usage: vxpu scheduler [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE]\n"
-                 "                      [--extender-listen HOST:PORT] [--kubeconfig FILE "
+                 "                      [--extender-listen H:P] [--metrics-listen H:P]\n"
+                 "                      [--kubeconfig FILE "
                  "[--context NAME]]\n"
                  "                      [--scheduler-name NAME] [--lease-namespace NS]\n"
                  "                      [--node-policy P] [--device-policy P]\n"
@@ -538,6 +557,7 @@ static const struct vxpu_command vxpu_cmd_scheduler = {
                  "  --tls-key FILE            this key, reloaded when the files change\n"
                  "  --extender-listen H:P     the same routes over plain HTTP (e.g.\n"
                  "                            127.0.0.1:9400 for a kube-scheduler in the pod)\n"
+                 "  --metrics-listen H:P      /metrics, /healthz and /readyz only, plain HTTP\n"
                  "  --kubeconfig FILE         credentials (default: the pod's service account,\n"
                  "  --context NAME            else $KUBECONFIG); a context of that file\n"
                  "  --scheduler-name NAME     set on vxpu pods by the webhook (vxpu-scheduler)\n"

@@ -128,6 +128,7 @@ start_sched() {
 	for _ in $(seq 1 100); do
 		PORT=$(sed -n 's/.*msg=serving address=127\.0\.0\.1:\([0-9]*\).*/\1/p' "$log")
 		EXT=$(sed -n 's/.*msg=serving .*extender=127\.0\.0\.1:\([0-9]*\).*/\1/p' "$log")
+		MET=$(sed -n 's/.*msg=serving .*metrics=127\.0\.0\.1:\([0-9]*\).*/\1/p' "$log")
 		[ -n "$PORT" ] && break
 		kill -0 "$SCHED_PID" 2>/dev/null || break
 		sleep 0.1
@@ -158,7 +159,8 @@ api() { # the test API server, as the scheduler sees it
 }
 json() { "$PY" -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
-start_sched "$SCRATCH/sched.log" --extender-listen 127.0.0.1:0 --body-limit 64KiB
+start_sched "$SCRATCH/sched.log" --extender-listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 \
+	--body-limit 64KiB
 EXT_URL="http://127.0.0.1:$EXT"
 for _ in $(seq 1 100); do
 	get "http://127.0.0.1:$PORT/readyz"
@@ -168,6 +170,10 @@ done
 same "readyz after the caches synced" "$STATUS" 200
 get "$EXT_URL/healthz"
 same "healthz" "$STATUS" 200
+get "http://127.0.0.1:$MET/readyz"
+same "readyz on the metrics listener" "$STATUS" 200
+post "http://127.0.0.1:$MET/bind" '{}'
+same "no bind on the metrics listener" "$STATUS" 404
 
 # ---- filter / prioritize / bind as kube-scheduler sends them -----------------
 POD=$(api /api/v1/namespaces/team-a/pods/train)

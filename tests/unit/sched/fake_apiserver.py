@@ -36,6 +36,9 @@ Control endpoints (no authentication) for fault injection and checks:
 agent does once kubelet's Allocate consumed the allocation, and the pod's
 vxpu.io/bind-phase becomes "success".
 
+--access-log FILE records every API request (not the control endpoints) as
+"METHOD PATH?QUERY", for tests that derive what a client uses.
+
 The server listens on 127.0.0.1 only, prints "PORT <n>" when ready, and
 exits when its standard input closes or after --lifetime seconds.
 """
@@ -260,6 +263,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         st = self.server.store
         if path.startswith("/__"):
             return self.control(path)
+        if self.server.access_log:
+            with st.lock:
+                self.server.access_log.write("%s %s\n" % (self.command, self.path))
+                self.server.access_log.flush()
         f = self.fault()
         if f:
             self.body()
@@ -537,11 +544,13 @@ def main():
     ap.add_argument("--lifetime", type=float, default=300)
     ap.add_argument("--agent", action="store_true")
     ap.add_argument("--load", help="a JSON file: {resource: [objects]} created at start")
+    ap.add_argument("--access-log", help="write each API request as 'METHOD PATH' to this file")
     args = ap.parse_args()
     srv = Server(("127.0.0.1", args.port), Handler)
     srv.store = Store(args.history)
     srv.store.agent = args.agent
     srv.token_file = args.token_file
+    srv.access_log = open(args.access_log, "a") if args.access_log else None
     if args.load:
         with open(args.load) as fh:
             initial = json.load(fh)
