@@ -109,11 +109,12 @@ static CUresult create_charged(struct vxpu_track *table, uint64_t bytes,
 	if (rc != CUDA_SUCCESS)
 		return rc;
 	CUcontext ctx = NULL;
-	int ordinal;
-	int device = limiter_current_device(&ctx, &ordinal);
 	uint64_t handle = 0;
-	if (device < 0 || bytes == 0)
-		return create(arg, &handle);
+	if (limiter.cuda.cuCtxGetCurrent(&ctx) != CUDA_SUCCESS || !ctx || bytes == 0)
+		return create(arg, &handle); /* the driver gives its own error */
+	int device = limiter_ctx_device(ctx, NULL);
+	if (device < 0)
+		return CUDA_ERROR_INVALID_CONTEXT; /* a device we cannot account: fail closed */
 	rc = limiter_reserve(device, bytes);
 	if (rc != CUDA_SUCCESS)
 		return rc;

@@ -160,35 +160,46 @@ static CUresult alloc_charged(struct alloc_call *call, bool *passthrough)
 	if (VXPU_UNLIKELY(rc != CUDA_SUCCESS))
 		return rc;
 	CUcontext ctx = NULL;
-	int ordinal;
-	int device = limiter_current_device(&ctx, &ordinal);
-	if (device < 0 || call->charge == 0) {
+	if (limiter.cuda.cuCtxGetCurrent(&ctx) != CUDA_SUCCESS || !ctx || call->charge == 0) {
 		/* No current context (or nothing to charge): the driver gives its own error. */
 		*passthrough = true;
 		return CUDA_SUCCESS;
 	}
-	rc = limiter_reserve(device, call->charge);
+	int device = limiter_ctx_device(ctx, NULL);
+	if (device < 0)
+		return CUDA_ERROR_INVALID_CONTEXT; /* a device we cannot account: fail closed */
+	uint64_t reserved = call->charge;
+	rc = limiter_reserve(device, reserved);
 	if (rc != CUDA_SUCCESS)
 		return rc;
 	CUdeviceptr ptr = 0;
 	rc = call->run(call, &ptr);
 	if (rc != CUDA_SUCCESS) {
-		limiter_cancel(device, call->charge);
+		limiter_cancel(device, reserved);
 		return rc;
 	}
-	uint64_t actual = call->charge;
+	uint64_t actual = reserved;
 	if (call->pitch)
 		actual = limiter_round_up(mul_saturating(call->pitch, call->height),
 		                          LIMITER_ALLOC_ALIGN);
+	if (actual > reserved) {
+		/* The driver chose a wider pitch than foreseen: admit the rest too. */
+		if (limiter_reserve(device, actual - reserved) != CUDA_SUCCESS) {
+			call->undo(ptr);
+			limiter_cancel(device, reserved);
+			return CUDA_ERROR_OUT_OF_MEMORY;
+		}
+		reserved = actual;
+	}
 	if (vxpu_track_put(&limiter.allocs, ptr, actual, (uint64_t)device,
 	                   (uint64_t)(uintptr_t)ctx) != 0) {
 		call->undo(ptr);
-		limiter_cancel(device, call->charge);
+		limiter_cancel(device, reserved);
 		vxpu_log(VXPU_LOG_WARN, "allocation refused: the limiter's table is full",
 		         (char *)NULL);
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	}
-	limiter_commit(device, call->charge, actual);
+	limiter_commit(device, reserved, actual);
 	return CUDA_SUCCESS;
 }
 
