@@ -21,6 +21,7 @@
 #include "limiter/libvxpu.h"
 
 #include "common/log.h"
+#include "limiter/procaddr.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -108,6 +109,9 @@ __attribute__((destructor)) static void limiter_destructor(void)
 
 /* ---- the real libraries ---------------------------------------------------------- */
 
+/* Marks which wrapped entries the real driver has (defined with the table). */
+static void hooks_mark_usable(void);
+
 static pthread_once_t cuda_once = PTHREAD_ONCE_INIT;
 static pthread_once_t nvml_once = PTHREAD_ONCE_INIT;
 static pthread_once_t nvml_init_once = PTHREAD_ONCE_INIT;
@@ -125,6 +129,7 @@ static void cuda_resolve(void)
 #define LIMITER_RESOLVE_CUDA(name)                                                                 \
 	limiter.cuda.name = (__typeof__(name) *)limiter_real_dlsym(h, #name);
 	LIMITER_CUDA_REAL(LIMITER_RESOLVE_CUDA)
+	hooks_mark_usable();
 	atomic_store(&limiter.cuda_ready, 1);
 }
 
@@ -488,25 +493,24 @@ VXPU_EXPORT CUresult cuGetProcAddress_v2(const char *symbol, void **pfn, int cud
                                          CUdriverProcAddressQueryResult *symbolStatus);
 
 struct limiter_hook {
-	const char *name; /* exported symbol */
+	struct vxpu_procaddr_entry proc; /* first: procaddr.c walks the table */
+	const char *name;                /* exported symbol */
 	void *wrapper;
 	void **real;
-	const char *base; /* cuGetProcAddress name; NULL: not reachable that way */
-	int since;        /* first CUDA version (x1000 + minor x10) with this entry */
-	bool ptsz;        /* the per-thread default stream form */
 };
 
 /* `name` is a member name here, which cannot be parenthesised. */
 // NOLINTBEGIN(bugprone-macro-parentheses)
 // clang-format off
 #define HOOK(name, base, since, ptsz) \
-	{#name, (void *)name, (void **)&limiter.cuda.name, base, since, ptsz}
+	{{base, since, ptsz, false}, #name, (void *)name, (void **)&limiter.cuda.name}
 #define NVML_HOOK(name) \
-	{#name, (void *)name, (void **)&limiter.nvml.name, NULL, 0, false}
+	{{NULL, 0, false, false}, #name, (void *)name, (void **)&limiter.nvml.name}
 // clang-format on
 // NOLINTEND(bugprone-macro-parentheses)
 
-static const struct limiter_hook hooks[] = {
+/* `usable` is filled in once the real driver is resolved (cuda_resolve). */
+static struct limiter_hook hooks[] = {
         HOOK(cuInit, "cuInit", 2000, false),
         HOOK(cuGetProcAddress, "cuGetProcAddress", 11030, false),
         HOOK(cuGetProcAddress_v2, "cuGetProcAddress", 12000, false),
@@ -574,6 +578,12 @@ static const struct limiter_hook hooks[] = {
 
 #define HOOK_COUNT (sizeof(hooks) / sizeof(hooks[0]))
 
+static void hooks_mark_usable(void)
+{
+	for (size_t i = 0; i < HOOK_COUNT; i++)
+		hooks[i].proc.usable = *hooks[i].real != NULL;
+}
+
 void *limiter_hook_by_name(const char *symbol)
 {
 	for (size_t i = 0; i < HOOK_COUNT; i++)
@@ -614,21 +624,12 @@ bool limiter_is_driver_handle(void *handle)
 static void *procaddr_substitute(const char *symbol, void *real, int cuda_version, cuuint64_t flags)
 {
 	for (size_t i = 0; i < HOOK_COUNT; i++)
-		if (hooks[i].base && *hooks[i].real == real)
+		if (hooks[i].proc.base && *hooks[i].real == real)
 			return hooks[i].wrapper;
 	/* An address we do not know: choose by name and version as cuda.h does. */
-	bool per_thread = flags & CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM;
-	const struct limiter_hook *best = NULL;
-	for (size_t i = 0; i < HOOK_COUNT; i++) {
-		const struct limiter_hook *h = &hooks[i];
-		if (!h->base || strcmp(h->base, symbol) != 0 || h->since > cuda_version ||
-		    !*h->real || (h->ptsz && !per_thread))
-			continue;
-		if (!best || (h->ptsz && !best->ptsz) ||
-		    (h->ptsz == best->ptsz && h->since > best->since))
-			best = h;
-	}
-	return best ? best->wrapper : real;
+	int pick = vxpu_procaddr_pick(hooks, HOOK_COUNT, sizeof(hooks[0]), symbol, cuda_version,
+	                              flags & CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM);
+	return pick >= 0 ? hooks[pick].wrapper : real;
 }
 
 VXPU_EXPORT CUresult cuGetProcAddress_v2(const char *symbol, void **pfn, int cudaVersion,
