@@ -23,6 +23,8 @@ PACKAGES=(
 	libyaml-dev        # kubeconfig files (kube)
 	make               # front door
 	pkg-config         # locating libraries
+	python3            # test Kubernetes API server (tests/unit/sched)
+	python3-yaml       # deploy manifest checks (tests/integration/sched_deploy.sh)
 	valgrind           # memory checks in the suite
 )
 
