@@ -115,13 +115,22 @@ enum vxpu_admit_result vxpu_admit_reserve(struct vxpu_region *r, unsigned slot, 
 		}
 		/* Only pending reservations stand in the way. */
 		int64_t now = now_ns();
-		if (contended_since == 0)
+		bool first_contention = contended_since == 0;
+		if (first_contention)
 			contended_since = now;
 		else if (now - contended_since > VXPU_ADMIT_WAIT_NS) {
+			/* Before giving up, make sure the reservation in the way is
+			 * not a dead process's: a preempted waiter may not have
+			 * reached a periodic sweep within the window. Each success
+			 * frees a slot, so this retries a bounded number of times. */
+			if (vxpu_region_reclaim_dead(r, (int)slot) > 0) {
+				contended_since = now;
+				continue;
+			}
 			atomic_fetch_sub(&mine->reserve, bytes);
 			return VXPU_ADMIT_CONTENDED;
 		}
-		if (round % ADMIT_SWEEP_EVERY == ADMIT_SWEEP_EVERY - 1)
+		if (first_contention || round % ADMIT_SWEEP_EVERY == ADMIT_SWEEP_EVERY - 1)
 			vxpu_region_reclaim_dead(r, (int)slot);
 		if (s.pending_lower > 0) {
 			/* Someone with precedence is pending: step aside, then retry. */
