@@ -364,6 +364,27 @@ static int prepare_environment(const struct vxpu_local *l, const struct vxpu_loc
 	return 0;
 }
 
+/*
+ * Creates the allocation's region before the workload starts, "managed":
+ * its limits and device UUIDs come from the allocation, and a process's own
+ * environment can no longer widen them (docs/limiter.md).
+ */
+static int create_region(const struct vxpu_local_alloc *a, char *err, size_t errlen)
+{
+	struct vxpu_region_init init;
+	vxpu_region_init_default(&init);
+	init.managed = true;
+	for (uint32_t i = 0; i < a->nshares && i < VXPU_REGION_MAX_DEVICES; i++) {
+		init.memory_limit[i] = a->shares[i].memory_mib << 20;
+		init.uuid_set[i] = vxpu_region_parse_uuid(a->shares[i].device_uuid, init.uuid[i]) == 0;
+	}
+	struct vxpu_region r;
+	if (vxpu_region_open(&r, a->region_path, VXPU_REGION_OPEN_CREATE, &init, err, errlen) != 0)
+		return -1;
+	vxpu_region_close(&r);
+	return 0;
+}
+
 /* Writes the allocation and its ledger intervals (caller's transaction). */
 static int record_allocation(struct vxpu_local *l, struct vxpu_local_alloc *a,
 			     const struct vxpu_placement *p, char *err, size_t errlen)
@@ -751,6 +772,12 @@ static int run_run(int argc, char **argv)
 		close(lock_fd);
 		vxpu_local_close(&l);
 		return vxpu_cli_fail(RUN, "too many devices for CUDA_VISIBLE_DEVICES");
+	}
+	if (create_region(&a, err, sizeof(err)) != 0) {
+		release(&l, &a, false, 0, err, sizeof(err));
+		close(lock_fd);
+		vxpu_local_close(&l);
+		return vxpu_cli_fail(RUN, "cannot create the region %s: %s", a.region_path, err);
 	}
 	bool exited = false;
 	int status = launch(&l, &a, f.command, &f.discover, &exited);

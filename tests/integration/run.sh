@@ -71,6 +71,11 @@ if [ -x "$ALLOC" ]; then
 	expect_exit 3 "$VXPU" run --gpu-mem 1GiB -- "$ALLOC" 1200MiB --chunk 300MiB || true
 	expect_output "CUDA_ERROR_OUT_OF_MEMORY" || true
 	expect_output "allocated 943718400 bytes" || true
+	# The region vxpu run creates is managed: the workload's own environment
+	# cannot widen its limit.
+	expect_exit 3 "$VXPU" run --gpu-mem 1GiB -- env VXPU_MEMORY_LIMIT_0=8GiB VXPU_MEMORY_LIMIT=8GiB \
+		"$ALLOC" 1200MiB --chunk 300MiB || true
+	expect_output "total=1073741824" || true
 else
 	echo "FAIL: $ALLOC was not built"
 	FAILS=$((FAILS + 1))
