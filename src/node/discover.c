@@ -1,8 +1,8 @@
 /*
  * discover.c - device discovery backends (see discover.h).
  *
- * The NVML backend resolves every entry point with dlsym from a library it
- * dlopens itself, so vxpu neither links against nor requires the NVIDIA
+ * The NVML backend resolves every entry point by name from a library it
+ * opens itself (nvmllib.h), so vxpu neither links against nor requires the NVIDIA
  * driver: the same code reads a real driver or the simulator, depending only
  * on which file is opened. The library is never dlclose'd; NVML does not
  * support being unloaded and reloaded within a process.
@@ -14,11 +14,12 @@
  */
 #include "node/discover.h"
 
+#include "node/nvmllib.h"
+
 #include "core/size.h"
 #include "cuda/nvml_abi.h"
 
 #include <cjson/cJSON.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -81,38 +82,31 @@ struct nvml_api {
 				   unsigned long long *);
 };
 
-/* Resolves name, or its fallback (an older unversioned export). */
-static void *sym(void *lib, const char *name, const char *fallback)
-{
-	void *p = dlsym(lib, name);
-	if (!p && fallback)
-		p = dlsym(lib, fallback);
-	return p;
-}
-
 static int nvml_open(const char *path, struct nvml_api *api, char *err, size_t errlen)
 {
-	void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	void *lib = vxpu_nvml_open_path(path, err, errlen);
 	if (!lib)
-		return fail(err, errlen, "cannot load %s: %s", path, dlerror());
+		return -1;
 	/* Optional entries may be NULL; required ones are checked below. */
-	*(void **)&api->init = sym(lib, "nvmlInit_v2", "nvmlInit");
-	*(void **)&api->shutdown = sym(lib, "nvmlShutdown", NULL);
-	*(void **)&api->error_string = sym(lib, "nvmlErrorString", NULL);
-	*(void **)&api->driver_version = sym(lib, "nvmlSystemGetDriverVersion", NULL);
-	*(void **)&api->count = sym(lib, "nvmlDeviceGetCount_v2", "nvmlDeviceGetCount");
-	*(void **)&api->by_index = sym(lib, "nvmlDeviceGetHandleByIndex_v2", "nvmlDeviceGetHandleByIndex");
-	*(void **)&api->name = sym(lib, "nvmlDeviceGetName", NULL);
-	*(void **)&api->uuid = sym(lib, "nvmlDeviceGetUUID", NULL);
-	*(void **)&api->pci = sym(lib, "nvmlDeviceGetPciInfo_v3", "nvmlDeviceGetPciInfo");
-	*(void **)&api->memory = sym(lib, "nvmlDeviceGetMemoryInfo", NULL);
-	*(void **)&api->utilization = sym(lib, "nvmlDeviceGetUtilizationRates", NULL);
-	*(void **)&api->numa = sym(lib, "nvmlDeviceGetNumaNodeId", NULL);
-	*(void **)&api->common_ancestor = sym(lib, "nvmlDeviceGetTopologyCommonAncestor", NULL);
-	*(void **)&api->nvlink_state = sym(lib, "nvmlDeviceGetNvLinkState", NULL);
+	*(void **)&api->init = vxpu_nvml_sym(lib, "nvmlInit_v2", "nvmlInit");
+	*(void **)&api->shutdown = vxpu_nvml_sym(lib, "nvmlShutdown", NULL);
+	*(void **)&api->error_string = vxpu_nvml_sym(lib, "nvmlErrorString", NULL);
+	*(void **)&api->driver_version = vxpu_nvml_sym(lib, "nvmlSystemGetDriverVersion", NULL);
+	*(void **)&api->count = vxpu_nvml_sym(lib, "nvmlDeviceGetCount_v2", "nvmlDeviceGetCount");
+	*(void **)&api->by_index =
+		vxpu_nvml_sym(lib, "nvmlDeviceGetHandleByIndex_v2", "nvmlDeviceGetHandleByIndex");
+	*(void **)&api->name = vxpu_nvml_sym(lib, "nvmlDeviceGetName", NULL);
+	*(void **)&api->uuid = vxpu_nvml_sym(lib, "nvmlDeviceGetUUID", NULL);
+	*(void **)&api->pci = vxpu_nvml_sym(lib, "nvmlDeviceGetPciInfo_v3", "nvmlDeviceGetPciInfo");
+	*(void **)&api->memory = vxpu_nvml_sym(lib, "nvmlDeviceGetMemoryInfo", NULL);
+	*(void **)&api->utilization = vxpu_nvml_sym(lib, "nvmlDeviceGetUtilizationRates", NULL);
+	*(void **)&api->numa = vxpu_nvml_sym(lib, "nvmlDeviceGetNumaNodeId", NULL);
+	*(void **)&api->common_ancestor =
+		vxpu_nvml_sym(lib, "nvmlDeviceGetTopologyCommonAncestor", NULL);
+	*(void **)&api->nvlink_state = vxpu_nvml_sym(lib, "nvmlDeviceGetNvLinkState", NULL);
 	*(void **)&api->nvlink_remote_pci =
-		sym(lib, "nvmlDeviceGetNvLinkRemotePciInfo_v2", "nvmlDeviceGetNvLinkRemotePciInfo");
-	*(void **)&api->ecc_errors = sym(lib, "nvmlDeviceGetTotalEccErrors", NULL);
+		vxpu_nvml_sym(lib, "nvmlDeviceGetNvLinkRemotePciInfo_v2", "nvmlDeviceGetNvLinkRemotePciInfo");
+	*(void **)&api->ecc_errors = vxpu_nvml_sym(lib, "nvmlDeviceGetTotalEccErrors", NULL);
 	if (!api->init || !api->shutdown || !api->count || !api->by_index || !api->name ||
 	    !api->uuid || !api->pci || !api->memory)
 		return fail(err, errlen, "%s lacks a required NVML entry point", path);

@@ -4,9 +4,8 @@
 #include "node/usage.h"
 
 #include "cuda/nvml_abi.h"
+#include "node/nvmllib.h"
 
-#include <dlfcn.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,31 +25,28 @@ struct vxpu_usage_reader {
 int vxpu_usage_open(struct vxpu_usage_reader **out, const struct vxpu_discover_options *opts,
 		    char *err, size_t errlen)
 {
-	char path[PATH_MAX + 32];
-	if (vxpu_discover_library_path(opts, path, sizeof(path), err, errlen) != 0)
+	void *lib = vxpu_nvml_open(opts, err, errlen);
+	if (!lib)
 		return -1;
-	void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-	if (!lib) {
-		snprintf(err, errlen, "cannot load %s: %s", path, dlerror());
-		return -1;
-	}
 	struct vxpu_usage_reader *r = calloc(1, sizeof(*r));
 	if (!r) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	nvmlReturn_t (*init)(void);
-	*(void **)&init = dlsym(lib, "nvmlInit_v2");
-	*(void **)&r->shutdown = dlsym(lib, "nvmlShutdown");
-	*(void **)&r->by_index = dlsym(lib, "nvmlDeviceGetHandleByIndex_v2");
-	*(void **)&r->process_util = dlsym(lib, "nvmlDeviceGetProcessUtilization");
+	*(void **)&init = vxpu_nvml_sym(lib, "nvmlInit_v2", "nvmlInit");
+	*(void **)&r->shutdown = vxpu_nvml_sym(lib, "nvmlShutdown", NULL);
+	*(void **)&r->by_index =
+		vxpu_nvml_sym(lib, "nvmlDeviceGetHandleByIndex_v2", "nvmlDeviceGetHandleByIndex");
+	*(void **)&r->process_util = vxpu_nvml_sym(lib, "nvmlDeviceGetProcessUtilization", NULL);
 	if (!init || !r->shutdown || !r->by_index || !r->process_util) {
-		snprintf(err, errlen, "%s lacks the NVML utilisation entry points", path);
+		snprintf(err, errlen,
+			 "the management library lacks the NVML utilisation entry points");
 		free(r);
 		return -1;
 	}
 	if (init() != NVML_SUCCESS) {
-		snprintf(err, errlen, "%s: nvmlInit failed", path);
+		snprintf(err, errlen, "nvmlInit failed");
 		free(r);
 		return -1;
 	}

@@ -1,0 +1,217 @@
+/*
+ * cmd_node.c - `vxpu node`: the node agent's pieces, each runnable alone.
+ *
+ *   vxpu node health   watch the devices' health (XID / ECC events and
+ *                      probes, src/node/health.c) and print one logfmt line
+ *                      per device at start and one per change
+ *
+ * Output goes to stdout, one line per event, flushed at once, so another
+ * program (or a test) can follow it as it happens. Every flag value is
+ * parsed strictly; a bad one is a usage error naming the flag and value.
+ */
+#include "cli/cli.h"
+#include "cli/common_flags.h"
+#include "core/health.h"
+#include "core/logfmt.h"
+#include "node/discover.h"
+#include "node/health.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char node_usage[] =
+        "usage: vxpu node health [flags]\n"
+        "\n"
+        "Watches every device's health through the management library and prints\n"
+        "one line per device at start and one line per change:\n"
+        "  ts=... msg=health dev=1 uuid=GPU-... healthy=false reason=\"critical XID 79\"\n"
+        "\n"
+        "A critical XID (any code not on the application list) or a double-bit ECC\n"
+        "error fails a device at once; a lost device or a non-zero count of\n"
+        "uncorrectable errors fails it at the next probe. Under when-clear, a device\n"
+        "comes back at the first clean probe after --recover-after without errors.\n"
+        "\n"
+        "flags:\n"
+        "  --backend auto|nvml|sim     management library to use (default auto; $VXPU_BACKEND)\n"
+        "  --recovery never|when-clear recovery policy (default when-clear)\n"
+        "  --recover-after DURATION    quiet time before recovery (default 30s; ms, s, m, h)\n"
+        "  --app-xids LIST|none        XIDs a program causes, which never fail a device\n"
+        "                              (default 13,31,43,45,68,109)\n"
+        "  --probe-interval DURATION   how often devices are probed (default 500ms, 10ms..1m)\n"
+        "  --duration DURATION         stop after this long (default: until SIGINT/SIGTERM)\n";
+
+struct node_output {
+	pthread_mutex_t lock; /* one whole line at a time */
+	struct vxpu_discovery disc;
+};
+
+static void print_health(struct node_output *o, unsigned index, const struct vxpu_device_health *h)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	char line[512], num[32];
+	size_t len = vxpu_logfmt_begin(line, sizeof(line),
+	                               (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
+	                               VXPU_LOG_INFO, "health");
+	snprintf(num, sizeof(num), "%u", index);
+	vxpu_logfmt_field(line, sizeof(line), &len, "dev", num);
+	if (index < o->disc.count)
+		vxpu_logfmt_field(line, sizeof(line), &len, "uuid", o->disc.devices[index].uuid);
+	vxpu_logfmt_field(line, sizeof(line), &len, "healthy", h->healthy ? "true" : "false");
+	if (!h->healthy)
+		vxpu_logfmt_field(line, sizeof(line), &len, "reason", h->reason);
+	pthread_mutex_lock(&o->lock);
+	puts(line);
+	fflush(stdout);
+	pthread_mutex_unlock(&o->lock);
+}
+
+static void on_change(void *ctx, unsigned index, const struct vxpu_device_health *h)
+{
+	print_health(ctx, index, h);
+}
+
+/* "--name VALUE" / "--name=VALUE" at argv[*i]: the value, else NULL. */
+static const char *flag_value(int argc, char **argv, int *i, const char *name, bool *matched)
+{
+	size_t n = strlen(name);
+	*matched = false;
+	if (strncmp(argv[*i], name, n) != 0)
+		return NULL;
+	if (argv[*i][n] == '=') {
+		*matched = true;
+		return argv[*i] + n + 1;
+	}
+	if (argv[*i][n] != '\0')
+		return NULL;
+	*matched = true;
+	if (*i + 1 >= argc)
+		return NULL;
+	return argv[++*i];
+}
+
+static int node_health(int argc, char **argv)
+{
+	struct vxpu_health_watch_options opts;
+	memset(&opts, 0, sizeof(opts));
+	if (vxpu_cli_discover_defaults(&opts.discover) != 0)
+		return vxpu_cli_usage_error("node", "invalid VXPU_BACKEND \"%s\"",
+		                            getenv("VXPU_BACKEND"));
+	vxpu_health_policy_default(&opts.policy);
+	uint64_t duration_ns = 0, probe_ns = 500000000ULL;
+	char why[256];
+	for (int i = 2; i < argc; i++) {
+		int used = vxpu_cli_discover_flag("node", argc, argv, i, &opts.discover);
+		if (used < 0)
+			return VXPU_EXIT_USAGE;
+		if (used > 0) {
+			i += used - 1;
+			continue;
+		}
+		static const char *const names[] = {"--recovery", "--recover-after", "--app-xids",
+		                                    "--probe-interval", "--duration"};
+		int which = -1;
+		const char *value = NULL;
+		for (int k = 0; k < 5 && which < 0; k++) {
+			bool matched;
+			value = flag_value(argc, argv, &i, names[k], &matched);
+			if (matched)
+				which = k;
+		}
+		if (which < 0)
+			return vxpu_cli_usage_error("node", "unknown flag \"%s\"", argv[i]);
+		if (!value)
+			return vxpu_cli_usage_error("node", "flag %s needs a value", names[which]);
+		int rc = 0;
+		uint64_t ns = 0;
+		switch (which) {
+		case 0:
+			rc = vxpu_health_policy_set_recovery(&opts.policy, value, why, sizeof(why));
+			break;
+		case 1:
+			rc = vxpu_health_policy_set_clear_for(&opts.policy, value, why,
+			                                      sizeof(why));
+			break;
+		case 2:
+			rc = vxpu_health_policy_set_app_xids(&opts.policy, value, why, sizeof(why));
+			break;
+		case 3:
+			rc = vxpu_health_duration_parse(value, &ns, why, sizeof(why));
+			if (rc == 0 && (ns < 10000000ULL || ns > 60000000000ULL)) {
+				snprintf(why, sizeof(why),
+				         "invalid duration \"%s\": must be 10ms to 1m", value);
+				rc = -1;
+			}
+			probe_ns = ns;
+			break;
+		default:
+			rc = vxpu_health_duration_parse(value, &duration_ns, why, sizeof(why));
+			break;
+		}
+		if (rc != 0)
+			return vxpu_cli_usage_error("node", "%s: %s", names[which], why);
+	}
+	if (opts.discover.backend == VXPU_BACKEND_INVENTORY)
+		return vxpu_cli_usage_error(
+		        "node", "--backend inventory has no health events (use nvml or sim)");
+	opts.probe_interval_ms = (unsigned)(probe_ns / 1000000ULL);
+
+	static struct node_output out;
+	pthread_mutex_init(&out.lock, NULL);
+	char err[512];
+	if (vxpu_discover(&opts.discover, &out.disc, err, sizeof(err)) != 0)
+		return vxpu_cli_fail("node", "%s", err);
+
+	/* Signals are taken synchronously by this thread; the watcher thread
+	 * inherits the mask, so SIGINT/SIGTERM never interrupt its waits. */
+	sigset_t stop_signals;
+	sigemptyset(&stop_signals);
+	sigaddset(&stop_signals, SIGINT);
+	sigaddset(&stop_signals, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+
+	opts.on_change = on_change;
+	opts.ctx = &out;
+	struct vxpu_health_watcher *w;
+	if (vxpu_health_watch_start(&w, &opts, err, sizeof(err)) != 0)
+		return vxpu_cli_fail("node", "%s", err);
+	struct vxpu_device_health now[VXPU_FOUND_MAX_DEVICES];
+	unsigned n = vxpu_health_watch_snapshot(w, now, VXPU_FOUND_MAX_DEVICES);
+	for (unsigned i = 0; i < n; i++)
+		print_health(&out, i, &now[i]);
+
+	struct timespec limit = {.tv_sec = (time_t)(duration_ns / 1000000000ULL),
+	                         .tv_nsec = (long)(duration_ns % 1000000000ULL)};
+	for (;;) {
+		int sig = duration_ns ? sigtimedwait(&stop_signals, NULL, &limit)
+		                      : sigwaitinfo(&stop_signals, NULL);
+		if (sig >= 0 || errno != EINTR)
+			break; /* a stop signal, or the duration ran out (EAGAIN) */
+	}
+	vxpu_health_watch_stop(w);
+	return VXPU_EXIT_OK;
+}
+
+static int node_run(int argc, char **argv)
+{
+	if (argc < 2 || vxpu_cli_wants_help(argc, argv))
+		return argc < 2 ? vxpu_cli_usage_error("node", "missing what to run (health)")
+		                : (fputs(node_usage, stdout), VXPU_EXIT_OK);
+	if (strcmp(argv[1], "health") == 0)
+		return node_health(argc, argv);
+	return vxpu_cli_usage_error("node", "unknown part \"%s\" (use health)", argv[1]);
+}
+
+static const struct vxpu_command node_command = {
+        .name = "node",
+        .summary = "node agent parts: device health watching",
+        .usage = node_usage,
+        .run = node_run,
+};
+VXPU_REGISTER_COMMAND(node_command);
