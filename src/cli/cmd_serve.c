@@ -207,10 +207,16 @@ static void handle_metrics(const struct vxpu_http_request *req, struct vxpu_http
 
 /* ---- /api/v1/devices and /api/v1/allocations ------------------------------ */
 
-static void handle_devices(const struct vxpu_http_request *req, struct vxpu_http_response *resp,
-                           void *ctx)
+static cJSON *devices_document(const struct vxpu_local *l)
 {
-	struct serve_state *st = ctx;
+	return vxpu_devices_json(&l->found, l);
+}
+
+/* Answers a GET with a JSON document built from a fresh view of the machine. */
+static void respond_from_view(struct serve_state *st, const struct vxpu_http_request *req,
+                              struct vxpu_http_response *resp,
+                              cJSON *(*build)(const struct vxpu_local *l))
+{
 	if (vxpu_http_query_check(req, NULL, resp) != 0)
 		return;
 	struct vxpu_local *l = calloc(1, sizeof(*l));
@@ -222,41 +228,27 @@ static void handle_devices(const struct vxpu_http_request *req, struct vxpu_http
 	pthread_mutex_lock(&st->machine_lock);
 	if (view_open(st, l, err, sizeof(err)) != 0) {
 		pthread_mutex_unlock(&st->machine_lock);
-		view_failed(resp, "/api/v1/devices", err);
+		view_failed(resp, req->path, err);
 		free(l);
 		return;
 	}
-	cJSON *doc = vxpu_devices_json(&l->found, l);
+	cJSON *doc = build(l);
 	vxpu_local_close(l);
 	pthread_mutex_unlock(&st->machine_lock);
 	free(l);
 	vxpu_http_respond_json(resp, 200, doc);
 }
 
+static void handle_devices(const struct vxpu_http_request *req, struct vxpu_http_response *resp,
+                           void *ctx)
+{
+	respond_from_view(ctx, req, resp, devices_document);
+}
+
 static void handle_allocations(const struct vxpu_http_request *req, struct vxpu_http_response *resp,
                                void *ctx)
 {
-	struct serve_state *st = ctx;
-	if (vxpu_http_query_check(req, NULL, resp) != 0)
-		return;
-	struct vxpu_local *l = calloc(1, sizeof(*l));
-	if (!l) {
-		vxpu_http_respond_error(resp, 500, "out of memory");
-		return;
-	}
-	char err[768] = "";
-	pthread_mutex_lock(&st->machine_lock);
-	if (view_open(st, l, err, sizeof(err)) != 0) {
-		pthread_mutex_unlock(&st->machine_lock);
-		view_failed(resp, "/api/v1/allocations", err);
-		free(l);
-		return;
-	}
-	cJSON *doc = vxpu_allocations_json(l);
-	vxpu_local_close(l);
-	pthread_mutex_unlock(&st->machine_lock);
-	free(l);
-	vxpu_http_respond_json(resp, 200, doc);
+	respond_from_view(ctx, req, resp, vxpu_allocations_json);
 }
 
 /* ---- /api/v1/report -------------------------------------------------------- */
