@@ -114,7 +114,7 @@ int vxpu_prom_family(struct vxpu_prom *w, const char *name, enum vxpu_prom_type 
 	return 0;
 }
 
-/* Shortest decimal that strtod reads back as v; Prometheus's spellings of
+/* Whole numbers as integers, others the shortest decimal that strtod reads back as v; Prometheus's spellings of
  * the special values; no "-0". */
 static void format_value(double v, char *buf, size_t len)
 {
@@ -128,6 +128,12 @@ static void format_value(double v, char *buf, size_t len)
 	}
 	if (v == 0) {
 		snprintf(buf, len, "0");
+		return;
+	}
+	/* Whole numbers print as integers (byte counts, percentages): exact
+	 * below 2^53, and far easier to read than 8.589934592e+10. */
+	if (fabs(v) < 9007199254740992.0 && v == floor(v)) {
+		snprintf(buf, len, "%.0f", v);
 		return;
 	}
 	for (int digits = 1; digits <= 17; digits++) {

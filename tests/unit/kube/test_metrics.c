@@ -91,16 +91,9 @@ static void test_exact(void **state)
 	        "vxpu_build_info{commit=\"abc\",version=\"0.1.0\"} 1\n"
 	        "# HELP vxpu_device_memory_total_bytes Physical memory of the device, in bytes.\n"
 	        "# TYPE vxpu_device_memory_total_bytes gauge\n"
-	        /* The writer's shortest round-trip form; Prometheus reads it exactly. */
-	        "vxpu_device_memory_total_bytes" DEV(0, "8.589934592e+10") "vxpu_device_memory_"
-	                                                                   "total_bytes" DEV(1, "8."
-	                                                                                        "58"
-	                                                                                        "99"
-	                                                                                        "34"
-	                                                                                        "59"
-	                                                                                        "2e"
-	                                                                                        "+1"
-	                                                                                        "0") "# HELP vxpu_device_memory_used_bytes Memory in use on the device as its driver reports it, in bytes.\n"
+	        /* Whole numbers print as integers. */
+	        "vxpu_device_memory_total_bytes" DEV(0, "85899345920") "vxpu_device_memory_"
+	                                                                   "total_bytes" DEV(1, "85899345920") "# HELP vxpu_device_memory_used_bytes Memory in use on the device as its driver reports it, in bytes.\n"
 	                                                                                             "# TYPE vxpu_device_memory_used_bytes gauge\n"
 	                                                                                             "vxpu_device_memory_used_bytes" DEV(0,
 	                                                                                                                                 "1073741824") "vxpu_device_memory_used_bytes" DEV(1, "0") "# HELP vxpu_device_memory_allocated_bytes Memory of the device promised to vxpu allocations, in bytes.\n"
