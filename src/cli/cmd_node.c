@@ -1,9 +1,11 @@
 /*
  * cmd_node.c - `vxpu node`: the node agent's pieces, each runnable alone.
  *
- *   vxpu node health   watch the devices' health (XID / ECC events and
- *                      probes, src/node/health.c) and print one logfmt line
- *                      per device at start and one per change
+ *   vxpu node health     watch the devices' health (XID / ECC events and
+ *                        probes, src/node/health.c) and print one logfmt line
+ *                        per device at start and one per change
+ *   vxpu node host-pids  one pass of writing host PIDs into a container's
+ *                        region (src/node/hostpid.c) and what it did
  *
  * Output goes to stdout, one line per event, flushed at once, so another
  * program (or a test) can follow it as it happens. Every flag value is
@@ -15,6 +17,7 @@
 #include "core/logfmt.h"
 #include "node/discover.h"
 #include "node/health.h"
+#include "node/hostpid.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -198,19 +201,68 @@ static int node_health(int argc, char **argv)
 	return VXPU_EXIT_OK;
 }
 
+static int node_host_pids(int argc, char **argv)
+{
+	struct vxpu_hostpid_filter f = {.by_mapping = true};
+	const char *region_path = NULL;
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--any-process") == 0) {
+			f.by_mapping = false;
+			continue;
+		}
+		static const char *const names[] = {"--region", "--cgroup", "--proc"};
+		int which = -1;
+		const char *value = NULL;
+		for (int k = 0; k < 3 && which < 0; k++) {
+			bool matched;
+			value = flag_value(argc, argv, &i, names[k], &matched);
+			if (matched)
+				which = k;
+		}
+		if (which < 0)
+			return vxpu_cli_usage_error("node", "unknown flag \"%s\"", argv[i]);
+		if (!value || !*value)
+			return vxpu_cli_usage_error("node", "flag %s needs a value", names[which]);
+		if (which == 0)
+			region_path = value;
+		else if (which == 1)
+			f.cgroup = value;
+		else
+			f.proc_root = value;
+	}
+	if (!region_path)
+		return vxpu_cli_usage_error("node", "host-pids needs --region FILE");
+	struct vxpu_region r;
+	char err[512];
+	if (vxpu_region_open(&r, region_path, VXPU_REGION_OPEN_WRITE, NULL, err, sizeof(err)) != 0)
+		return vxpu_cli_fail("node", "%s", err);
+	struct vxpu_hostpid_report rep;
+	int rc = vxpu_hostpid_update_region(&r, &f, &rep, err, sizeof(err));
+	vxpu_region_close(&r);
+	if (rc != 0)
+		return vxpu_cli_fail("node", "%s", err);
+	printf("written=%u known=%u unmatched=%u ambiguous=%u raced=%u\n", rep.written, rep.known,
+	       rep.unmatched, rep.ambiguous, rep.raced);
+	return VXPU_EXIT_OK;
+}
+
 static int node_run(int argc, char **argv)
 {
 	if (argc < 2 || vxpu_cli_wants_help(argc, argv))
-		return argc < 2 ? vxpu_cli_usage_error("node", "missing what to run (health)")
+		return argc < 2 ? vxpu_cli_usage_error("node",
+		                                       "missing what to run (health or host-pids)")
 		                : (fputs(node_usage, stdout), VXPU_EXIT_OK);
 	if (strcmp(argv[1], "health") == 0)
 		return node_health(argc, argv);
-	return vxpu_cli_usage_error("node", "unknown part \"%s\" (use health)", argv[1]);
+	if (strcmp(argv[1], "host-pids") == 0)
+		return node_host_pids(argc, argv);
+	return vxpu_cli_usage_error("node", "unknown part \"%s\" (use health or host-pids)",
+	                            argv[1]);
 }
 
 static const struct vxpu_command node_command = {
         .name = "node",
-        .summary = "node agent parts: device health watching",
+        .summary = "node agent parts: device health watching, host PIDs in regions",
         .usage = node_usage,
         .run = node_run,
 };
