@@ -128,7 +128,7 @@ int vxpu_extender_args_parse(const char *body, size_t len, const struct vxpu_ven
 	}
 	size_t count = (size_t)(list ? cJSON_GetArraySize(list) : 0);
 	out->names = calloc(count ? count : 1, sizeof(*out->names));
-	out->objects = calloc(count ? count : 1, sizeof(*out->objects));
+	out->objects = calloc(count ? count : 1, sizeof(const cJSON *));
 	if (!out->names || !out->objects) {
 		snprintf(err, errlen, "%s: out of memory", path);
 		goto fail;

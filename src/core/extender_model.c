@@ -255,7 +255,7 @@ static void pod_drop(struct vxpu_ext_model *m, size_t i)
 	unrecord(m, p, node_find(m, p->node));
 	free(p->allocation);
 	free(p);
-	memmove(&m->pods[i], &m->pods[i + 1], (m->npods - i - 1) * sizeof(m->pods[0]));
+	memmove(&m->pods[i], &m->pods[i + 1], (m->npods - i - 1) * sizeof(struct vxpu_ext_pod *));
 	m->npods--;
 	m->generation++;
 }
@@ -268,7 +268,7 @@ static struct vxpu_ext_pod *pod_insert(struct vxpu_ext_model *m, const char *uid
 		return NULL;
 	if (m->npods == m->pod_cap) {
 		size_t cap = m->pod_cap ? m->pod_cap * 2 : 64;
-		struct vxpu_ext_pod **grown = realloc(m->pods, cap * sizeof(*grown));
+		struct vxpu_ext_pod **grown = realloc(m->pods, cap * sizeof(struct vxpu_ext_pod *));
 		if (!grown)
 			return NULL;
 		m->pods = grown;
@@ -278,7 +278,7 @@ static struct vxpu_ext_pod *pod_insert(struct vxpu_ext_model *m, const char *uid
 	if (!p)
 		return NULL;
 	vxpu_copy_name(p->uid, sizeof(p->uid), uid);
-	memmove(&m->pods[i + 1], &m->pods[i], (m->npods - i) * sizeof(m->pods[0]));
+	memmove(&m->pods[i + 1], &m->pods[i], (m->npods - i) * sizeof(struct vxpu_ext_pod *));
 	m->pods[i] = p;
 	m->npods++;
 	m->generation++;
@@ -343,7 +343,8 @@ int vxpu_ext_model_node_update(struct vxpu_ext_model *m, const struct vxpu_kube_
 	} else {
 		if (m->nnodes == m->node_cap) {
 			size_t cap = m->node_cap ? m->node_cap * 2 : 64;
-			struct vxpu_ext_node **grown = realloc(m->nodes, cap * sizeof(*grown));
+			struct vxpu_ext_node **grown =
+			        realloc(m->nodes, cap * sizeof(struct vxpu_ext_node *));
 			if (!grown) {
 				node_free(n);
 				return -1;
@@ -351,7 +352,8 @@ int vxpu_ext_model_node_update(struct vxpu_ext_model *m, const struct vxpu_kube_
 			m->nodes = grown;
 			m->node_cap = cap;
 		}
-		memmove(&m->nodes[i + 1], &m->nodes[i], (m->nnodes - i) * sizeof(m->nodes[0]));
+		memmove(&m->nodes[i + 1], &m->nodes[i],
+		        (m->nnodes - i) * sizeof(struct vxpu_ext_node *));
 		m->nodes[i] = n;
 		m->nnodes++;
 	}
@@ -375,7 +377,8 @@ void vxpu_ext_model_node_delete(struct vxpu_ext_model *m, const char *name)
 			problem(m->pods[k]->problem, "node \"%s\" is not known", name);
 		}
 	node_free(n);
-	memmove(&m->nodes[i], &m->nodes[i + 1], (m->nnodes - i - 1) * sizeof(m->nodes[0]));
+	memmove(&m->nodes[i], &m->nodes[i + 1],
+	        (m->nnodes - i - 1) * sizeof(struct vxpu_ext_node *));
 	m->nnodes--;
 	m->generation++;
 }

@@ -69,6 +69,8 @@ static int copy_to(char *dst, size_t cap, const char *src)
 /* Reads a whole small file (at most limit bytes) into a heap string. */
 static char *read_file(const char *path, size_t limit, char *err, size_t errlen)
 {
+	if (err && errlen)
+		err[0] = '\0';
 	FILE *f = fopen(path, "rb");
 	if (!f) {
 		fail(err, errlen, "%s: %s", path, strerror(errno));
@@ -324,7 +326,7 @@ static int kc_string(struct kc *k, const yaml_node_t *m, const char *path, const
 static int kc_path(struct kc *k, const yaml_node_t *m, const char *path, const char *key, char *out,
                    size_t cap)
 {
-	char raw[VXPU_KUBE_PATH_MAX];
+	char raw[VXPU_KUBE_PATH_MAX] = "";
 	int r = kc_string(k, m, path, key, raw, sizeof(raw));
 	if (r != 0)
 		return r;
@@ -468,7 +470,7 @@ int vxpu_kube_config_from_kubeconfig(struct vxpu_kube_config *c, const char *pat
 	const yaml_node_t *insecure = kc_get(&k, cluster, "insecure-skip-tls-verify");
 	if (insecure) {
 		const char *v = scalar(insecure);
-		if (!v || (strcmp(v, "true") && strcmp(v, "false"))) {
+		if (!v || (strcmp(v, "true") != 0 && strcmp(v, "false") != 0)) {
 			kc_fail(&k, insecure, "insecure-skip-tls-verify", "expected true or false");
 			goto out;
 		}
@@ -1070,7 +1072,7 @@ int vxpu_kube_list(struct vxpu_kube_client *c, const char *path, const char *sel
 			cJSON_Delete(page);
 			goto too_long;
 		}
-		while (cJSON_IsArray(list) && list->child)
+		while (list && cJSON_IsArray(list) && list->child)
 			cJSON_AddItemToArray(*items, cJSON_DetachItemViaPointer(list, list->child));
 		bool more = cJSON_IsString(next) && next->valuestring[0];
 		if (more && copy_to(cont, sizeof(cont), next->valuestring) < 0) {

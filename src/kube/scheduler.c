@@ -294,7 +294,8 @@ static void event_post(struct vxpu_scheduler *s, const struct pod_event *e)
 	long status = 0;
 	if (vxpu_kube_call_json(s->client, "POST", path, "application/json", body, NULL, &status,
 	                        err, sizeof(err)) < 0)
-		vxpu_log(VXPU_LOG_WARN, "event not posted", "pod", e->name, "error", err, NULL);
+		vxpu_log(VXPU_LOG_WARN, "event not posted", "pod", e->name, "error", err,
+		         (char *)NULL);
 	cJSON_free(body);
 }
 
@@ -331,7 +332,7 @@ static void apply_locked(struct vxpu_scheduler *s, const char *kind, const char 
 	if (strcmp(kind, "Node") == 0) {
 		struct vxpu_kube_node kn;
 		if (vxpu_kube_node_read(obj, "Node", &kn, err, sizeof(err)) < 0) {
-			vxpu_log(VXPU_LOG_WARN, "node event ignored", "error", err, NULL);
+			vxpu_log(VXPU_LOG_WARN, "node event ignored", "error", err, (char *)NULL);
 			return;
 		}
 		snprintf(key, keycap, "%s", kn.name);
@@ -339,13 +340,14 @@ static void apply_locked(struct vxpu_scheduler *s, const char *kind, const char 
 			vxpu_ext_model_node_delete(&s->model, kn.name);
 		else if (vxpu_ext_model_node_update(&s->model, &kn) == 1 && kn.registration)
 			vxpu_log(VXPU_LOG_WARN, "node registration refused", "node", kn.name,
-			         "error", vxpu_ext_model_node(&s->model, kn.name)->problem, NULL);
+			         "error", vxpu_ext_model_node(&s->model, kn.name)->problem,
+			         (char *)NULL);
 	} else if (strcmp(kind, "Pod") == 0) {
-		struct vxpu_kube_pod *kp = malloc(sizeof(*kp));
+		struct vxpu_kube_pod *kp = calloc(1, sizeof(*kp));
 		if (!kp)
 			return;
 		if (vxpu_kube_pod_read(obj, "Pod", s->vendors, kp, err, sizeof(err)) < 0) {
-			vxpu_log(VXPU_LOG_WARN, "pod event ignored", "error", err, NULL);
+			vxpu_log(VXPU_LOG_WARN, "pod event ignored", "error", err, (char *)NULL);
 		} else if (kp->uid[0]) {
 			snprintf(key, keycap, "%s", kp->uid);
 			if (deleted)
@@ -357,7 +359,7 @@ static void apply_locked(struct vxpu_scheduler *s, const char *kind, const char 
 				if (p && !p->recorded && vxpu_scheduler_synced(s))
 					vxpu_log(VXPU_LOG_WARN, "allocation not counted", "pod",
 					         kp->name, "namespace", kp->ns, "error", p->problem,
-					         NULL);
+					         (char *)NULL);
 			}
 		}
 		free(kp);
@@ -365,14 +367,15 @@ static void apply_locked(struct vxpu_scheduler *s, const char *kind, const char 
 		struct vxpu_kube_quota kq;
 		if (vxpu_kube_quota_read(obj, "ResourceQuota", s->vendors, &kq, err, sizeof(err)) <
 		    0) {
-			vxpu_log(VXPU_LOG_WARN, "quota event ignored", "error", err, NULL);
+			vxpu_log(VXPU_LOG_WARN, "quota event ignored", "error", err, (char *)NULL);
 			return;
 		}
 		snprintf(key, keycap, "%s/%s", kq.ns, kq.name);
 		if (deleted)
 			vxpu_ext_model_quota_delete(&s->model, kq.ns, kq.name);
 		else if (vxpu_ext_model_quota_update(&s->model, &kq, err, sizeof(err)) < 0)
-			vxpu_log(VXPU_LOG_WARN, "quota refused", "quota", key, "error", err, NULL);
+			vxpu_log(VXPU_LOG_WARN, "quota refused", "quota", key, "error", err,
+			         (char *)NULL);
 	}
 }
 
@@ -465,7 +468,7 @@ static void watch_end(void *ctx, const char *rv)
 	w->nseen = 0;
 	w->in_relist = false;
 	if (!atomic_exchange(&w->synced, true))
-		vxpu_log(VXPU_LOG_INFO, "cache synced", "kind", w->kind, NULL);
+		vxpu_log(VXPU_LOG_INFO, "cache synced", "kind", w->kind, (char *)NULL);
 }
 
 static void *watch_main(void *arg)
@@ -631,7 +634,7 @@ void vxpu_scheduler_filter(struct vxpu_scheduler *s, const char *body, size_t le
 	                                : OUT_INFEASIBLE;
 	if (o == OUT_INFEASIBLE || o == OUT_REFUSED)
 		vxpu_log(VXPU_LOG_INFO, "no node fits", "pod", a.pod->name, "namespace", a.pod->ns,
-		         NULL);
+		         (char *)NULL);
 	vxpu_extender_args_free(&a);
 	answer_text(out, 200, text);
 	observe(s, VERB_FILTER, o, mono_s() - t0);
@@ -678,7 +681,7 @@ void vxpu_scheduler_admit(struct vxpu_scheduler *s, const char *body, size_t len
 	                 : r.verdict == VXPU_WEBHOOK_ADMITTED ? OUT_OK
 	                                                      : OUT_PASSTHROUGH;
 	if (o == OUT_REFUSED)
-		vxpu_log(VXPU_LOG_INFO, "pod denied", "reason", r.message, NULL);
+		vxpu_log(VXPU_LOG_INFO, "pod denied", "reason", r.message, (char *)NULL);
 	observe(s, VERB_ADMIT, o, mono_s() - t0);
 }
 
@@ -957,7 +960,7 @@ static int node_refresh(struct vxpu_scheduler *s, const char *node, char *why, s
 		return fail(why, whylen, "cannot list the pods of node \"%s\": %s", node, err);
 	size_t n = (size_t)cJSON_GetArraySize(items);
 	const char **uids = calloc(n ? n : 1, sizeof(*uids));
-	struct vxpu_kube_pod *kp = malloc(sizeof(*kp));
+	struct vxpu_kube_pod *kp = calloc(1, sizeof(*kp));
 	if (!uids || !kp) {
 		free(uids);
 		free(kp);
@@ -1102,7 +1105,7 @@ static int do_bind(struct vxpu_scheduler *s, const struct vxpu_extender_binding 
 			goto out;
 		/* The pod changed meanwhile (its status, a label): read it again. */
 		cJSON *again = NULL;
-		struct vxpu_kube_pod *fresh = malloc(sizeof(*fresh));
+		struct vxpu_kube_pod *fresh = calloc(1, sizeof(*fresh));
 		if (!fresh || pod_get(s, b->ns, b->name, &again, fresh, &status, why, whylen) < 0) {
 			free(fresh);
 			goto out;
@@ -1122,7 +1125,7 @@ static int do_bind(struct vxpu_scheduler *s, const struct vxpu_extender_binding 
 		if (status == 409) {
 			/* A retry of a Binding that landed answers 409: look. */
 			cJSON *again = NULL;
-			struct vxpu_kube_pod *now = malloc(sizeof(*now));
+			struct vxpu_kube_pod *now = calloc(1, sizeof(*now));
 			char tmp[256];
 			bool landed = now &&
 			              pod_get(s, b->ns, b->name, &again, now, &status, tmp,
@@ -1177,7 +1180,7 @@ void vxpu_scheduler_bind(struct vxpu_scheduler *s, const char *body, size_t len,
 		/* Info, not warn: with two replicas a lost race is routine; the pod's
 		 * Warning Event carries the reason to its owner. */
 		vxpu_log(VXPU_LOG_INFO, "bind failed", "pod", b.name, "namespace", b.ns, "node",
-		         b.node, "error", why, NULL);
+		         b.node, "error", why, (char *)NULL);
 		if (kp) {
 			if (!kp->uid[0]) {
 				snprintf(kp->ns, sizeof(kp->ns), "%s", b.ns);
@@ -1188,7 +1191,7 @@ void vxpu_scheduler_bind(struct vxpu_scheduler *s, const char *body, size_t len,
 		}
 	} else {
 		vxpu_log(VXPU_LOG_INFO, "bound", "pod", b.name, "namespace", b.ns, "node", b.node,
-		         NULL);
+		         (char *)NULL);
 	}
 	free(kp);
 	answer_text(out, 200, vxpu_extender_binding_result(rc < 0 ? why : NULL));

@@ -342,9 +342,13 @@ static void bind_writes_annotation_lease_and_binding(void **state)
 	                       "vxpu_scheduler_requests_total{outcome=\"bound\",verb=\"bind\"} 2"));
 	assert_non_null(strstr(metrics,
 	                       "vxpu_scheduler_request_duration_seconds_count{verb=\"filter\"} 2"));
-	assert_non_null(
-	        strstr(metrics, "vxpu_scheduler_device_memory_allocated_bytes{device=\"GPU-node-00-"
-	                        "0\",index=\"0\",model=\"Tesla T4\",node=\"node-00\"} 6.291456e+09"));
+	/* 6000 MiB in bytes, however the writer spells the number. */
+	const char *series =
+	        "vxpu_scheduler_device_memory_allocated_bytes{device=\"GPU-node-00-0\","
+	        "index=\"0\",model=\"Tesla T4\",node=\"node-00\"} ";
+	const char *at = strstr(metrics, series);
+	assert_non_null(at);
+	assert_true(strtod(at + strlen(series), NULL) == 6000.0 * 1048576.0);
 	assert_non_null(strstr(metrics, "vxpu_scheduler_cache_synced 1"));
 	free(metrics);
 	cJSON *events = NULL;
