@@ -48,7 +48,9 @@ format:
 	clang-format -i $(SOURCES)
 
 lint: build
-	clang-tidy -p $(BUILD) --quiet $(filter src/%.c,$(SOURCES))
+	@# One file per run: clang-tidy 14 carries analyzer state across files and
+	@# then reports uninitialized va_lists that are not there.
+	@for f in $(filter src/%.c,$(SOURCES)); do clang-tidy -p $(BUILD) --quiet $$f || exit 1; done
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--inline-suppr --std=c11 -I src $(filter src/%,$(SOURCES))
 
