@@ -19,11 +19,16 @@ PACKAGES=(
 	libcmocka-dev      # unit tests
 	libmicrohttpd-dev  # HTTP(S) server of vxpu serve and the daemons (kube)
 	libcurl4-openssl-dev # Kubernetes API client (kube)
+	libgrpc-dev        # kubelet device plugin transport, gRPC core (kube)
+	libprotobuf-c-dev  # device plugin messages (kube)
 	libsqlite3-dev     # local ledger and allocation state (meter, node)
 	libyaml-dev        # kubeconfig files (kube)
 	make               # front door
 	pkg-config         # locating libraries
+	protobuf-c-compiler # protoc-c: device plugin messages from deviceplugin.proto (kube)
 	python3            # test Kubernetes API server (tests/unit/sched)
+	python3-grpcio     # test kubelet of the device plugin (tests/integration/agent_plugin.sh)
+	python3-protobuf   # its messages, from the descriptor set
 	python3-yaml       # deploy manifest checks (tests/integration/sched_deploy.sh)
 	valgrind           # memory checks in the suite
 )

@@ -18,6 +18,8 @@
 #include "node/discover.h"
 #include "node/health.h"
 #include "node/hostpid.h"
+#include "kube/deviceplugin.h"
+#include "kube/deviceplugin_source.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -50,8 +52,10 @@ static const char node_usage[] =
         "  --duration DURATION         stop after this long (default: until SIGINT/SIGTERM)\n";
 
 struct node_output {
-	pthread_mutex_t lock; /* one whole line at a time */
+	pthread_mutex_t lock; /* one whole line at a time; guards plugin and healthy */
 	struct vxpu_discovery disc;
+	struct vxpu_dp *plugin; /* plugin mode: the running plugin, or NULL */
+	bool healthy[VXPU_FOUND_MAX_DEVICES];
 };
 
 static void print_health(struct node_output *o, unsigned index, const struct vxpu_device_health *h)
@@ -77,7 +81,87 @@ static void print_health(struct node_output *o, unsigned index, const struct vxp
 
 static void on_change(void *ctx, unsigned index, const struct vxpu_device_health *h)
 {
-	print_health(ctx, index, h);
+	struct node_output *o = ctx;
+	print_health(o, index, h);
+	pthread_mutex_lock(&o->lock);
+	if (index < VXPU_FOUND_MAX_DEVICES)
+		o->healthy[index] = h->healthy;
+	if (o->plugin)
+		vxpu_dp_set_health(o->plugin, index, h->healthy);
+	pthread_mutex_unlock(&o->lock);
+}
+
+static void print_event(struct node_output *o, const char *msg, const char *key, const char *value)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	char line[1024];
+	size_t len = vxpu_logfmt_begin(line, sizeof(line),
+	                               (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
+	                               VXPU_LOG_INFO, msg);
+	if (key)
+		vxpu_logfmt_field(line, sizeof(line), &len, key, value);
+	pthread_mutex_lock(&o->lock);
+	puts(line);
+	fflush(stdout);
+	pthread_mutex_unlock(&o->lock);
+}
+
+struct plugin_flags {
+	const char *plugin_dir, *resource, *endpoint, *allocations;
+	unsigned slices;
+};
+
+/* Starts the plugin with the cards' present health and registers it,
+ * retrying registration until kubelet answers or a stop signal comes. */
+static int plugin_up(struct node_output *o, const struct plugin_flags *pf,
+                     struct vxpu_dp_files *files, const sigset_t *stop_signals, char *err,
+                     size_t errlen)
+{
+	static struct vxpu_dp_options dpo;
+	memset(&dpo, 0, sizeof(dpo));
+	snprintf(dpo.plugin_dir, sizeof(dpo.plugin_dir), "%s", pf->plugin_dir);
+	snprintf(dpo.endpoint, sizeof(dpo.endpoint), "%s", pf->endpoint);
+	snprintf(dpo.resource, sizeof(dpo.resource), "%s", pf->resource);
+	vxpu_dp_config_default(&dpo.answer);
+	dpo.lookup = vxpu_dp_files_lookup;
+	dpo.lookup_ctx = files;
+	dpo.ncards = o->disc.count;
+	pthread_mutex_lock(&o->lock);
+	for (unsigned i = 0; i < o->disc.count; i++) {
+		snprintf(dpo.cards[i].id, sizeof(dpo.cards[i].id), "%s", o->disc.devices[i].uuid);
+		dpo.cards[i].numa = o->disc.devices[i].numa_node;
+		dpo.cards[i].slices = pf->slices;
+		dpo.cards[i].healthy = o->healthy[i];
+	}
+	pthread_mutex_unlock(&o->lock);
+	struct vxpu_dp *p;
+	if (vxpu_dp_start(&p, &dpo, err, errlen) != 0)
+		return -1;
+	pthread_mutex_lock(&o->lock);
+	o->plugin = p;
+	for (unsigned i = 0; i < o->disc.count; i++) /* a flip during the start */
+		vxpu_dp_set_health(p, i, o->healthy[i]);
+	pthread_mutex_unlock(&o->lock);
+	for (;;) {
+		if (vxpu_dp_register(p, err, errlen) == 0) {
+			print_event(o, "registered", "resource", pf->resource);
+			return 0;
+		}
+		print_event(o, "register failed", "error", err);
+		struct timespec wait = {.tv_sec = 0, .tv_nsec = 500000000L};
+		if (sigtimedwait(stop_signals, NULL, &wait) >= 0)
+			return 1;
+	}
+}
+
+static void plugin_down(struct node_output *o)
+{
+	pthread_mutex_lock(&o->lock);
+	struct vxpu_dp *p = o->plugin;
+	o->plugin = NULL;
+	pthread_mutex_unlock(&o->lock);
+	vxpu_dp_stop(p);
 }
 
 /* "--name VALUE" / "--name=VALUE" at argv[*i]: the value, else NULL. */
@@ -99,8 +183,11 @@ static const char *flag_value(int argc, char **argv, int *i, const char *name, b
 	return argv[++*i];
 }
 
-static int node_health(int argc, char **argv)
+static int node_health(int argc, char **argv, bool plugin)
 {
+	struct plugin_flags pf = {.plugin_dir = "/var/lib/kubelet/device-plugins",
+	                          .resource = "nvidia.com/gpu",
+	                          .slices = 10};
 	struct vxpu_health_watch_options opts;
 	memset(&opts, 0, sizeof(opts));
 	if (vxpu_cli_discover_defaults(&opts.discover) != 0)
@@ -127,10 +214,42 @@ static int node_health(int argc, char **argv)
 			if (matched)
 				which = k;
 		}
+		static const char *const plugin_names[] = {
+		        "--plugin-dir", "--resource", "--endpoint", "--allocations", "--slices"};
+		for (int k = 0; plugin && k < 5 && which < 0; k++) {
+			bool matched;
+			value = flag_value(argc, argv, &i, plugin_names[k], &matched);
+			if (matched)
+				which = 10 + k;
+		}
 		if (which < 0)
 			return vxpu_cli_usage_error("node", "unknown flag \"%s\"", argv[i]);
-		if (!value)
-			return vxpu_cli_usage_error("node", "flag %s needs a value", names[which]);
+		if (!value || (which >= 10 && !*value))
+			return vxpu_cli_usage_error("node", "flag %s needs a value",
+			                            which >= 10 ? plugin_names[which - 10]
+			                                        : names[which]);
+		if (which >= 10) {
+			if (which == 10)
+				pf.plugin_dir = value;
+			else if (which == 11)
+				pf.resource = value;
+			else if (which == 12)
+				pf.endpoint = value;
+			else if (which == 13)
+				pf.allocations = value;
+			else {
+				char *end;
+				errno = 0;
+				unsigned long v = strtoul(value, &end, 10);
+				if (*value < '1' || *value > '9' || *end || errno || v > 1024)
+					return vxpu_cli_usage_error("node",
+					                            "invalid --slices \"%s\" (a "
+					                            "whole number from 1 to 1024)",
+					                            value);
+				pf.slices = (unsigned)v;
+			}
+			continue;
+		}
 		int rc = 0;
 		uint64_t ns = 0;
 		switch (which) {
@@ -159,6 +278,26 @@ static int node_health(int argc, char **argv)
 		}
 		if (rc != 0)
 			return vxpu_cli_usage_error("node", "%s: %s", names[which], why);
+	}
+	char endpoint[160];
+	if (plugin) {
+		if (!pf.allocations)
+			return vxpu_cli_usage_error("node", "plugin needs --allocations DIR");
+		if (strchr(pf.resource, '/') == NULL || strlen(pf.resource) >= 128)
+			return vxpu_cli_usage_error(
+			        "node", "invalid --resource \"%s\" (a name such as nvidia.com/gpu)",
+			        pf.resource);
+		if (!pf.endpoint) {
+			snprintf(endpoint, sizeof(endpoint), "vxpu-%s.sock", pf.resource);
+			for (char *c = endpoint; *c; c++)
+				if (*c == '/')
+					*c = '-';
+			pf.endpoint = endpoint;
+		}
+		if (strchr(pf.endpoint, '/') || strlen(pf.endpoint) >= 64)
+			return vxpu_cli_usage_error(
+			        "node", "invalid --endpoint \"%s\" (a file name, under 64 bytes)",
+			        pf.endpoint);
 	}
 	if (opts.discover.backend == VXPU_BACKEND_INVENTORY)
 		return vxpu_cli_usage_error(
@@ -189,16 +328,50 @@ static int node_health(int argc, char **argv)
 	for (unsigned i = 0; i < n; i++)
 		print_health(&out, i, &now[i]);
 
-	struct timespec limit = {.tv_sec = (time_t)(duration_ns / 1000000000ULL),
-	                         .tv_nsec = (long)(duration_ns % 1000000000ULL)};
-	for (;;) {
-		int sig = duration_ns ? sigtimedwait(&stop_signals, NULL, &limit)
-		                      : sigwaitinfo(&stop_signals, NULL);
-		if (sig >= 0 || errno != EINTR)
-			break; /* a stop signal, or the duration ran out (EAGAIN) */
+	for (unsigned i = 0; i < n; i++)
+		out.healthy[i] = now[i].healthy;
+
+	static struct vxpu_dp_files files;
+	int status = VXPU_EXIT_OK;
+	bool stopped = false;
+	if (plugin) {
+		vxpu_dp_files_init(&files, pf.allocations);
+		int up = plugin_up(&out, &pf, &files, &stop_signals, err, sizeof(err));
+		if (up < 0) {
+			vxpu_health_watch_stop(w);
+			return vxpu_cli_fail("node", "%s", err);
+		}
+		stopped = up > 0;
 	}
+	/* Every 100 ms: a stop signal, the end of --duration, or (plugin) a
+	 * kubelet restart, seen as the plugin's socket file going away. */
+	struct timespec start;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (!stopped) {
+		struct timespec tick = {.tv_sec = 0, .tv_nsec = 100000000L};
+		if (sigtimedwait(&stop_signals, NULL, &tick) >= 0)
+			break;
+		struct timespec t;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		uint64_t ran = (uint64_t)(t.tv_sec - start.tv_sec) * 1000000000ULL +
+		               (uint64_t)(t.tv_nsec - start.tv_nsec);
+		if (duration_ns && ran >= duration_ns)
+			break;
+		if (plugin && vxpu_dp_socket_gone(out.plugin)) {
+			print_event(&out, "kubelet restarted", "socket", pf.endpoint);
+			plugin_down(&out);
+			int up = plugin_up(&out, &pf, &files, &stop_signals, err, sizeof(err));
+			if (up < 0) {
+				status = vxpu_cli_fail("node", "%s", err);
+				break;
+			}
+			stopped = up > 0;
+		}
+	}
+	if (plugin)
+		plugin_down(&out);
 	vxpu_health_watch_stop(w);
-	return VXPU_EXIT_OK;
+	return status;
 }
 
 static int node_host_pids(int argc, char **argv)
@@ -249,20 +422,23 @@ static int node_host_pids(int argc, char **argv)
 static int node_run(int argc, char **argv)
 {
 	if (argc < 2 || vxpu_cli_wants_help(argc, argv))
-		return argc < 2 ? vxpu_cli_usage_error("node",
-		                                       "missing what to run (health or host-pids)")
+		return argc < 2 ? vxpu_cli_usage_error(
+		                          "node",
+		                          "missing what to run (health, host-pids or plugin)")
 		                : (fputs(node_usage, stdout), VXPU_EXIT_OK);
 	if (strcmp(argv[1], "health") == 0)
-		return node_health(argc, argv);
+		return node_health(argc, argv, false);
+	if (strcmp(argv[1], "plugin") == 0)
+		return node_health(argc, argv, true);
 	if (strcmp(argv[1], "host-pids") == 0)
 		return node_host_pids(argc, argv);
-	return vxpu_cli_usage_error("node", "unknown part \"%s\" (use health or host-pids)",
+	return vxpu_cli_usage_error("node", "unknown part \"%s\" (use health, host-pids or plugin)",
 	                            argv[1]);
 }
 
 static const struct vxpu_command node_command = {
         .name = "node",
-        .summary = "node agent parts: device health watching, host PIDs in regions",
+        .summary = "node agent parts: device health, host PIDs in regions, kubelet device plugin",
         .usage = node_usage,
         .run = node_run,
 };

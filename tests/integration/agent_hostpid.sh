@@ -40,7 +40,11 @@ for _ in $(seq 100); do
 done
 grep -q "held=1" "$WORK/hold.out" && PASSES=$((PASSES + 1)) || { echo "FAIL: holder: $(cat "$WORK/hold.out")"; FAILS=$((FAILS + 1)); }
 # The probe's host PID: unshare's child, or the background job itself.
-if [ ${#NS[@]} -gt 0 ]; then host_pid=$(pgrep -P "$HOLDER" | head -1); else host_pid=$HOLDER; fi
+if [ ${#NS[@]} -gt 0 ]; then
+	host_pid=$(grep -l "^PPid:[[:space:]]*$HOLDER$" /proc/[0-9]*/status 2>/dev/null | head -1 | cut -d/ -f3)
+else
+	host_pid=$HOLDER
+fi
 ns_pid=$(awk '/^NSpid:/ { print $NF }' "/proc/$host_pid/status")
 echo "workload: host pid $host_pid, pid in its namespace $ns_pid"
 
