@@ -20,8 +20,12 @@
 #include "node/hostpid.h"
 #include "kube/deviceplugin.h"
 #include "kube/deviceplugin_source.h"
+#include "limiter/region.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -108,9 +112,154 @@ static void print_event(struct node_output *o, const char *msg, const char *key,
 }
 
 struct plugin_flags {
-	const char *plugin_dir, *resource, *endpoint, *allocations;
+	const char *plugin_dir, *resource, *endpoint, *allocations, *state_dir;
 	unsigned slices;
 };
+
+/* mkdir that accepts an existing directory. */
+static int make_dir(const char *path, char *err, size_t errlen)
+{
+	if (mkdir(path, 0755) == 0 || errno == EEXIST)
+		return 0;
+	snprintf(err, errlen, "cannot create %.300s: %s", path, strerror(errno));
+	return -1;
+}
+
+/* Writes len bytes to path through a temporary file and a rename, so a
+ * container starting meanwhile never maps half a file. */
+static int write_atomically(const char *path, const char *data, size_t len, char *err,
+                            size_t errlen)
+{
+	char tmp[PATH_MAX];
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot write %.300s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	size_t done = 0;
+	while (done < len) {
+		ssize_t w = write(fd, data + done, len - done);
+		if (w <= 0) {
+			snprintf(err, errlen, "cannot write %.300s: %s", tmp, strerror(errno));
+			close(fd);
+			unlink(tmp);
+			return -1;
+		}
+		done += (size_t)w;
+	}
+	if (close(fd) != 0 || rename(tmp, path) != 0) {
+		snprintf(err, errlen, "cannot install %.300s: %s", path, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/* libvxpu.so: $VXPU_LIBRARY, else beside the vxpu binary. */
+static int read_limiter(char **data, size_t *len, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	const char *env = getenv("VXPU_LIBRARY");
+	if (env && *env) {
+		snprintf(path, sizeof(path), "%s", env);
+	} else {
+		ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 16);
+		if (n <= 0) {
+			snprintf(err, errlen, "cannot locate the vxpu binary");
+			return -1;
+		}
+		path[n] = '\0';
+		char *slash = strrchr(path, '/');
+		snprintf(slash ? slash + 1 : path, 16, "libvxpu.so");
+	}
+	FILE *f = fopen(path, "rb");
+	struct stat sb;
+	if (!f || fstat(fileno(f), &sb) != 0 || sb.st_size <= 0 || sb.st_size > (64 << 20)) {
+		snprintf(err, errlen, "cannot read libvxpu.so at %.300s (set VXPU_LIBRARY): %s",
+		         path, f ? "not a library file" : strerror(errno));
+		if (f)
+			fclose(f);
+		return -1;
+	}
+	*len = (size_t)sb.st_size;
+	*data = malloc(*len);
+	bool ok = *data && fread(*data, 1, *len, f) == *len;
+	fclose(f);
+	if (!ok) {
+		free(*data);
+		snprintf(err, errlen, "cannot read %.300s", path);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The host side of every answer: STATE/lib/libvxpu.so and
+ * STATE/lib/ld.so.preload (naming the library's path inside containers),
+ * STATE/containers (one region folder per container), STATE/devices.
+ */
+static int install_state(const struct vxpu_dp_config *c, const char *state, char *err,
+                         size_t errlen)
+{
+	char lib[PATH_MAX];
+	snprintf(lib, sizeof(lib), "%s/lib", state);
+	if (make_dir(state, err, errlen) != 0 || make_dir(lib, err, errlen) != 0 ||
+	    make_dir(c->region_root, err, errlen) != 0 ||
+	    make_dir(c->device_dir_host, err, errlen) != 0)
+		return -1;
+	char *data;
+	size_t len;
+	if (read_limiter(&data, &len, err, errlen) != 0)
+		return -1;
+	int rc = write_atomically(c->library_host_path, data, len, err, errlen);
+	free(data);
+	char preload[VXPU_DP_PATH_MAX + 2];
+	int n = snprintf(preload, sizeof(preload), "%s\n", c->library_container_path);
+	return rc == 0 ? write_atomically(c->preload_host_path, preload, (size_t)n, err, errlen)
+	               : -1;
+}
+
+/* Allocate's last step: the container's managed region, with the
+ * allocation's limits and device UUIDs, before the container starts. */
+static int prepare_region(void *ctx, const struct vxpu_pod_allocation *a, unsigned container,
+                          const struct vxpu_dp_answer *answer, char *err, size_t errlen)
+{
+	(void)ctx;
+	const struct vxpu_alloc_container *ct = &a->containers[container];
+	if (ct->count > VXPU_REGION_MAX_DEVICES) {
+		snprintf(err, errlen, "container \"%s\" has %u devices; a region holds %u",
+		         ct->name, (unsigned)ct->count, VXPU_REGION_MAX_DEVICES);
+		return -1;
+	}
+	if (make_dir(answer->region_host_dir, err, errlen) != 0)
+		return -1;
+	struct vxpu_region_init init;
+	vxpu_region_init_default(&init);
+	init.managed = true;
+	for (uint32_t i = 0; i < ct->count; i++) {
+		const struct vxpu_alloc_device *d = &a->devices[ct->first + i];
+		init.memory_limit[i] = d->memory_mib << 20;
+		init.uuid_set[i] = vxpu_region_parse_uuid(d->id, init.uuid[i]) == 0;
+	}
+	char path[sizeof(answer->region_host_dir) + 8];
+	snprintf(path, sizeof(path), "%s/region", answer->region_host_dir);
+	struct vxpu_region r;
+	if (vxpu_region_open(&r, path, VXPU_REGION_OPEN_CREATE, &init, err, errlen) != 0)
+		return -1;
+	vxpu_region_close(&r);
+	return 0;
+}
+
+/* The answer's host paths under the state folder. */
+static void state_paths(struct vxpu_dp_config *c, const char *state)
+{
+	vxpu_dp_config_default(c);
+	snprintf(c->library_host_path, sizeof(c->library_host_path), "%s/lib/libvxpu.so", state);
+	snprintf(c->preload_host_path, sizeof(c->preload_host_path), "%s/lib/ld.so.preload", state);
+	snprintf(c->region_root, sizeof(c->region_root), "%s/containers", state);
+	snprintf(c->device_dir_host, sizeof(c->device_dir_host), "%s/devices", state);
+}
 
 /* Starts the plugin with the cards' present health and registers it,
  * retrying registration until kubelet answers or a stop signal comes. */
@@ -123,7 +272,8 @@ static int plugin_up(struct node_output *o, const struct plugin_flags *pf,
 	snprintf(dpo.plugin_dir, sizeof(dpo.plugin_dir), "%s", pf->plugin_dir);
 	snprintf(dpo.endpoint, sizeof(dpo.endpoint), "%s", pf->endpoint);
 	snprintf(dpo.resource, sizeof(dpo.resource), "%s", pf->resource);
-	vxpu_dp_config_default(&dpo.answer);
+	state_paths(&dpo.answer, pf->state_dir);
+	dpo.prepare = prepare_region;
 	dpo.lookup = vxpu_dp_files_lookup;
 	dpo.lookup_ctx = files;
 	dpo.ncards = o->disc.count;
@@ -187,6 +337,7 @@ static int node_health(int argc, char **argv, bool plugin)
 {
 	struct plugin_flags pf = {.plugin_dir = "/var/lib/kubelet/device-plugins",
 	                          .resource = "nvidia.com/gpu",
+	                          .state_dir = "/var/lib/vxpu",
 	                          .slices = 10};
 	struct vxpu_health_watch_options opts;
 	memset(&opts, 0, sizeof(opts));
@@ -214,9 +365,10 @@ static int node_health(int argc, char **argv, bool plugin)
 			if (matched)
 				which = k;
 		}
-		static const char *const plugin_names[] = {
-		        "--plugin-dir", "--resource", "--endpoint", "--allocations", "--slices"};
-		for (int k = 0; plugin && k < 5 && which < 0; k++) {
+		static const char *const plugin_names[] = {"--plugin-dir", "--resource",
+		                                           "--endpoint",   "--allocations",
+		                                           "--slices",     "--state-dir"};
+		for (int k = 0; plugin && k < 6 && which < 0; k++) {
 			bool matched;
 			value = flag_value(argc, argv, &i, plugin_names[k], &matched);
 			if (matched)
@@ -237,6 +389,8 @@ static int node_health(int argc, char **argv, bool plugin)
 				pf.endpoint = value;
 			else if (which == 13)
 				pf.allocations = value;
+			else if (which == 15)
+				pf.state_dir = value;
 			else {
 				char *end;
 				errno = 0;
@@ -294,6 +448,11 @@ static int node_health(int argc, char **argv, bool plugin)
 					*c = '-';
 			pf.endpoint = endpoint;
 		}
+		if (pf.state_dir[0] != '/' || strlen(pf.state_dir) > 200)
+			return vxpu_cli_usage_error(
+			        "node",
+			        "invalid --state-dir \"%s\" (an absolute path, at most 200 bytes)",
+			        pf.state_dir);
 		if (strchr(pf.endpoint, '/') || strlen(pf.endpoint) >= 64)
 			return vxpu_cli_usage_error(
 			        "node", "invalid --endpoint \"%s\" (a file name, under 64 bytes)",
@@ -335,6 +494,12 @@ static int node_health(int argc, char **argv, bool plugin)
 	int status = VXPU_EXIT_OK;
 	bool stopped = false;
 	if (plugin) {
+		struct vxpu_dp_config paths;
+		state_paths(&paths, pf.state_dir);
+		if (install_state(&paths, pf.state_dir, err, sizeof(err)) != 0) {
+			vxpu_health_watch_stop(w);
+			return vxpu_cli_fail("node", "%s", err);
+		}
 		vxpu_dp_files_init(&files, pf.allocations);
 		int up = plugin_up(&out, &pf, &files, &stop_signals, err, sizeof(err));
 		if (up < 0) {

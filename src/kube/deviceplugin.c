@@ -344,6 +344,11 @@ static grpc_byte_buffer *allocate_message(struct vxpu_dp *p, grpc_byte_buffer *i
 			snprintf(err, errlen, "Allocate: %s", why);
 			goto out;
 		}
+		if (p->o.prepare && p->o.prepare(p->o.prepare_ctx, alloc, container, &st[c].answer,
+		                                 why, sizeof(why)) != 0) {
+			snprintf(err, errlen, "Allocate: %s", why);
+			goto out;
+		}
 		answer_to_proto(&st[c]);
 		rp[c] = &st[c].resp;
 	}

@@ -59,6 +59,12 @@ struct vxpu_dp_options {
 	struct vxpu_dp_config answer;
 	vxpu_dp_lookup_fn lookup;
 	void *lookup_ctx;
+	/* Optional: runs once the answer is built and before it is sent (the
+	 * agent creates the container's region there). Non-zero fails the
+	 * Allocate with err as its message. */
+	int (*prepare)(void *ctx, const struct vxpu_pod_allocation *a, unsigned container,
+	               const struct vxpu_dp_answer *answer, char *err, size_t errlen);
+	void *prepare_ctx;
 };
 
 struct vxpu_dp;

@@ -26,6 +26,7 @@ BUILD, WORK = sys.argv[1], sys.argv[2]
 VXPU = os.path.join(BUILD, "vxpu")
 PLUGIN_DIR = os.path.join(WORK, "device-plugins")
 ALLOC_DIR = os.path.join(WORK, "allocations")
+STATE = os.path.join(WORK, "state")
 os.makedirs(PLUGIN_DIR, exist_ok=True)
 os.makedirs(ALLOC_DIR, exist_ok=True)
 
@@ -103,7 +104,7 @@ def sim(*args):
 kubelet = start_kubelet()
 agent = subprocess.Popen(
     [VXPU, "node", "plugin", "--backend", "sim", "--plugin-dir", PLUGIN_DIR,
-     "--allocations", ALLOC_DIR, "--slices", "4", "--recover-after", "500ms",
+     "--allocations", ALLOC_DIR, "--state-dir", STATE, "--slices", "4", "--recover-after", "500ms",
      "--probe-interval", "50ms"],
     stdout=open(os.path.join(WORK, "agent.log"), "w"), stderr=subprocess.STDOUT)
 
@@ -206,10 +207,21 @@ try:
     check("env", dict(c.envs) == want_env, dict(c.envs))
     mounts = [(m.container_path, m.host_path, m.read_only) for m in c.mounts]
     check("mounts", mounts == [
-        ("/etc/ld.so.preload", "/var/lib/vxpu/lib/ld.so.preload", True),
-        ("/usr/local/vxpu/libvxpu.so", "/var/lib/vxpu/lib/libvxpu.so", True),
-        ("/var/run/vxpu", "/var/lib/vxpu/containers/team-a_infer-0_main", False),
-        ("/var/run/vxpu-devices", "/var/lib/vxpu/devices", False)], mounts)
+        ("/etc/ld.so.preload", STATE + "/lib/ld.so.preload", True),
+        ("/usr/local/vxpu/libvxpu.so", STATE + "/lib/libvxpu.so", True),
+        ("/var/run/vxpu", STATE + "/containers/team-a_infer-0_main", False),
+        ("/var/run/vxpu-devices", STATE + "/devices", False)], mounts)
+    # What the mounts point at exists: the library, the preload file naming
+    # it, and the container's managed region with its limit and device.
+    with open(os.path.join(BUILD, "libvxpu.so"), "rb") as a, open(STATE + "/lib/libvxpu.so", "rb") as b:
+        check("libvxpu.so installed", a.read() == b.read())
+    with open(STATE + "/lib/ld.so.preload") as f:
+        check("ld.so.preload", f.read() == "/usr/local/vxpu/libvxpu.so\n")
+    region = STATE + "/containers/team-a_infer-0_main/region"
+    shown = json.loads(subprocess.run([VXPU, "region", "show", "--json", region], check=True,
+                                      capture_output=True, text=True).stdout)
+    check("region limit and device", shown["devices"][0]["limit_bytes"] == 4096 << 20
+          and shown["devices"][0]["uuid"] == cards[0], shown["devices"])
     devs = [(d.container_path, d.host_path, d.permissions) for d in c.devices]
     check("device nodes", devs == [(p, p, "rw") for p in
                                    ["/dev/nvidia-uvm", "/dev/nvidia-uvm-tools", "/dev/nvidia0", "/dev/nvidiactl"]], devs)

@@ -26,4 +26,6 @@ expect_exit 2 "$VXPU" node plugin --backend sim --allocations "$WORK" --slices 0
 expect_output 'invalid --slices "0"'
 expect_exit 2 "$VXPU" node plugin --backend sim --allocations "$WORK" --resource gpu
 expect_output 'invalid --resource "gpu"'
+expect_exit 2 "$VXPU" node plugin --backend sim --allocations "$WORK" --state-dir relative/dir
+expect_output 'invalid --state-dir "relative/dir"'
 finish
