@@ -22,6 +22,7 @@
 #include "kube/deviceplugin_source.h"
 #include "limiter/region.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -95,7 +96,8 @@ static void on_change(void *ctx, unsigned index, const struct vxpu_device_health
 	pthread_mutex_unlock(&o->lock);
 }
 
-static void print_event(struct node_output *o, const char *msg, const char *key, const char *value)
+static void print_event2(struct node_output *o, const char *msg, const char *key, const char *value,
+                         const char *key2, const char *value2)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -105,10 +107,17 @@ static void print_event(struct node_output *o, const char *msg, const char *key,
 	                               VXPU_LOG_INFO, msg);
 	if (key)
 		vxpu_logfmt_field(line, sizeof(line), &len, key, value);
+	if (key2)
+		vxpu_logfmt_field(line, sizeof(line), &len, key2, value2);
 	pthread_mutex_lock(&o->lock);
 	puts(line);
 	fflush(stdout);
 	pthread_mutex_unlock(&o->lock);
+}
+
+static void print_event(struct node_output *o, const char *msg, const char *key, const char *value)
+{
+	print_event2(o, msg, key, value, NULL, NULL);
 }
 
 struct plugin_flags {
@@ -249,6 +258,41 @@ static int prepare_region(void *ctx, const struct vxpu_pod_allocation *a, unsign
 		return -1;
 	vxpu_region_close(&r);
 	return 0;
+}
+
+/*
+ * One host-PID pass over every container region under STATE/containers:
+ * each live slot without a host PID gets the one of the process that maps
+ * that region file and carries the slot's PID (src/node/hostpid.h).
+ */
+static void refresh_host_pids(struct node_output *o, const char *region_root)
+{
+	DIR *dir = opendir(region_root);
+	if (!dir)
+		return;
+	struct dirent *de;
+	while ((de = readdir(dir)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		char path[PATH_MAX];
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s/region", region_root, de->d_name) >=
+		    sizeof(path))
+			continue;
+		struct vxpu_region r;
+		char err[512];
+		if (vxpu_region_open(&r, path, VXPU_REGION_OPEN_WRITE, NULL, err, sizeof(err)) != 0)
+			continue; /* not created yet, or removed meanwhile */
+		struct vxpu_hostpid_filter f = {.by_mapping = true};
+		struct vxpu_hostpid_report rep;
+		if (vxpu_hostpid_update_region(&r, &f, &rep, err, sizeof(err)) == 0 &&
+		    rep.written > 0) {
+			char n[16];
+			snprintf(n, sizeof(n), "%u", rep.written);
+			print_event2(o, "host pids", "container", de->d_name, "written", n);
+		}
+		vxpu_region_close(&r);
+	}
+	closedir(dir);
 }
 
 /* The answer's host paths under the state folder. */
@@ -512,6 +556,7 @@ static int node_health(int argc, char **argv, bool plugin)
 	 * kubelet restart, seen as the plugin's socket file going away. */
 	struct timespec start;
 	clock_gettime(CLOCK_MONOTONIC, &start);
+	unsigned long ticks = 0;
 	while (!stopped) {
 		struct timespec tick = {.tv_sec = 0, .tv_nsec = 100000000L};
 		if (sigtimedwait(&stop_signals, NULL, &tick) >= 0)
@@ -522,6 +567,11 @@ static int node_health(int argc, char **argv, bool plugin)
 		               (uint64_t)(t.tv_nsec - start.tv_nsec);
 		if (duration_ns && ran >= duration_ns)
 			break;
+		if (plugin && ++ticks % 10 == 0) {
+			struct vxpu_dp_config paths;
+			state_paths(&paths, pf.state_dir);
+			refresh_host_pids(&out, paths.region_root);
+		}
 		if (plugin && vxpu_dp_socket_gone(out.plugin)) {
 			print_event(&out, "kubelet restarted", "socket", pf.endpoint);
 			plugin_down(&out);

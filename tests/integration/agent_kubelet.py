@@ -222,6 +222,29 @@ try:
                                       capture_output=True, text=True).stdout)
     check("region limit and device", shown["devices"][0]["limit_bytes"] == 4096 << 20
           and shown["devices"][0]["uuid"] == cards[0], shown["devices"])
+
+    # A process of the container (libvxpu.so preloaded, the region above):
+    # the agent records its host PID in its slot within about a second.
+    probe = os.path.join(BUILD, "limiter-tests/limiter_probe")
+    ldd = subprocess.run(["ldd", probe], capture_output=True, text=True).stdout
+    preload = " ".join([l.split()[2] for l in ldd.splitlines() if "libasan" in l]
+                       + [os.path.join(BUILD, "libvxpu.so")])
+    holder = subprocess.Popen([probe, "hold", str(8 << 20)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "LD_PRELOAD": preload, "VXPU_REGION": region})
+    line = holder.stdout.readline()
+    check("container process holds memory", "held=1" in line, line)
+    host_pid = None
+    for _ in range(60):
+        shown = json.loads(subprocess.run([VXPU, "region", "show", "--json", region], check=True,
+                                          capture_output=True, text=True).stdout)
+        host_pid = shown["processes"][0]["host_pid"] if shown["processes"] else None
+        if host_pid:
+            break
+        time.sleep(0.1)
+    check("host PID recorded by the agent", host_pid == holder.pid, f"{host_pid} vs {holder.pid}")
+    holder.stdin.close()
+    holder.wait(timeout=10)
     devs = [(d.container_path, d.host_path, d.permissions) for d in c.devices]
     check("device nodes", devs == [(p, p, "rw") for p in
                                    ["/dev/nvidia-uvm", "/dev/nvidia-uvm-tools", "/dev/nvidia0", "/dev/nvidiactl"]], devs)
