@@ -14,7 +14,10 @@
 #include "cli/cli.h"
 #include "cli/common_flags.h"
 #include "core/health.h"
+#include "core/annotation.h"
 #include "core/logfmt.h"
+#include "core/model.h"
+#include "core/vendor.h"
 #include "node/discover.h"
 #include "node/health.h"
 #include "node/hostpid.h"
@@ -61,6 +64,7 @@ struct node_output {
 	struct vxpu_discovery disc;
 	struct vxpu_dp *plugin; /* plugin mode: the running plugin, or NULL */
 	bool healthy[VXPU_FOUND_MAX_DEVICES];
+	bool registration_stale; /* a health flip since the last registration file */
 };
 
 static void print_health(struct node_output *o, unsigned index, const struct vxpu_device_health *h)
@@ -93,6 +97,7 @@ static void on_change(void *ctx, unsigned index, const struct vxpu_device_health
 		o->healthy[index] = h->healthy;
 	if (o->plugin)
 		vxpu_dp_set_health(o->plugin, index, h->healthy);
+	o->registration_stale = true;
 	pthread_mutex_unlock(&o->lock);
 }
 
@@ -121,8 +126,9 @@ static void print_event(struct node_output *o, const char *msg, const char *key,
 }
 
 struct plugin_flags {
-	const char *plugin_dir, *resource, *endpoint, *allocations, *state_dir;
-	unsigned slices;
+	const char *plugin_dir, *resource, *endpoint, *allocations, *state_dir, *node_name;
+	unsigned slices; /* 0: each card's profile slice count */
+	const struct vxpu_node *node;
 };
 
 /* mkdir that accepts an existing directory. */
@@ -295,6 +301,66 @@ static void refresh_host_pids(struct node_output *o, const char *region_root)
 	closedir(dir);
 }
 
+/*
+ * The discovered devices as a core node, finalized against the built-in
+ * vendor profiles (which give each card its slice count and the resource
+ * names).
+ */
+static int build_node(const struct vxpu_discovery *found, const char *name,
+                      const struct vxpu_vendor_table *vendors, struct vxpu_node *node, char *err,
+                      size_t errlen)
+{
+	vxpu_node_init(node, name);
+	for (unsigned i = 0; i < found->count; i++) {
+		const struct vxpu_found_device *f = &found->devices[i];
+		struct vxpu_device d;
+		vxpu_device_init(&d, f->index, f->uuid[0] ? f->uuid : f->pci_bus_id, found->vendor,
+		                 f->model, f->memory_bytes >> 20);
+		d.numa = f->numa_node;
+		d.healthy = f->healthy;
+		if (vxpu_node_add_device(node, &d, err, errlen) != 0)
+			return -1;
+	}
+	for (unsigned i = 0; i < found->count; i++)
+		for (unsigned j = i + 1; j < found->count; j++) {
+			const struct vxpu_found_link *k = &found->links[i][j];
+			if (k->type[0] &&
+			    vxpu_node_add_link(node, found->devices[i].index,
+			                       found->devices[j].index, k->type,
+			                       k->width ? k->width : 1, err, errlen) != 0)
+				return -1;
+		}
+	return vxpu_node_finalize(node, vendors, err, errlen);
+}
+
+/*
+ * STATE/node-registration.json: the node registration annotation
+ * (docs/annotations.md) with the devices' present health, rewritten on
+ * every health change and as a heartbeat.
+ */
+static int write_registration(struct node_output *o, struct vxpu_node *node, const char *state,
+                              char *err, size_t errlen)
+{
+	pthread_mutex_lock(&o->lock);
+	for (uint32_t i = 0; i < node->ndevices && i < VXPU_FOUND_MAX_DEVICES; i++)
+		node->devices[i].healthy = o->healthy[i];
+	o->registration_stale = false;
+	pthread_mutex_unlock(&o->lock);
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	char *json = vxpu_node_registration_encode(node, (int64_t)ts.tv_sec * 1000 +
+	                                                         ts.tv_nsec / 1000000);
+	if (!json) {
+		snprintf(err, errlen, "cannot encode the node registration");
+		return -1;
+	}
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/node-registration.json", state);
+	int rc = write_atomically(path, json, strlen(json), err, errlen);
+	vxpu_annotation_free(json);
+	return rc;
+}
+
 /* The answer's host paths under the state folder. */
 static void state_paths(struct vxpu_dp_config *c, const char *state)
 {
@@ -325,7 +391,9 @@ static int plugin_up(struct node_output *o, const struct plugin_flags *pf,
 	for (unsigned i = 0; i < o->disc.count; i++) {
 		snprintf(dpo.cards[i].id, sizeof(dpo.cards[i].id), "%s", o->disc.devices[i].uuid);
 		dpo.cards[i].numa = o->disc.devices[i].numa_node;
-		dpo.cards[i].slices = pf->slices;
+		dpo.cards[i].slices = pf->slices ? pf->slices : pf->node->devices[i].slice_capacity;
+		if (dpo.cards[i].slices < 1)
+			dpo.cards[i].slices = 1;
 		dpo.cards[i].healthy = o->healthy[i];
 	}
 	pthread_mutex_unlock(&o->lock);
@@ -380,9 +448,7 @@ static const char *flag_value(int argc, char **argv, int *i, const char *name, b
 static int node_health(int argc, char **argv, bool plugin)
 {
 	struct plugin_flags pf = {.plugin_dir = "/var/lib/kubelet/device-plugins",
-	                          .resource = "nvidia.com/gpu",
-	                          .state_dir = "/var/lib/vxpu",
-	                          .slices = 10};
+	                          .state_dir = "/var/lib/vxpu"};
 	struct vxpu_health_watch_options opts;
 	memset(&opts, 0, sizeof(opts));
 	if (vxpu_cli_discover_defaults(&opts.discover) != 0)
@@ -409,10 +475,10 @@ static int node_health(int argc, char **argv, bool plugin)
 			if (matched)
 				which = k;
 		}
-		static const char *const plugin_names[] = {"--plugin-dir", "--resource",
-		                                           "--endpoint",   "--allocations",
-		                                           "--slices",     "--state-dir"};
-		for (int k = 0; plugin && k < 6 && which < 0; k++) {
+		static const char *const plugin_names[] = {
+		        "--plugin-dir", "--resource",  "--endpoint", "--allocations",
+		        "--slices",     "--state-dir", "--node"};
+		for (int k = 0; plugin && k < 7 && which < 0; k++) {
 			bool matched;
 			value = flag_value(argc, argv, &i, plugin_names[k], &matched);
 			if (matched)
@@ -435,6 +501,8 @@ static int node_health(int argc, char **argv, bool plugin)
 				pf.allocations = value;
 			else if (which == 15)
 				pf.state_dir = value;
+			else if (which == 16)
+				pf.node_name = value;
 			else {
 				char *end;
 				errno = 0;
@@ -481,26 +549,21 @@ static int node_health(int argc, char **argv, bool plugin)
 	if (plugin) {
 		if (!pf.allocations)
 			return vxpu_cli_usage_error("node", "plugin needs --allocations DIR");
-		if (strchr(pf.resource, '/') == NULL || strlen(pf.resource) >= 128)
+		if (pf.resource && (strchr(pf.resource, '/') == NULL || strlen(pf.resource) >= 128))
 			return vxpu_cli_usage_error(
 			        "node", "invalid --resource \"%s\" (a name such as nvidia.com/gpu)",
 			        pf.resource);
-		if (!pf.endpoint) {
-			snprintf(endpoint, sizeof(endpoint), "vxpu-%s.sock", pf.resource);
-			for (char *c = endpoint; *c; c++)
-				if (*c == '/')
-					*c = '-';
-			pf.endpoint = endpoint;
-		}
+		if (pf.endpoint && (strchr(pf.endpoint, '/') || strlen(pf.endpoint) >= 64))
+			return vxpu_cli_usage_error(
+			        "node", "invalid --endpoint \"%s\" (a file name, under 64 bytes)",
+			        pf.endpoint);
+		if (pf.node_name && (!*pf.node_name || strlen(pf.node_name) >= VXPU_NODE_NAME_MAX))
+			return vxpu_cli_usage_error("node", "invalid --node \"%s\"", pf.node_name);
 		if (pf.state_dir[0] != '/' || strlen(pf.state_dir) > 200)
 			return vxpu_cli_usage_error(
 			        "node",
 			        "invalid --state-dir \"%s\" (an absolute path, at most 200 bytes)",
 			        pf.state_dir);
-		if (strchr(pf.endpoint, '/') || strlen(pf.endpoint) >= 64)
-			return vxpu_cli_usage_error(
-			        "node", "invalid --endpoint \"%s\" (a file name, under 64 bytes)",
-			        pf.endpoint);
 	}
 	if (opts.discover.backend == VXPU_BACKEND_INVENTORY)
 		return vxpu_cli_usage_error(
@@ -537,10 +600,45 @@ static int node_health(int argc, char **argv, bool plugin)
 	static struct vxpu_dp_files files;
 	int status = VXPU_EXIT_OK;
 	bool stopped = false;
+	static struct vxpu_vendor_table vendors;
+	static struct vxpu_node node;
+	char node_name[VXPU_NODE_NAME_MAX];
 	if (plugin) {
+		/* The vendor profile of the first card names the resource and
+		 * gives each card its slice count, unless the flags say. */
+		if (!pf.node_name) {
+			if (gethostname(node_name, sizeof(node_name) - 1) != 0 || !node_name[0])
+				snprintf(node_name, sizeof(node_name), "localhost");
+			node_name[sizeof(node_name) - 1] = '\0';
+			pf.node_name = node_name;
+		}
+		vxpu_vendor_table_builtin(&vendors);
+		if (build_node(&out.disc, pf.node_name, &vendors, &node, err, sizeof(err)) != 0) {
+			vxpu_health_watch_stop(w);
+			return vxpu_cli_fail("node", "%s", err);
+		}
+		pf.node = &node;
+		if (!pf.resource)
+			pf.resource =
+			        node.ndevices && node.devices[0].profile &&
+			                        node.devices[0]
+			                                .profile->resources[VXPU_RESOURCE_COUNT][0]
+			                ? node.devices[0].profile->resources[VXPU_RESOURCE_COUNT]
+			                : "nvidia.com/gpu";
+		if (!pf.endpoint) {
+			snprintf(endpoint, sizeof(endpoint), "vxpu-%s.sock", pf.resource);
+			for (char *c = endpoint; *c; c++)
+				if (*c == '/')
+					*c = '-';
+			pf.endpoint = endpoint;
+		}
 		struct vxpu_dp_config paths;
 		state_paths(&paths, pf.state_dir);
 		if (install_state(&paths, pf.state_dir, err, sizeof(err)) != 0) {
+			vxpu_health_watch_stop(w);
+			return vxpu_cli_fail("node", "%s", err);
+		}
+		if (write_registration(&out, &node, pf.state_dir, err, sizeof(err)) != 0) {
 			vxpu_health_watch_stop(w);
 			return vxpu_cli_fail("node", "%s", err);
 		}
@@ -567,6 +665,14 @@ static int node_health(int argc, char **argv, bool plugin)
 		               (uint64_t)(t.tv_nsec - start.tv_nsec);
 		if (duration_ns && ran >= duration_ns)
 			break;
+		bool stale;
+		pthread_mutex_lock(&out.lock);
+		stale = out.registration_stale;
+		pthread_mutex_unlock(&out.lock);
+		/* On a health change at once, else every 30 s as a heartbeat. */
+		if (plugin && (stale || ticks % 300 == 299) &&
+		    write_registration(&out, &node, pf.state_dir, err, sizeof(err)) != 0)
+			print_event(&out, "registration not written", "error", err);
 		if (plugin && ++ticks % 10 == 0) {
 			struct vxpu_dp_config paths;
 			state_paths(&paths, pf.state_dir);

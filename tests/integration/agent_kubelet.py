@@ -104,7 +104,7 @@ def sim(*args):
 kubelet = start_kubelet()
 agent = subprocess.Popen(
     [VXPU, "node", "plugin", "--backend", "sim", "--plugin-dir", PLUGIN_DIR,
-     "--allocations", ALLOC_DIR, "--state-dir", STATE, "--slices", "4", "--recover-after", "500ms",
+     "--allocations", ALLOC_DIR, "--state-dir", STATE, "--slices", "4", "--node", "sim-node", "--recover-after", "500ms",
      "--probe-interval", "50ms"],
     stdout=open(os.path.join(WORK, "agent.log"), "w"), stderr=subprocess.STDOUT)
 
@@ -145,11 +145,28 @@ try:
     def health_of(resp, card):
         return {d.health for d in resp.devices if d.ID.startswith(card + "::")}
 
+    def registration():
+        with open(STATE + "/node-registration.json") as f:
+            return json.load(f)
+
+    reg_doc = registration()
+    check("node registration", reg_doc["version"] == 1 and reg_doc["node"] == "sim-node"
+          and [d["id"] for d in reg_doc["devices"]] == cards
+          and all(d.get("healthy", True) for d in reg_doc["devices"]), reg_doc)
+
     # XID 79 on card 1: unhealthy within 1 s, back after the quiet time.
     t0 = time.monotonic()
     sim("xid", "1", "79")
     t, resp = lists.get(timeout=5)
     ms = (t - t0) * 1000
+    for _ in range(50):
+        if registration()["devices"][1].get("healthy", True) is False:
+            break
+        time.sleep(0.02)
+    reg_ms = (time.monotonic() - t0) * 1000
+    print(f"XID 79 -> unhealthy in the node registration after {reg_ms:.0f} ms", flush=True)
+    check("registration shows card 1 unhealthy within 1 s",
+          registration()["devices"][1].get("healthy", True) is False and reg_ms < 1000)
     print(f"XID 79 -> Unhealthy in ListAndWatch after {ms:.0f} ms", flush=True)
     check("XID 79 within 1 s", ms < 1000, f"{ms:.0f} ms")
     check("card 1 unhealthy", health_of(resp, cards[1]) == {"Unhealthy"})

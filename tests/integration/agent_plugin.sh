@@ -28,4 +28,6 @@ expect_exit 2 "$VXPU" node plugin --backend sim --allocations "$WORK" --resource
 expect_output 'invalid --resource "gpu"'
 expect_exit 2 "$VXPU" node plugin --backend sim --allocations "$WORK" --state-dir relative/dir
 expect_output 'invalid --state-dir "relative/dir"'
+expect_exit 2 "$VXPU" node plugin --backend sim --allocations "$WORK" --endpoint a/b.sock
+expect_output 'invalid --endpoint "a/b.sock"'
 finish
