@@ -16,6 +16,11 @@
  * idle list. Shapes without devices contribute p * idle whatever the node,
  * so they are folded into one constant.
  *
+ * Drift: each tracked shape remembers its share of the weight at the last
+ * compile; the drift is half the sum of |share now - share then|, the total
+ * variation distance over the tracked shapes (a shape evicted since takes
+ * its old share with it, which can only understate the drift).
+ *
  * Invariants: probabilities of the compiled set sum to 1 (or the set is
  * empty); ties in the ranking are broken by the shape's fields, never by
  * insertion order, so the same counts always compile to the same set.
@@ -28,6 +33,7 @@
 struct tracked_shape {
 	struct vxpu_frag_shape shape;
 	double weight;
+	double share_at_compile; /* its share of the weight at the last compile */
 };
 
 struct compiled_shape {
@@ -187,6 +193,7 @@ int vxpu_frag_dist_observe(struct vxpu_frag_dist *d, const struct vxpu_frag_shap
 		}
 		d->tracked[found].shape = key;
 		d->tracked[found].weight = 0.0;
+		d->tracked[found].share_at_compile = 0.0;
 	}
 	d->tracked[found].weight += weight;
 	d->observations++;
@@ -263,6 +270,8 @@ int vxpu_frag_dist_compile(struct vxpu_frag_dist *d)
 	}
 	qsort(compiled, dev_len, sizeof(*compiled), milli_cmp);
 	free(order);
+	for (size_t i = 0; i < n; i++)
+		d->tracked[i].share_at_compile = total > 0.0 ? d->tracked[i].weight / total : 0.0;
 
 	free(d->compiled);
 	free(d->ranked);
@@ -273,6 +282,22 @@ int vxpu_frag_dist_compile(struct vxpu_frag_dist *d)
 	d->no_device_prob = no_device;
 	d->version++;
 	return 0;
+}
+
+double vxpu_frag_dist_drift(const struct vxpu_frag_dist *d)
+{
+	if (d->version == 0)
+		return 1.0;
+	double total = 0.0, moved = 0.0;
+	for (size_t i = 0; i < d->tracked_len; i++)
+		total += d->tracked[i].weight;
+	if (!(total > 0.0))
+		return 0.0;
+	for (size_t i = 0; i < d->tracked_len; i++) {
+		const double diff = d->tracked[i].weight / total - d->tracked[i].share_at_compile;
+		moved += diff < 0 ? -diff : diff;
+	}
+	return moved / 2.0;
 }
 
 uint64_t vxpu_frag_dist_version(const struct vxpu_frag_dist *d)

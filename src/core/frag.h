@@ -93,6 +93,12 @@ int vxpu_frag_dist_observe(struct vxpu_frag_dist *d, const struct vxpu_frag_shap
  * Returns -1 only when out of memory (the previous set stays in force). */
 int vxpu_frag_dist_compile(struct vxpu_frag_dist *d);
 
+/* How far the counts have moved since the last compile: the total variation
+ * distance (0..1) between the shares of the shapes now and at the last
+ * compile (1 before the first). Lets a caller recompile only when the mix
+ * has changed, which keeps placements consistent. */
+double vxpu_frag_dist_drift(const struct vxpu_frag_dist *d);
+
 /* Increases with every successful compile; 0 before the first. */
 uint64_t vxpu_frag_dist_version(const struct vxpu_frag_dist *d);
 

@@ -184,7 +184,8 @@ struct sim_node {
 	uint16_t kind_count[KINDS];
 	uint16_t kinds;  /* non-zero entries of kind_count */
 	double frag_ref; /* F under the trace's distribution */
-	double frag_own; /* F under the learned distribution, if own_version current */
+	double frag_own; /* F under fragaware's yardstick, if own_dist/version current */
+	const struct vxpu_frag_dist *own_dist;
 	uint64_t own_version;
 };
 
@@ -208,6 +209,8 @@ struct vxpu_sim {
 	struct rng draws;               /* random's choices */
 	struct vxpu_frag_dist *ref;     /* the trace's shapes: fgd and the reported rate */
 	struct vxpu_frag_dist *learned; /* fragaware: learned from arrivals */
+	struct vxpu_frag_dist *prior;   /* fragaware: whole GPUs, until the mix settles */
+	bool settled;                   /* the learned mix is fragaware's yardstick */
 	uint64_t learned_compiled_at;   /* observations at the last compile */
 	uint64_t capacity;              /* GPU milli */
 	uint64_t allocated;
@@ -346,7 +349,7 @@ static void commit(struct vxpu_sim *s, size_t index, const struct request *q, in
 	const double before = n->frag_ref;
 	n->frag_ref = vxpu_frag_amount(s->ref, &n->fn);
 	s->frag_sum += n->frag_ref - before;
-	n->own_version = 0;
+	n->own_dist = NULL;
 }
 
 /* ---- the paper's baselines: integer scores, first best in node order --- */
@@ -537,34 +540,56 @@ static bool key_better(struct key a, struct key b)
 	return a.secondary > b.secondary + eps;
 }
 
+/* The learned mix becomes fragaware's yardstick once it has settled: when
+ * a batch of SETTLE_BATCH new requests moves it by less than SETTLE_DRIFT
+ * in total variation. Until then the yardstick is the prior - requests for
+ * whole GPUs, under which any partly used GPU is a fragment - so early
+ * placements keep GPUs whole and pack in node order instead of hedging for
+ * a mix estimated from a handful of requests. A mix of many shapes takes
+ * longer to settle (a few hundred requests on the openb traces). */
+#define SETTLE_BATCH 32
+#define SETTLE_DRIFT 0.05
+
 static void learned_refresh(struct vxpu_sim *s)
 {
-	/* Recompile often while little is known, then every 1/32 of what was
-	 * seen (at most every 64 arrivals): the cost stays a small share of
-	 * the decisions while the mix is tracked closely. */
 	const uint64_t seen = vxpu_frag_dist_observations(s->learned);
+	if (!s->settled) {
+		if (seen % SETTLE_BATCH != 0)
+			return;
+		const double drift = vxpu_frag_dist_drift(s->learned);
+		if (vxpu_frag_dist_compile(s->learned) == 0) {
+			s->learned_compiled_at = seen;
+			s->settled = drift < SETTLE_DRIFT;
+		}
+		return;
+	}
+	/* Settled: recompile every 1/32 of what was seen, at most every 64
+	 * requests - the mix is tracked closely at a small cost. */
 	uint64_t every = seen / 32;
-	if (every < 1)
-		every = 1;
 	if (every > 64)
 		every = 64;
-	if (vxpu_frag_dist_version(s->learned) == 0 || seen - s->learned_compiled_at >= every) {
-		if (vxpu_frag_dist_compile(s->learned) == 0)
-			s->learned_compiled_at = seen;
-	}
+	if (seen - s->learned_compiled_at >= every && vxpu_frag_dist_compile(s->learned) == 0)
+		s->learned_compiled_at = seen;
+}
+
+static const struct vxpu_frag_dist *yardstick(const struct vxpu_sim *s)
+{
+	return s->settled ? s->learned : s->prior;
 }
 
 static double own_before(struct vxpu_sim *s, struct sim_node *n)
 {
-	const uint64_t version = vxpu_frag_dist_version(s->learned);
-	if (n->own_version != version) {
-		n->frag_own = vxpu_frag_amount(s->learned, &n->fn);
+	const struct vxpu_frag_dist *d = yardstick(s);
+	const uint64_t version = vxpu_frag_dist_version(d);
+	if (n->own_dist != d || n->own_version != version) {
+		n->frag_own = vxpu_frag_amount(d, &n->fn);
+		n->own_dist = d;
 		n->own_version = version;
 	}
 	return n->frag_own;
 }
 
-/* FGD's score on the learned distribution: int(100 * sigmoid(gain / 1000)).
+/* FGD's score on fragaware's yardstick: int(100 * sigmoid(gain / 1000)).
  * The integer resolution (about 40 milli near zero, coarser for large
  * gains) makes candidates whose expected gains differ by less than the
  * estimate can tell equal, and equal candidates go to the first node in the
@@ -584,7 +609,7 @@ static struct key key_fragaware(struct vxpu_sim *s, struct sim_node *n, const st
 	if (!q->fractional) {
 		struct vxpu_frag_node a = after_placing(n, q, -1);
 		*device = -1;
-		return (struct key){fragaware_score(before, vxpu_frag_amount(s->learned, &a)),
+		return (struct key){fragaware_score(before, vxpu_frag_amount(yardstick(s), &a)),
 		                    secondary};
 	}
 	double best = 0.0;
@@ -593,7 +618,7 @@ static struct key key_fragaware(struct vxpu_sim *s, struct sim_node *n, const st
 		if (n->fn.dev_left[i] < q->shape.dev_milli || room_seen_before(n, i))
 			continue;
 		struct vxpu_frag_node a = after_placing(n, q, (int)i);
-		const double score = fragaware_score(before, vxpu_frag_amount(s->learned, &a));
+		const double score = fragaware_score(before, vxpu_frag_amount(yardstick(s), &a));
 		if (best_dev < 0 || score > best) {
 			best = score;
 			best_dev = (int)i;
@@ -689,6 +714,19 @@ static struct vxpu_frag_dist *learned_distribution(void)
 	return vxpu_frag_dist_new(&cfg);
 }
 
+static struct vxpu_frag_dist *whole_gpu_prior(void)
+{
+	const struct vxpu_frag_dist_config cfg = {.coverage = 1.0};
+	const struct vxpu_frag_shape whole = {
+	        .dev_count = 1, .dev_milli = VXPU_TRACE_GPU_MILLI, .any_model = true};
+	struct vxpu_frag_dist *d = vxpu_frag_dist_new(&cfg);
+	if (d && (vxpu_frag_dist_observe(d, &whole) != 0 || vxpu_frag_dist_compile(d) != 0)) {
+		vxpu_frag_dist_free(d);
+		d = NULL;
+	}
+	return d;
+}
+
 static int build_arrivals(struct vxpu_sim *s, char *err, size_t errlen)
 {
 	const struct vxpu_trace *t = s->trace;
@@ -755,6 +793,7 @@ void vxpu_sim_destroy(struct vxpu_sim *s)
 		return;
 	vxpu_frag_dist_free(s->ref);
 	vxpu_frag_dist_free(s->learned);
+	vxpu_frag_dist_free(s->prior);
 	free(s->nodes);
 	free(s->order);
 	free(s->arrivals);
@@ -791,9 +830,12 @@ int vxpu_sim_create(const struct vxpu_trace *t, const struct vxpu_sim_options *o
 	s->node_count = t->node_count;
 	s->nodes = calloc(t->node_count, sizeof(*s->nodes));
 	s->ref = trace_distribution(t);
-	if (opt->policy == VXPU_SIM_FRAGAWARE)
+	if (opt->policy == VXPU_SIM_FRAGAWARE) {
 		s->learned = learned_distribution();
-	if (!s->nodes || !s->ref || (opt->policy == VXPU_SIM_FRAGAWARE && !s->learned)) {
+		s->prior = whole_gpu_prior();
+	}
+	if (!s->nodes || !s->ref ||
+	    (opt->policy == VXPU_SIM_FRAGAWARE && (!s->learned || !s->prior))) {
 		vxpu_sim_destroy(s);
 		snprintf(err, errlen, "out of memory");
 		return -1;

@@ -31,10 +31,11 @@
  *               the trace's own shape distribution (known in advance);
  *   binpack, spread - vxpu's simple policies (least / most idle GPU after);
  *   fragaware - vxpu's fragmentation-aware policy: learns the shape mix
- *               online from the arrivals (nothing known in advance), counts
- *               memory in the fit, and places where expected fragmentation
- *               grows least; tasks without GPU go, among equals, where the
- *               least GPU capacity idles.
+ *               online from the arrivals (nothing known in advance; until
+ *               the estimate settles it measures against whole-GPU
+ *               requests), counts memory in the fit, and places where
+ *               expected fragmentation grows least; tasks without GPU go,
+ *               among equals, where the least GPU capacity idles.
  *
  * Pure: no I/O, no globals, deterministic.
  */

@@ -144,6 +144,28 @@ static void test_decay_halves_old_weight(void **state)
 	vxpu_frag_dist_free(d);
 }
 
+static void test_drift_measures_the_moved_share(void **state)
+{
+	(void)state;
+	struct vxpu_frag_dist *d = dist_new(0, 1.0, false);
+	assert_float_equal(vxpu_frag_dist_drift(d), 1.0, 1e-12); /* never compiled */
+	for (int i = 0; i < 32; i++)
+		assert_int_equal(vxpu_frag_dist_observe(d, &half_gpu), 0);
+	assert_int_equal(vxpu_frag_dist_compile(d), 0);
+	assert_float_equal(vxpu_frag_dist_drift(d), 0.0, 1e-12);
+	for (int i = 0; i < 32; i++)
+		assert_int_equal(vxpu_frag_dist_observe(d, &whole_gpu), 0);
+	/* Shares went from (1, 0) to (1/2, 1/2): half the mass moved. */
+	assert_float_equal(vxpu_frag_dist_drift(d), 0.5, 1e-12);
+	/* The compiled set is not touched by observing. */
+	struct vxpu_frag_shape shapes[4];
+	assert_int_equal(vxpu_frag_dist_shapes(d, shapes, NULL, 4), 1);
+	assert_int_equal(vxpu_frag_dist_compile(d), 0);
+	assert_float_equal(vxpu_frag_dist_drift(d), 0.0, 1e-12);
+	assert_int_equal(vxpu_frag_dist_shapes(d, shapes, NULL, 4), 2);
+	vxpu_frag_dist_free(d);
+}
+
 static void test_eviction_of_lightest(void **state)
 {
 	(void)state;
@@ -258,6 +280,7 @@ int main(void)
 	        cmocka_unit_test(test_models_and_memory),
 	        cmocka_unit_test(test_coverage_and_shapes),
 	        cmocka_unit_test(test_decay_halves_old_weight),
+	        cmocka_unit_test(test_drift_measures_the_moved_share),
 	        cmocka_unit_test(test_eviction_of_lightest),
 	        cmocka_unit_test(test_bad_config_and_shape),
 	        cmocka_unit_test(test_apply),
