@@ -496,6 +496,43 @@ typedef enum CUarray_format_enum {
 	CU_AD_FORMAT_MAX = 0x7FFFFFFF
 } CUarray_format;
 
+/* Bytes of one element channel group of an array format; 0 for the
+ * block-compressed and video formats (not charged, not simulated). One
+ * formula for the simulator's charge and the limiter's, so they agree. */
+static inline unsigned int vxpu_cuda_format_bytes(CUarray_format f)
+{
+	switch (f) {
+	case CU_AD_FORMAT_UNSIGNED_INT8:
+	case CU_AD_FORMAT_SIGNED_INT8:
+	case CU_AD_FORMAT_UNORM_INT8X1:
+	case CU_AD_FORMAT_SNORM_INT8X1:
+		return 1;
+	case CU_AD_FORMAT_UNSIGNED_INT16:
+	case CU_AD_FORMAT_SIGNED_INT16:
+	case CU_AD_FORMAT_HALF:
+	case CU_AD_FORMAT_UNORM_INT8X2:
+	case CU_AD_FORMAT_SNORM_INT8X2:
+	case CU_AD_FORMAT_UNORM_INT16X1:
+	case CU_AD_FORMAT_SNORM_INT16X1:
+		return 2;
+	case CU_AD_FORMAT_UNSIGNED_INT32:
+	case CU_AD_FORMAT_SIGNED_INT32:
+	case CU_AD_FORMAT_FLOAT:
+	case CU_AD_FORMAT_UNORM_INT8X4:
+	case CU_AD_FORMAT_SNORM_INT8X4:
+	case CU_AD_FORMAT_UNORM_INT16X2:
+	case CU_AD_FORMAT_SNORM_INT16X2:
+	case CU_AD_FORMAT_UNORM_INT_101010_2:
+		return 4;
+	case CU_AD_FORMAT_UNORM_INT16X4:
+	case CU_AD_FORMAT_SNORM_INT16X4:
+		return 8;
+	default:
+		return 0; /* block-compressed and video formats are not simulated */
+	}
+}
+
+
 typedef struct CUDA_ARRAY_DESCRIPTOR_st {
 	size_t Width;
 	size_t Height;

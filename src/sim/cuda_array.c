@@ -60,43 +60,10 @@ void sim_arrays_reset(void)
 	}
 }
 
-static unsigned int format_bytes(CUarray_format f)
-{
-	switch (f) {
-	case CU_AD_FORMAT_UNSIGNED_INT8:
-	case CU_AD_FORMAT_SIGNED_INT8:
-	case CU_AD_FORMAT_UNORM_INT8X1:
-	case CU_AD_FORMAT_SNORM_INT8X1:
-		return 1;
-	case CU_AD_FORMAT_UNSIGNED_INT16:
-	case CU_AD_FORMAT_SIGNED_INT16:
-	case CU_AD_FORMAT_HALF:
-	case CU_AD_FORMAT_UNORM_INT8X2:
-	case CU_AD_FORMAT_SNORM_INT8X2:
-	case CU_AD_FORMAT_UNORM_INT16X1:
-	case CU_AD_FORMAT_SNORM_INT16X1:
-		return 2;
-	case CU_AD_FORMAT_UNSIGNED_INT32:
-	case CU_AD_FORMAT_SIGNED_INT32:
-	case CU_AD_FORMAT_FLOAT:
-	case CU_AD_FORMAT_UNORM_INT8X4:
-	case CU_AD_FORMAT_SNORM_INT8X4:
-	case CU_AD_FORMAT_UNORM_INT16X2:
-	case CU_AD_FORMAT_SNORM_INT16X2:
-	case CU_AD_FORMAT_UNORM_INT_101010_2:
-		return 4;
-	case CU_AD_FORMAT_UNORM_INT16X4:
-	case CU_AD_FORMAT_SNORM_INT16X4:
-		return 8;
-	default:
-		return 0; /* block-compressed and video formats are not simulated */
-	}
-}
-
 /* Bytes charged for one array level; 0 when the descriptor is invalid. */
 static uint64_t array_bytes(const CUDA_ARRAY3D_DESCRIPTOR *d)
 {
-	unsigned int fb = format_bytes(d->Format);
+	unsigned int fb = vxpu_cuda_format_bytes(d->Format);
 	if (fb == 0 || (d->NumChannels != 1 && d->NumChannels != 2 && d->NumChannels != 4) ||
 	    d->Width == 0 || d->Width > (1u << 20) || d->Height > (1u << 20) ||
 	    d->Depth > (1u << 16))
