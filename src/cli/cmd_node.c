@@ -6,6 +6,16 @@
  *                        per device at start and one per change
  *   vxpu node host-pids  one pass of writing host PIDs into a container's
  *                        region (src/node/hostpid.c) and what it did
+ *   vxpu node plugin     the Kubernetes side of the agent: one kubelet
+ *                        device plugin per vendor resource (src/kube/
+ *                        deviceplugin.c) answering Allocate from the node's
+ *                        allocation lease and the pod's annotation on the
+ *                        API server (deviceplugin_apisource.c), the node
+ *                        registration annotation and device Events
+ *                        (node_reporter.c), health, and a host-PID pass over
+ *                        every container region each second
+ *   vxpu node agent      everything above in one process: what the
+ *                        DaemonSet runs
  *
  * Output goes to stdout, one line per event, flushed at once, so another
  * program (or a test) can follow it as it happens. Every flag value is
@@ -22,7 +32,9 @@
 #include "node/health.h"
 #include "node/hostpid.h"
 #include "kube/deviceplugin.h"
-#include "kube/deviceplugin_source.h"
+#include "kube/deviceplugin_apisource.h"
+#include "kube/kubeclient.h"
+#include "kube/node_reporter.h"
 #include "limiter/region.h"
 
 #include <dirent.h>
@@ -39,32 +51,59 @@
 #include <unistd.h>
 
 static const char node_usage[] =
-        "usage: vxpu node health [flags]\n"
+        "usage: vxpu node agent|plugin --kubeconfig FILE|--in-cluster [flags]\n"
+        "       vxpu node health [health flags]\n"
+        "       vxpu node host-pids --region FILE [--cgroup TEXT] [--any-process] [--proc DIR]\n"
         "\n"
-        "Watches every device's health through the management library and prints\n"
-        "one line per device at start and one line per change:\n"
-        "  ts=... msg=health dev=1 uuid=GPU-... healthy=false reason=\"critical XID 79\"\n"
+        "agent runs the node agent as the DaemonSet does: one kubelet device plugin per\n"
+        "vendor resource, Allocate answered from the node's allocation lease and the\n"
+        "pod's vxpu.io/allocation annotation, the vxpu.io/node-registration annotation\n"
+        "on the Node, Warning Events on the pods of a device that fails, device health\n"
+        "and host PIDs in container regions. plugin is the same without the monitor.\n"
         "\n"
-        "A critical XID (any code not on the application list) or a double-bit ECC\n"
-        "error fails a device at once; a lost device or a non-zero count of\n"
-        "uncorrectable errors fails it at the next probe. Under when-clear, a device\n"
-        "comes back at the first clean probe after --recover-after without errors.\n"
+        "agent and plugin flags:\n"
+        "  --kubeconfig FILE           API server credentials (default: the service\n"
+        "                              account in a cluster, else $KUBECONFIG)\n"
+        "  --context NAME              kubeconfig context (default: current)\n"
+        "  --in-cluster                the service account, even with $KUBECONFIG set\n"
+        "  --node NAME                 this node (default $NODE_NAME, else the host name)\n"
+        "  --lease-namespace NS        where the allocation Leases live (default: the\n"
+        "                              credentials' namespace, as for the scheduler)\n"
+        "  --heartbeat DURATION        registration refresh (default 30s, 1s..1h)\n"
+        "  --no-events                 post no Events for pods on a failed device\n"
+        "  --plugin-dir DIR            kubelet's plugin folder\n"
+        "                              (default /var/lib/kubelet/device-plugins)\n"
+        "  --resource NAME             one resource for every card (default: each card's\n"
+        "                              vendor profile; one plugin per resource)\n"
+        "  --slices N                  virtual IDs per card (default: the profile's)\n"
+        "  --state-dir DIR             libvxpu.so, ld.so.preload, container regions\n"
+        "                              (default /var/lib/vxpu)\n"
         "\n"
-        "flags:\n"
+        "health (and agent/plugin) flags:\n"
         "  --backend auto|nvml|sim     management library to use (default auto; $VXPU_BACKEND)\n"
         "  --recovery never|when-clear recovery policy (default when-clear)\n"
         "  --recover-after DURATION    quiet time before recovery (default 30s; ms, s, m, h)\n"
         "  --app-xids LIST|none        XIDs a program causes, which never fail a device\n"
         "                              (default 13,31,43,45,68,109)\n"
         "  --probe-interval DURATION   how often devices are probed (default 500ms, 10ms..1m)\n"
-        "  --duration DURATION         stop after this long (default: until SIGINT/SIGTERM)\n";
+        "  --duration DURATION         stop after this long (default: until SIGINT/SIGTERM)\n"
+        "\n"
+        "health prints one line per device at start and one per change:\n"
+        "  ts=... msg=health dev=1 uuid=GPU-... healthy=false reason=\"critical XID 79\"\n"
+        "A critical XID (any code not on the application list) or a double-bit ECC\n"
+        "error fails a device at once; a lost device or a non-zero count of\n"
+        "uncorrectable errors fails it at the next probe. Under when-clear, a device\n"
+        "comes back at the first clean probe after --recover-after without errors.\n";
 
 struct node_output {
-	pthread_mutex_t lock; /* one whole line at a time; guards plugin and healthy */
+	pthread_mutex_t lock; /* one whole line at a time; guards plugins and healthy */
 	struct vxpu_discovery disc;
-	struct vxpu_dp *plugin; /* plugin mode: the running plugin, or NULL */
+	/* plugin mode: one plugin per vendor resource (NULL while restarting) */
+	unsigned nplugins;
+	const struct vxpu_dp_plugin_plan *plans;
+	struct vxpu_dp *plugins[VXPU_DP_MAX_PLUGINS];
+	struct vxpu_node_reporter *reporter; /* registration and Events, or NULL */
 	bool healthy[VXPU_FOUND_MAX_DEVICES];
-	bool registration_stale; /* a health flip since the last registration file */
 };
 
 static void print_health(struct node_output *o, unsigned index, const struct vxpu_device_health *h)
@@ -95,10 +134,14 @@ static void on_change(void *ctx, unsigned index, const struct vxpu_device_health
 	pthread_mutex_lock(&o->lock);
 	if (index < VXPU_FOUND_MAX_DEVICES)
 		o->healthy[index] = h->healthy;
-	if (o->plugin)
-		vxpu_dp_set_health(o->plugin, index, h->healthy);
-	o->registration_stale = true;
+	for (unsigned p = 0; p < o->nplugins; p++)
+		for (unsigned k = 0; k < o->plans[p].ncards; k++)
+			if (o->plans[p].cards[k] == index && o->plugins[p])
+				vxpu_dp_set_health(o->plugins[p], k, h->healthy);
+	struct vxpu_node_reporter *rep = o->reporter;
 	pthread_mutex_unlock(&o->lock);
+	/* The reporter lives until the watcher has stopped (node_health's end). */
+	vxpu_node_reporter_health(rep, index, h->healthy, h->healthy ? "" : h->reason);
 }
 
 static void print_event2(struct node_output *o, const char *msg, const char *key, const char *value,
@@ -126,9 +169,11 @@ static void print_event(struct node_output *o, const char *msg, const char *key,
 }
 
 struct plugin_flags {
-	const char *plugin_dir, *resource, *endpoint, *allocations, *state_dir, *node_name;
+	const char *plugin_dir, *resource, *state_dir, *node_name;
+	const char *kubeconfig, *context, *lease_namespace;
+	bool in_cluster, no_events;
+	uint64_t heartbeat_ns;
 	unsigned slices; /* 0: each card's profile slice count */
-	const struct vxpu_node *node;
 };
 
 /* mkdir that accepts an existing directory. */
@@ -333,34 +378,6 @@ static int build_node(const struct vxpu_discovery *found, const char *name,
 	return vxpu_node_finalize(node, vendors, err, errlen);
 }
 
-/*
- * STATE/node-registration.json: the node registration annotation
- * (docs/annotations.md) with the devices' present health, rewritten on
- * every health change and as a heartbeat.
- */
-static int write_registration(struct node_output *o, struct vxpu_node *node, const char *state,
-                              char *err, size_t errlen)
-{
-	pthread_mutex_lock(&o->lock);
-	for (uint32_t i = 0; i < node->ndevices && i < VXPU_FOUND_MAX_DEVICES; i++)
-		node->devices[i].healthy = o->healthy[i];
-	o->registration_stale = false;
-	pthread_mutex_unlock(&o->lock);
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	char *json = vxpu_node_registration_encode(node, (int64_t)ts.tv_sec * 1000 +
-	                                                         ts.tv_nsec / 1000000);
-	if (!json) {
-		snprintf(err, errlen, "cannot encode the node registration");
-		return -1;
-	}
-	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/node-registration.json", state);
-	int rc = write_atomically(path, json, strlen(json), err, errlen);
-	vxpu_annotation_free(json);
-	return rc;
-}
-
 /* The answer's host paths under the state folder. */
 static void state_paths(struct vxpu_dp_config *c, const char *state)
 {
@@ -371,43 +388,44 @@ static void state_paths(struct vxpu_dp_config *c, const char *state)
 	snprintf(c->device_dir_host, sizeof(c->device_dir_host), "%s/devices", state);
 }
 
-/* Starts the plugin with the cards' present health and registers it,
+/* Starts plugin k with its cards' present health and registers it,
  * retrying registration until kubelet answers or a stop signal comes. */
-static int plugin_up(struct node_output *o, const struct plugin_flags *pf,
-                     struct vxpu_dp_files *files, const sigset_t *stop_signals, char *err,
-                     size_t errlen)
+static int plugin_up(struct node_output *o, const struct plugin_flags *pf, unsigned k,
+                     struct vxpu_dp_apisource_view *view, const sigset_t *stop_signals,
+                     char *err, size_t errlen)
 {
 	static struct vxpu_dp_options dpo;
+	const struct vxpu_dp_plugin_plan *plan = &o->plans[k];
 	memset(&dpo, 0, sizeof(dpo));
 	snprintf(dpo.plugin_dir, sizeof(dpo.plugin_dir), "%s", pf->plugin_dir);
-	snprintf(dpo.endpoint, sizeof(dpo.endpoint), "%s", pf->endpoint);
-	snprintf(dpo.resource, sizeof(dpo.resource), "%s", pf->resource);
+	snprintf(dpo.endpoint, sizeof(dpo.endpoint), "%s", plan->endpoint);
+	snprintf(dpo.resource, sizeof(dpo.resource), "%s", plan->resource);
 	state_paths(&dpo.answer, pf->state_dir);
 	dpo.prepare = prepare_region;
-	dpo.lookup = vxpu_dp_files_lookup;
-	dpo.lookup_ctx = files;
-	dpo.ncards = o->disc.count;
+	dpo.lookup = vxpu_dp_apisource_lookup;
+	dpo.lookup_ctx = view;
+	dpo.ncards = plan->ncards;
 	pthread_mutex_lock(&o->lock);
-	for (unsigned i = 0; i < o->disc.count; i++) {
-		snprintf(dpo.cards[i].id, sizeof(dpo.cards[i].id), "%s", o->disc.devices[i].uuid);
-		dpo.cards[i].numa = o->disc.devices[i].numa_node;
-		dpo.cards[i].slices = pf->slices ? pf->slices : pf->node->devices[i].slice_capacity;
-		if (dpo.cards[i].slices < 1)
-			dpo.cards[i].slices = 1;
-		dpo.cards[i].healthy = o->healthy[i];
+	for (unsigned c = 0; c < plan->ncards; c++) {
+		const struct vxpu_found_device *d = &o->disc.devices[plan->cards[c]];
+		snprintf(dpo.cards[c].id, sizeof(dpo.cards[c].id), "%s", d->uuid);
+		dpo.cards[c].numa = d->numa_node;
+		dpo.cards[c].slices = plan->slices[c];
+		dpo.cards[c].healthy = o->healthy[plan->cards[c]];
 	}
 	pthread_mutex_unlock(&o->lock);
 	struct vxpu_dp *p;
 	if (vxpu_dp_start(&p, &dpo, err, errlen) != 0)
 		return -1;
 	pthread_mutex_lock(&o->lock);
-	o->plugin = p;
-	for (unsigned i = 0; i < o->disc.count; i++) /* a flip during the start */
-		vxpu_dp_set_health(p, i, o->healthy[i]);
+	o->plugins[k] = p;
+	for (unsigned c = 0; c < plan->ncards; c++) /* a flip during the start */
+		vxpu_dp_set_health(p, c, o->healthy[plan->cards[c]]);
 	pthread_mutex_unlock(&o->lock);
 	for (;;) {
 		if (vxpu_dp_register(p, err, errlen) == 0) {
-			print_event(o, "registered", "resource", pf->resource);
+			print_event2(o, "registered", "resource", plan->resource, "endpoint",
+			             plan->endpoint);
 			return 0;
 		}
 		print_event(o, "register failed", "error", err);
@@ -417,11 +435,11 @@ static int plugin_up(struct node_output *o, const struct plugin_flags *pf,
 	}
 }
 
-static void plugin_down(struct node_output *o)
+static void plugin_down(struct node_output *o, unsigned k)
 {
 	pthread_mutex_lock(&o->lock);
-	struct vxpu_dp *p = o->plugin;
-	o->plugin = NULL;
+	struct vxpu_dp *p = o->plugins[k];
+	o->plugins[k] = NULL;
 	pthread_mutex_unlock(&o->lock);
 	vxpu_dp_stop(p);
 }
@@ -445,10 +463,144 @@ static const char *flag_value(int argc, char **argv, int *i, const char *name, b
 	return argv[++*i];
 }
 
+/* --heartbeat etc.: a health duration (ms, s, m, h) within [min_ns, max_ns]. */
+static int parse_bounded(const char *value, uint64_t min_ns, uint64_t max_ns, const char *range,
+                         uint64_t *out, char *why, size_t whylen)
+{
+	if (vxpu_health_duration_parse(value, out, why, whylen) != 0)
+		return -1;
+	if (*out < min_ns || *out > max_ns) {
+		snprintf(why, whylen, "invalid duration \"%s\": must be %s", value, range);
+		return -1;
+	}
+	return 0;
+}
+
+/* Flags of the plugin and the agent: 1 taken, 0 not one, -1 usage error. */
+static int plugin_flag(int argc, char **argv, int *i, struct plugin_flags *pf)
+{
+	if (strcmp(argv[*i], "--in-cluster") == 0) {
+		pf->in_cluster = true;
+		return 1;
+	}
+	if (strcmp(argv[*i], "--no-events") == 0) {
+		pf->no_events = true;
+		return 1;
+	}
+	static const char *const names[] = {"--plugin-dir", "--resource",   "--slices",
+	                                    "--state-dir",  "--node",       "--kubeconfig",
+	                                    "--context",    "--lease-namespace", "--heartbeat"};
+	int which = -1;
+	const char *value = NULL;
+	for (int k = 0; k < 9 && which < 0; k++) {
+		bool matched;
+		value = flag_value(argc, argv, i, names[k], &matched);
+		if (matched)
+			which = k;
+	}
+	if (which < 0)
+		return 0;
+	if (!value || !*value) {
+		vxpu_cli_usage_error("node", "flag %s needs a value", names[which]);
+		return -1;
+	}
+	char why[256];
+	switch (which) {
+	case 0:
+		pf->plugin_dir = value;
+		break;
+	case 1:
+		if (!strchr(value, '/') || strlen(value) >= 128) {
+			vxpu_cli_usage_error(
+			        "node", "invalid --resource \"%s\" (a name such as nvidia.com/gpu)",
+			        value);
+			return -1;
+		}
+		pf->resource = value;
+		break;
+	case 2: {
+		char *end;
+		errno = 0;
+		unsigned long v = strtoul(value, &end, 10);
+		if (*value < '1' || *value > '9' || *end || errno || v > 1024) {
+			vxpu_cli_usage_error("node",
+			                     "invalid --slices \"%s\" (a whole number from 1 to 1024)",
+			                     value);
+			return -1;
+		}
+		pf->slices = (unsigned)v;
+		break;
+	}
+	case 3:
+		if (value[0] != '/' || strlen(value) > 200) {
+			vxpu_cli_usage_error(
+			        "node", "invalid --state-dir \"%s\" (an absolute path, at most 200 bytes)",
+			        value);
+			return -1;
+		}
+		pf->state_dir = value;
+		break;
+	case 4:
+		if (strlen(value) >= VXPU_NODE_NAME_MAX) {
+			vxpu_cli_usage_error("node", "invalid --node \"%s\"", value);
+			return -1;
+		}
+		pf->node_name = value;
+		break;
+	case 5:
+		pf->kubeconfig = value;
+		break;
+	case 6:
+		pf->context = value;
+		break;
+	case 7:
+		if (strlen(value) >= 64) {
+			vxpu_cli_usage_error("node", "invalid --lease-namespace \"%s\"", value);
+			return -1;
+		}
+		pf->lease_namespace = value;
+		break;
+	default:
+		if (parse_bounded(value, 1000000000ULL, 3600000000000ULL, "1s to 1h",
+		                  &pf->heartbeat_ns, why, sizeof(why)) != 0) {
+			vxpu_cli_usage_error("node", "--heartbeat: %s", why);
+			return -1;
+		}
+		break;
+	}
+	return 1;
+}
+
+/* The plugin's kubeconfig choice: --kubeconfig, --in-cluster, else the
+ * service account when in a cluster, else $KUBECONFIG. */
+static int kube_config(const struct plugin_flags *pf, struct vxpu_kube_config *cfg, char *err,
+                       size_t errlen)
+{
+	const char *kubeconfig = pf->kubeconfig;
+	if (!kubeconfig && !pf->in_cluster && !getenv("KUBERNETES_SERVICE_HOST"))
+		kubeconfig = getenv("KUBECONFIG");
+	if (kubeconfig)
+		return vxpu_kube_config_from_kubeconfig(cfg, kubeconfig, pf->context, err, errlen);
+	return vxpu_kube_config_in_cluster(cfg, VXPU_KUBE_SA_DIR, err, errlen);
+}
+
+/* The agent's Kubernetes side, from start to stop (see the file comment). */
+struct agent_state {
+	struct vxpu_kube_config kcfg;
+	struct vxpu_kube_client *client;
+	struct vxpu_dp_apisource *source;
+	struct vxpu_dp_apisource_view views[VXPU_DP_MAX_PLUGINS];
+	struct vxpu_dp_plugin_plan plans[VXPU_DP_MAX_PLUGINS];
+	struct vxpu_vendor_table vendors;
+	struct vxpu_node node;
+	char node_name[VXPU_NODE_NAME_MAX];
+};
+
 static int node_health(int argc, char **argv, bool plugin)
 {
 	struct plugin_flags pf = {.plugin_dir = "/var/lib/kubelet/device-plugins",
-	                          .state_dir = "/var/lib/vxpu"};
+	                          .state_dir = "/var/lib/vxpu",
+	                          .heartbeat_ns = 30000000000ULL};
 	struct vxpu_health_watch_options opts;
 	memset(&opts, 0, sizeof(opts));
 	if (vxpu_cli_discover_defaults(&opts.discover) != 0)
@@ -465,6 +617,13 @@ static int node_health(int argc, char **argv, bool plugin)
 			i += used - 1;
 			continue;
 		}
+		if (plugin) {
+			int taken = plugin_flag(argc, argv, &i, &pf);
+			if (taken < 0)
+				return VXPU_EXIT_USAGE;
+			if (taken > 0)
+				continue;
+		}
 		static const char *const names[] = {"--recovery", "--recover-after", "--app-xids",
 		                                    "--probe-interval", "--duration"};
 		int which = -1;
@@ -475,49 +634,11 @@ static int node_health(int argc, char **argv, bool plugin)
 			if (matched)
 				which = k;
 		}
-		static const char *const plugin_names[] = {
-		        "--plugin-dir", "--resource",  "--endpoint", "--allocations",
-		        "--slices",     "--state-dir", "--node"};
-		for (int k = 0; plugin && k < 7 && which < 0; k++) {
-			bool matched;
-			value = flag_value(argc, argv, &i, plugin_names[k], &matched);
-			if (matched)
-				which = 10 + k;
-		}
 		if (which < 0)
 			return vxpu_cli_usage_error("node", "unknown flag \"%s\"", argv[i]);
-		if (!value || (which >= 10 && !*value))
-			return vxpu_cli_usage_error("node", "flag %s needs a value",
-			                            which >= 10 ? plugin_names[which - 10]
-			                                        : names[which]);
-		if (which >= 10) {
-			if (which == 10)
-				pf.plugin_dir = value;
-			else if (which == 11)
-				pf.resource = value;
-			else if (which == 12)
-				pf.endpoint = value;
-			else if (which == 13)
-				pf.allocations = value;
-			else if (which == 15)
-				pf.state_dir = value;
-			else if (which == 16)
-				pf.node_name = value;
-			else {
-				char *end;
-				errno = 0;
-				unsigned long v = strtoul(value, &end, 10);
-				if (*value < '1' || *value > '9' || *end || errno || v > 1024)
-					return vxpu_cli_usage_error("node",
-					                            "invalid --slices \"%s\" (a "
-					                            "whole number from 1 to 1024)",
-					                            value);
-				pf.slices = (unsigned)v;
-			}
-			continue;
-		}
+		if (!value)
+			return vxpu_cli_usage_error("node", "flag %s needs a value", names[which]);
 		int rc = 0;
-		uint64_t ns = 0;
 		switch (which) {
 		case 0:
 			rc = vxpu_health_policy_set_recovery(&opts.policy, value, why, sizeof(why));
@@ -530,13 +651,8 @@ static int node_health(int argc, char **argv, bool plugin)
 			rc = vxpu_health_policy_set_app_xids(&opts.policy, value, why, sizeof(why));
 			break;
 		case 3:
-			rc = vxpu_health_duration_parse(value, &ns, why, sizeof(why));
-			if (rc == 0 && (ns < 10000000ULL || ns > 60000000000ULL)) {
-				snprintf(why, sizeof(why),
-				         "invalid duration \"%s\": must be 10ms to 1m", value);
-				rc = -1;
-			}
-			probe_ns = ns;
+			rc = parse_bounded(value, 10000000ULL, 60000000000ULL, "10ms to 1m", &probe_ns,
+			                   why, sizeof(why));
 			break;
 		default:
 			rc = vxpu_health_duration_parse(value, &duration_ns, why, sizeof(why));
@@ -545,113 +661,129 @@ static int node_health(int argc, char **argv, bool plugin)
 		if (rc != 0)
 			return vxpu_cli_usage_error("node", "%s: %s", names[which], why);
 	}
-	char endpoint[160];
-	if (plugin) {
-		if (!pf.allocations)
-			return vxpu_cli_usage_error("node", "plugin needs --allocations DIR");
-		if (pf.resource && (strchr(pf.resource, '/') == NULL || strlen(pf.resource) >= 128))
-			return vxpu_cli_usage_error(
-			        "node", "invalid --resource \"%s\" (a name such as nvidia.com/gpu)",
-			        pf.resource);
-		if (pf.endpoint && (strchr(pf.endpoint, '/') || strlen(pf.endpoint) >= 64))
-			return vxpu_cli_usage_error(
-			        "node", "invalid --endpoint \"%s\" (a file name, under 64 bytes)",
-			        pf.endpoint);
-		if (pf.node_name && (!*pf.node_name || strlen(pf.node_name) >= VXPU_NODE_NAME_MAX))
-			return vxpu_cli_usage_error("node", "invalid --node \"%s\"", pf.node_name);
-		if (pf.state_dir[0] != '/' || strlen(pf.state_dir) > 200)
-			return vxpu_cli_usage_error(
-			        "node",
-			        "invalid --state-dir \"%s\" (an absolute path, at most 200 bytes)",
-			        pf.state_dir);
-	}
+	if (plugin && pf.context && !pf.kubeconfig)
+		return vxpu_cli_usage_error("node", "--context needs --kubeconfig");
+	if (plugin && pf.in_cluster && pf.kubeconfig)
+		return vxpu_cli_usage_error("node", "--in-cluster and --kubeconfig exclude each other");
 	if (opts.discover.backend == VXPU_BACKEND_INVENTORY)
 		return vxpu_cli_usage_error(
 		        "node", "--backend inventory has no health events (use nvml or sim)");
 	opts.probe_interval_ms = (unsigned)(probe_ns / 1000000ULL);
 
 	static struct node_output out;
+	static struct agent_state ag;
 	pthread_mutex_init(&out.lock, NULL);
-	char err[512];
+	char err[1024];
+	if (plugin) {
+		/* Credentials first: a plugin that cannot reach the API server
+		 * cannot answer Allocate, so it does not start. */
+		if (kube_config(&pf, &ag.kcfg, err, sizeof(err)) != 0)
+			return vxpu_cli_fail("node", "%s", err);
+		if (!pf.node_name) {
+			const char *env = getenv("NODE_NAME");
+			if (env && *env && strlen(env) < sizeof(ag.node_name)) {
+				snprintf(ag.node_name, sizeof(ag.node_name), "%s", env);
+			} else if (gethostname(ag.node_name, sizeof(ag.node_name) - 1) != 0 ||
+			           !ag.node_name[0]) {
+				snprintf(ag.node_name, sizeof(ag.node_name), "localhost");
+			}
+			pf.node_name = ag.node_name;
+		}
+	}
 	if (vxpu_discover(&opts.discover, &out.disc, err, sizeof(err)) != 0)
 		return vxpu_cli_fail("node", "%s", err);
 
-	/* Signals are taken synchronously by this thread; the watcher thread
-	 * inherits the mask, so SIGINT/SIGTERM never interrupt its waits. */
+	/* Signals are taken synchronously by this thread; the other threads
+	 * inherit the mask, so SIGINT/SIGTERM never interrupt their waits. */
 	sigset_t stop_signals;
 	sigemptyset(&stop_signals);
 	sigaddset(&stop_signals, SIGINT);
 	sigaddset(&stop_signals, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
 
+	int status = VXPU_EXIT_OK;
+	bool stopped = false;
+	struct vxpu_health_watcher *w = NULL;
+	int nplans = 0;
+	if (plugin) {
+		/* The vendor profiles name each card's resource and slice count
+		 * (one plugin per resource), unless the flags say. */
+		vxpu_vendor_table_builtin(&ag.vendors);
+		if (build_node(&out.disc, pf.node_name, &ag.vendors, &ag.node, err, sizeof(err)) !=
+		            0 ||
+		    (nplans = vxpu_dp_plan_plugins(&ag.node, pf.resource, pf.slices, ag.plans,
+		                                   VXPU_DP_MAX_PLUGINS, err, sizeof(err))) < 0)
+			return vxpu_cli_fail("node", "%s", err);
+		struct vxpu_dp_config paths;
+		state_paths(&paths, pf.state_dir);
+		if (install_state(&paths, pf.state_dir, err, sizeof(err)) != 0 ||
+		    vxpu_kube_client_new(&ag.kcfg, &ag.client, err, sizeof(err)) != 0 ||
+		    vxpu_dp_apisource_new(&ag.source, ag.client, pf.node_name, pf.lease_namespace,
+		                          err, sizeof(err)) != 0) {
+			status = vxpu_cli_fail("node", "%s", err);
+			goto out;
+		}
+		for (int p = 0; p < nplans; p++) {
+			ag.views[p].source = ag.source;
+			ag.views[p].ncards = ag.plans[p].ncards;
+			for (unsigned c = 0; c < ag.plans[p].ncards; c++)
+				ag.views[p].cards[c] = ag.node.devices[ag.plans[p].cards[c]].id;
+		}
+		out.plans = ag.plans;
+		print_event2(&out, "kubernetes", "server", ag.kcfg.server, "lease",
+		             vxpu_dp_apisource_lease(ag.source));
+	}
+
 	opts.on_change = on_change;
 	opts.ctx = &out;
-	struct vxpu_health_watcher *w;
-	if (vxpu_health_watch_start(&w, &opts, err, sizeof(err)) != 0)
-		return vxpu_cli_fail("node", "%s", err);
+	if (vxpu_health_watch_start(&w, &opts, err, sizeof(err)) != 0) {
+		status = vxpu_cli_fail("node", "%s", err);
+		goto out;
+	}
 	struct vxpu_device_health now[VXPU_FOUND_MAX_DEVICES];
 	unsigned n = vxpu_health_watch_snapshot(w, now, VXPU_FOUND_MAX_DEVICES);
 	for (unsigned i = 0; i < n; i++)
 		print_health(&out, i, &now[i]);
-
+	pthread_mutex_lock(&out.lock);
 	for (unsigned i = 0; i < n; i++)
 		out.healthy[i] = now[i].healthy;
+	pthread_mutex_unlock(&out.lock);
 
-	static struct vxpu_dp_files files;
-	int status = VXPU_EXIT_OK;
-	bool stopped = false;
-	static struct vxpu_vendor_table vendors;
-	static struct vxpu_node node;
-	char node_name[VXPU_NODE_NAME_MAX];
 	if (plugin) {
-		/* The vendor profile of the first card names the resource and
-		 * gives each card its slice count, unless the flags say. */
-		if (!pf.node_name) {
-			if (gethostname(node_name, sizeof(node_name) - 1) != 0 || !node_name[0])
-				snprintf(node_name, sizeof(node_name), "localhost");
-			node_name[sizeof(node_name) - 1] = '\0';
-			pf.node_name = node_name;
+		for (unsigned i = 0; i < n && i < ag.node.ndevices; i++)
+			ag.node.devices[i].healthy = now[i].healthy;
+		struct vxpu_node_reporter_options ro = {
+		        .client = ag.client,
+		        .component = "vxpu-node-agent",
+		        .heartbeat_ms = (unsigned)(pf.heartbeat_ns / 1000000ULL),
+		        .events = !pf.no_events,
+		};
+		struct vxpu_node_reporter *rep;
+		if (vxpu_node_reporter_start(&rep, &ro, &ag.node, err, sizeof(err)) != 0) {
+			status = vxpu_cli_fail("node", "%s", err);
+			goto out;
 		}
-		vxpu_vendor_table_builtin(&vendors);
-		if (build_node(&out.disc, pf.node_name, &vendors, &node, err, sizeof(err)) != 0) {
-			vxpu_health_watch_stop(w);
-			return vxpu_cli_fail("node", "%s", err);
+		pthread_mutex_lock(&out.lock);
+		out.reporter = rep;
+		pthread_mutex_unlock(&out.lock);
+		/* A flip between the snapshot and the reporter's start. */
+		n = vxpu_health_watch_snapshot(w, now, VXPU_FOUND_MAX_DEVICES);
+		for (unsigned i = 0; i < n && i < ag.node.ndevices; i++)
+			if (now[i].healthy != ag.node.devices[i].healthy)
+				vxpu_node_reporter_health(rep, i, now[i].healthy, now[i].reason);
+		out.nplugins = (unsigned)nplans;
+		for (int p = 0; p < nplans && !stopped; p++) {
+			int up = plugin_up(&out, &pf, (unsigned)p, &ag.views[p], &stop_signals, err,
+			                   sizeof(err));
+			if (up < 0) {
+				status = vxpu_cli_fail("node", "%s", err);
+				goto out;
+			}
+			stopped = up > 0;
 		}
-		pf.node = &node;
-		if (!pf.resource)
-			pf.resource =
-			        node.ndevices && node.devices[0].profile &&
-			                        node.devices[0]
-			                                .profile->resources[VXPU_RESOURCE_COUNT][0]
-			                ? node.devices[0].profile->resources[VXPU_RESOURCE_COUNT]
-			                : "nvidia.com/gpu";
-		if (!pf.endpoint) {
-			snprintf(endpoint, sizeof(endpoint), "vxpu-%s.sock", pf.resource);
-			for (char *c = endpoint; *c; c++)
-				if (*c == '/')
-					*c = '-';
-			pf.endpoint = endpoint;
-		}
-		struct vxpu_dp_config paths;
-		state_paths(&paths, pf.state_dir);
-		if (install_state(&paths, pf.state_dir, err, sizeof(err)) != 0) {
-			vxpu_health_watch_stop(w);
-			return vxpu_cli_fail("node", "%s", err);
-		}
-		if (write_registration(&out, &node, pf.state_dir, err, sizeof(err)) != 0) {
-			vxpu_health_watch_stop(w);
-			return vxpu_cli_fail("node", "%s", err);
-		}
-		vxpu_dp_files_init(&files, pf.allocations);
-		int up = plugin_up(&out, &pf, &files, &stop_signals, err, sizeof(err));
-		if (up < 0) {
-			vxpu_health_watch_stop(w);
-			return vxpu_cli_fail("node", "%s", err);
-		}
-		stopped = up > 0;
 	}
 	/* Every 100 ms: a stop signal, the end of --duration, or (plugin) a
-	 * kubelet restart, seen as the plugin's socket file going away. */
+	 * kubelet restart, seen as a plugin's socket file going away. */
 	struct timespec start;
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	unsigned long ticks = 0;
@@ -665,33 +797,38 @@ static int node_health(int argc, char **argv, bool plugin)
 		               (uint64_t)(t.tv_nsec - start.tv_nsec);
 		if (duration_ns && ran >= duration_ns)
 			break;
-		bool stale;
-		pthread_mutex_lock(&out.lock);
-		stale = out.registration_stale;
-		pthread_mutex_unlock(&out.lock);
-		/* On a health change at once, else every 30 s as a heartbeat. */
-		if (plugin && (stale || ticks % 300 == 299) &&
-		    write_registration(&out, &node, pf.state_dir, err, sizeof(err)) != 0)
-			print_event(&out, "registration not written", "error", err);
 		if (plugin && ++ticks % 10 == 0) {
 			struct vxpu_dp_config paths;
 			state_paths(&paths, pf.state_dir);
 			refresh_host_pids(&out, paths.region_root);
 		}
-		if (plugin && vxpu_dp_socket_gone(out.plugin)) {
-			print_event(&out, "kubelet restarted", "socket", pf.endpoint);
-			plugin_down(&out);
-			int up = plugin_up(&out, &pf, &files, &stop_signals, err, sizeof(err));
+		for (unsigned p = 0; plugin && p < out.nplugins && !stopped; p++) {
+			if (!vxpu_dp_socket_gone(out.plugins[p]))
+				continue;
+			print_event(&out, "kubelet restarted", "socket", ag.plans[p].endpoint);
+			plugin_down(&out, p);
+			int up = plugin_up(&out, &pf, p, &ag.views[p], &stop_signals, err,
+			                   sizeof(err));
 			if (up < 0) {
 				status = vxpu_cli_fail("node", "%s", err);
-				break;
+				stopped = true;
 			}
-			stopped = up > 0;
+			stopped = stopped || up > 0;
 		}
 	}
-	if (plugin)
-		plugin_down(&out);
+out:
+	for (unsigned p = 0; p < out.nplugins; p++)
+		plugin_down(&out, p);
 	vxpu_health_watch_stop(w);
+	pthread_mutex_lock(&out.lock);
+	struct vxpu_node_reporter *rep = out.reporter;
+	out.reporter = NULL;
+	pthread_mutex_unlock(&out.lock);
+	vxpu_node_reporter_stop(rep);
+	vxpu_dp_apisource_free(ag.source);
+	vxpu_kube_client_free(ag.client);
+	if (plugin)
+		vxpu_kube_config_free(&ag.kcfg);
 	return status;
 }
 
@@ -745,21 +882,22 @@ static int node_run(int argc, char **argv)
 	if (argc < 2 || vxpu_cli_wants_help(argc, argv))
 		return argc < 2 ? vxpu_cli_usage_error(
 		                          "node",
-		                          "missing what to run (health, host-pids or plugin)")
+		                          "missing what to run (agent, plugin, health or host-pids)")
 		                : (fputs(node_usage, stdout), VXPU_EXIT_OK);
 	if (strcmp(argv[1], "health") == 0)
 		return node_health(argc, argv, false);
-	if (strcmp(argv[1], "plugin") == 0)
+	if (strcmp(argv[1], "plugin") == 0 || strcmp(argv[1], "agent") == 0)
 		return node_health(argc, argv, true);
 	if (strcmp(argv[1], "host-pids") == 0)
 		return node_host_pids(argc, argv);
-	return vxpu_cli_usage_error("node", "unknown part \"%s\" (use health, host-pids or plugin)",
-	                            argv[1]);
+	return vxpu_cli_usage_error(
+	        "node", "unknown part \"%s\" (use agent, plugin, health or host-pids)", argv[1]);
 }
 
 static const struct vxpu_command node_command = {
         .name = "node",
-        .summary = "node agent parts: device health, host PIDs in regions, kubelet device plugin",
+        .summary = "the node agent (kubelet device plugins, registration, health, host PIDs) "
+                   "and its parts",
         .usage = node_usage,
         .run = node_run,
 };

@@ -210,3 +210,58 @@ int vxpu_dp_parse_virtual_id(const char *id, char *card, size_t cap, unsigned *k
 	*k = v;
 	return 0;
 }
+
+int vxpu_dp_plan_plugins(const struct vxpu_node *node, const char *override, unsigned slices,
+                         struct vxpu_dp_plugin_plan *plans, unsigned cap, char *err,
+                         size_t errlen)
+{
+	unsigned nplans = 0;
+	for (uint32_t i = 0; i < node->ndevices; i++) {
+		const struct vxpu_device *d = &node->devices[i];
+		const char *res = d->profile ? d->profile->resources[VXPU_RESOURCE_COUNT] : NULL;
+		if (!res || !res[0]) {
+			snprintf(err, errlen,
+			         "device %u (%s, vendor \"%s\", model \"%s\") has no vendor profile "
+			         "naming a device resource",
+			         d->index, d->id, d->vendor, d->model);
+			return -1;
+		}
+		const char *first = node->devices[0].profile
+		                            ? node->devices[0].profile->resources[VXPU_RESOURCE_COUNT]
+		                            : "";
+		if (override && strcmp(res, first) != 0) {
+			snprintf(err, errlen,
+			         "--resource %s cannot name the devices of two resources (%s, %s)",
+			         override, first, res);
+			return -1;
+		}
+		const char *name = override ? override : res;
+		unsigned p = 0;
+		while (p < nplans && strcmp(plans[p].resource, name) != 0)
+			p++;
+		if (p == nplans) {
+			if (nplans == cap || strlen(name) >= sizeof(plans[p].resource)) {
+				snprintf(err, errlen, "too many device resources on this node");
+				return -1;
+			}
+			memset(&plans[p], 0, sizeof(plans[p]));
+			snprintf(plans[p].resource, sizeof(plans[p].resource), "%s", name);
+			int w = snprintf(plans[p].endpoint, sizeof(plans[p].endpoint), "vxpu-%s.sock",
+			                 name);
+			if (w < 0 || (size_t)w >= sizeof(plans[p].endpoint)) {
+				snprintf(err, errlen, "resource name %s too long", name);
+				return -1;
+			}
+			for (char *c = plans[p].endpoint; *c; c++)
+				if (*c == '/')
+					*c = '-';
+			nplans++;
+		}
+		struct vxpu_dp_plugin_plan *pl = &plans[p];
+		pl->cards[pl->ncards] = i;
+		unsigned s = slices ? slices : d->slice_capacity;
+		pl->slices[pl->ncards] = s ? s : 1;
+		pl->ncards++;
+	}
+	return (int)nplans;
+}

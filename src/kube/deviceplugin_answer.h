@@ -107,4 +107,27 @@ int vxpu_dp_virtual_id(const char *card, unsigned k, char *buf, size_t cap);
  */
 int vxpu_dp_parse_virtual_id(const char *id, char *card, size_t cap, unsigned *k);
 
+/*
+ * The agent's plugins: one per vendor resource. Each device of a finalized
+ * node goes to the plugin of its profile's count resource (e.g.
+ * nvidia.com/gpu), in device order; plugins are ordered by their first
+ * device. override (non-NULL) names the one resource of every device and
+ * is refused when the devices' profiles name two. The endpoint is
+ * "vxpu-<resource with '/' as '-'>.sock"; slices is each card's virtual ID
+ * count (the override, else the profile's most allocations per device, at
+ * least 1). Returns the number of plugins, or -1 with a reason (a device
+ * without a profile or count resource, two resources with an override).
+ */
+#define VXPU_DP_MAX_PLUGINS 8
+struct vxpu_dp_plugin_plan {
+	char resource[128];
+	char endpoint[64];
+	unsigned ncards;
+	unsigned cards[VXPU_NODE_MAX_DEVICES];  /* positions in the node's devices */
+	unsigned slices[VXPU_NODE_MAX_DEVICES]; /* per card */
+};
+int vxpu_dp_plan_plugins(const struct vxpu_node *node, const char *override, unsigned slices,
+                         struct vxpu_dp_plugin_plan *plans, unsigned cap, char *err,
+                         size_t errlen);
+
 #endif

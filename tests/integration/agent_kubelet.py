@@ -1,14 +1,22 @@
 """A protocol-level kubelet for the node agent's device plugin test.
 
-It serves Registration on <dir>/kubelet.sock, starts `vxpu node plugin` on
-the simulated driver, and drives the plugin over its socket the way kubelet
-does: ListAndWatch (health changes), GetDevicePluginOptions,
-GetPreferredAllocation, Allocate (for pods whose allocation annotation and
-lease this script writes), PreStartContainer, and a kubelet restart. The
-messages come from the descriptor set built from deviceplugin.proto.
+It serves Registration on <dir>/kubelet.sock, starts the test API server
+(tests/unit/sched/fake_apiserver.py) with this node's Node object, starts
+`vxpu node agent` on the simulated driver against both, and drives the
+plugin over its socket the way kubelet does: ListAndWatch (health changes),
+GetDevicePluginOptions, GetPreferredAllocation, Allocate (for pods whose
+allocation annotation and node allocation Lease this script writes, as the
+scheduler does at bind), PreStartContainer, and a kubelet restart. On the API
+server it checks what the agent writes: the Lease released and the pod's
+bind phase, the Node's registration annotation, the Events on the pods of a
+failed device. The messages come from the descriptor set built from
+deviceplugin.proto.
 
-usage: agent_kubelet.py BUILD_DIR WORK_DIR
+usage: agent_kubelet.py BUILD_DIR WORK_DIR [ACCESS_LOG]
+  ACCESS_LOG: where the API server records every request (for the deploy
+  test, which derives the agent's RBAC from it)
 """
+import http.client
 import json
 import os
 import queue
@@ -23,12 +31,16 @@ import grpc
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 BUILD, WORK = sys.argv[1], sys.argv[2]
+ACCESS_LOG = sys.argv[3] if len(sys.argv) > 3 else None
+HERE = os.path.dirname(os.path.abspath(__file__))
+FAKE = os.path.join(HERE, "..", "unit", "sched", "fake_apiserver.py")
 VXPU = os.path.join(BUILD, "vxpu")
 PLUGIN_DIR = os.path.join(WORK, "device-plugins")
-ALLOC_DIR = os.path.join(WORK, "allocations")
 STATE = os.path.join(WORK, "state")
+NODE = "sim-node"
+LEASE_NS = "vxpu-system"
+LEASE = "/apis/coordination.k8s.io/v1/namespaces/%s/leases/vxpu-node-%s" % (LEASE_NS, NODE)
 os.makedirs(PLUGIN_DIR, exist_ok=True)
-os.makedirs(ALLOC_DIR, exist_ok=True)
 
 fds = descriptor_pb2.FileDescriptorSet()
 with open(os.path.join(BUILD, "src/kube/deviceplugin.desc"), "rb") as f:
@@ -101,11 +113,37 @@ def sim(*args):
     subprocess.run([VXPU, "sim", *args], check=True, stdout=subprocess.DEVNULL)
 
 
+# The API server, with this node's Node object (the agent patches it).
+with open(os.path.join(WORK, "load.json"), "w") as f:
+    json.dump({"nodes": [{"metadata": {"name": NODE, "labels": {"kubernetes.io/hostname": NODE}}}]}, f)
+fake_args = ["/usr/bin/python3", FAKE, "--lifetime", "200", "--load", os.path.join(WORK, "load.json")]
+if ACCESS_LOG:
+    fake_args += ["--access-log", ACCESS_LOG]
+fake = subprocess.Popen(fake_args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                        stderr=open(os.path.join(WORK, "fake.err"), "w"), text=True)
+API_PORT = int(fake.stdout.readline().split()[1])
+with open(os.path.join(WORK, "kubeconfig"), "w") as f:
+    f.write(f"""current-context: t
+contexts: [{{name: t, context: {{cluster: c, user: u, namespace: {LEASE_NS}}}}}]
+clusters: [{{name: c, cluster: {{server: "http://127.0.0.1:{API_PORT}"}}}}]
+users: [{{name: u, user: {{token: t}}}}]
+""")
+api_conn = http.client.HTTPConnection("127.0.0.1", API_PORT, timeout=10)
+
+
+def api(method, path, body=None, ctype="application/json"):
+    data = json.dumps(body) if body is not None else None
+    api_conn.request(method, path, body=data, headers={"Content-Type": ctype} if data else {})
+    r = api_conn.getresponse()
+    out = json.loads(r.read() or b"null")
+    return r.status, out
+
+
 kubelet = start_kubelet()
 agent = subprocess.Popen(
-    [VXPU, "node", "plugin", "--backend", "sim", "--plugin-dir", PLUGIN_DIR,
-     "--allocations", ALLOC_DIR, "--state-dir", STATE, "--slices", "4", "--node", "sim-node", "--recover-after", "500ms",
-     "--probe-interval", "50ms"],
+    [VXPU, "node", "agent", "--backend", "sim", "--plugin-dir", PLUGIN_DIR,
+     "--kubeconfig", os.path.join(WORK, "kubeconfig"), "--state-dir", STATE, "--slices", "4",
+     "--node", NODE, "--recover-after", "500ms", "--probe-interval", "50ms", "--heartbeat", "2s"],
     stdout=open(os.path.join(WORK, "agent.log"), "w"), stderr=subprocess.STDOUT)
 
 try:
@@ -146,40 +184,27 @@ try:
         return {d.health for d in resp.devices if d.ID.startswith(card + "::")}
 
     def registration():
-        with open(STATE + "/node-registration.json") as f:
-            return json.load(f)
+        st, node = api("GET", "/api/v1/nodes/" + NODE)
+        text = node["metadata"].get("annotations", {}).get("vxpu.io/node-registration")
+        return json.loads(text) if text else None
 
-    reg_doc = registration()
-    check("node registration", reg_doc["version"] == 1 and reg_doc["node"] == "sim-node"
-          and [d["id"] for d in reg_doc["devices"]] == cards
-          and all(d.get("healthy", True) for d in reg_doc["devices"]), reg_doc)
-
-    # XID 79 on card 1: unhealthy within 1 s, back after the quiet time.
-    t0 = time.monotonic()
-    sim("xid", "1", "79")
-    t, resp = lists.get(timeout=5)
-    ms = (t - t0) * 1000
-    for _ in range(50):
-        if registration()["devices"][1].get("healthy", True) is False:
+    reg_doc = None
+    for _ in range(100):
+        reg_doc = registration()
+        if reg_doc:
             break
-        time.sleep(0.02)
-    reg_ms = (time.monotonic() - t0) * 1000
-    print(f"XID 79 -> unhealthy in the node registration after {reg_ms:.0f} ms", flush=True)
-    check("registration shows card 1 unhealthy within 1 s",
-          registration()["devices"][1].get("healthy", True) is False and reg_ms < 1000)
-    print(f"XID 79 -> Unhealthy in ListAndWatch after {ms:.0f} ms", flush=True)
-    check("XID 79 within 1 s", ms < 1000, f"{ms:.0f} ms")
-    check("card 1 unhealthy", health_of(resp, cards[1]) == {"Unhealthy"})
-    check("card 0 still healthy", health_of(resp, cards[0]) == {"Healthy"})
-    _, resp = lists.get(timeout=5)
-    check("card 1 recovered", health_of(resp, cards[1]) == {"Healthy"})
-    # An application XID changes nothing.
-    sim("xid", "0", "13")
-    try:
-        lists.get(timeout=0.7)
-        check("XID 13 sends no list", False)
-    except queue.Empty:
-        check("XID 13 sends no list", True)
+        time.sleep(0.05)
+    check("node registration on the Node", reg_doc and reg_doc["version"] == 1
+          and reg_doc["node"] == NODE and [d["id"] for d in reg_doc["devices"]] == cards
+          and all(d.get("healthy", True) for d in reg_doc["devices"]), reg_doc)
+    # The heartbeat (--heartbeat 2s) writes it again without a change.
+    t0 = time.monotonic()
+    first_at = reg_doc["updatedAt"]
+    while time.monotonic() - t0 < 5 and registration()["updatedAt"] == first_at:
+        time.sleep(0.1)
+    beat = time.monotonic() - t0
+    check("registration heartbeat within 2 s (+1 s)", registration()["updatedAt"] != first_at
+          and beat < 3.5, f"{beat:.1f} s")
 
     # Preferred allocation keeps a container's slices on one card.
     pr = PreferredRequest()
@@ -202,11 +227,45 @@ try:
                      "memoryMiB": mib, "computeUnits": pct, "computePercent": pct, "template": "",
                      "exclusive": False}]}]}
 
+    uids = {}
+
     def admit(pod, text):
-        with open(os.path.join(ALLOC_DIR, f"team-a_{pod}.json"), "w") as f:
-            f.write(text)
-        with open(os.path.join(ALLOC_DIR, "lease"), "w") as f:
-            f.write(f"team-a/{pod}\n")
+        """What bind does: the pod with its annotation, bound here, holding the lease."""
+        st, obj = api("POST", "/api/v1/namespaces/team-a/pods", {
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": pod, "namespace": "team-a", "annotations": {
+                "vxpu.io/allocation": text, "vxpu.io/bind-phase": "allocating"}},
+            "spec": {"nodeName": NODE, "containers": [{"name": "main", "image": "x"}]},
+            "status": {"phase": "Pending"}})
+        assert st == 201, obj
+        uid = uids[pod] = obj["metadata"]["uid"]
+        lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                 "metadata": {"name": "vxpu-node-" + NODE, "namespace": LEASE_NS,
+                              "annotations": {"vxpu.io/pod": "team-a/" + pod, "vxpu.io/pod-uid": uid}},
+                 "spec": {"holderIdentity": uid, "leaseDurationSeconds": 60}}
+        st, cur = api("GET", LEASE)
+        if st == 404:
+            st, _ = api("POST", LEASE.rsplit("/", 1)[0], lease)
+            assert st == 201
+        else:
+            lease["metadata"]["resourceVersion"] = cur["metadata"]["resourceVersion"]
+            st, _ = api("PUT", LEASE, lease)
+            assert st == 200
+
+    def lease_holder():
+        return api("GET", LEASE)[1]["spec"]["holderIdentity"]
+
+    def consumed(pod, want="success"):
+        """The Lease released and the bind phase written (right after the answer)."""
+        for _ in range(200):
+            if lease_holder() == "" and phase(pod) == want:
+                return True
+            time.sleep(0.005)
+        return False
+
+    def phase(pod):
+        return api("GET", "/api/v1/namespaces/team-a/pods/" + pod)[1]["metadata"]["annotations"].get(
+            "vxpu.io/bind-phase")
 
     def allocate(*ids):
         req = AllocateRequest()
@@ -265,7 +324,7 @@ try:
     devs = [(d.container_path, d.host_path, d.permissions) for d in c.devices]
     check("device nodes", devs == [(p, p, "rw") for p in
                                    ["/dev/nvidia-uvm", "/dev/nvidia-uvm-tools", "/dev/nvidia0", "/dev/nvidiactl"]], devs)
-    check("lease released", not os.path.exists(os.path.join(ALLOC_DIR, "lease")))
+    check("lease released and bind phase success", consumed("infer-0"), (lease_holder(), phase("infer-0")))
     again = allocate(f"{cards[0]}::2")
     check("a retried Allocate gets the same answer",
           again.SerializeToString(deterministic=True) == resp.SerializeToString(deterministic=True))
@@ -285,8 +344,70 @@ try:
               and "VXPU_CORE_LIMIT_0" not in env
               and r.container_responses[0].mounts[2].host_path.endswith(f"team-a_{pod}_main"))
         check(f"pod {i}", ok, env)
+        check(f"pod {i} consumed", consumed(pod), (lease_holder(), phase(pod)))
     lat.sort()
     print(f"Allocate latency over 20 pods: median {lat[10]:.2f} ms, max {lat[-1]:.2f} ms", flush=True)
+
+    # XID 79 on card 1: unhealthy within 1 s in ListAndWatch and on the Node,
+    # a Warning Event on every pod with an allocation there; back after the
+    # quiet time, with a Normal Event.
+    while not lists.empty():
+        lists.get()
+    t0 = time.monotonic()
+    sim("xid", "1", "79")
+    t, resp = lists.get(timeout=5)
+    ms = (t - t0) * 1000
+    for _ in range(100):
+        if registration()["devices"][1].get("healthy", True) is False:
+            break
+        time.sleep(0.01)
+    reg_ms = (time.monotonic() - t0) * 1000
+    print(f"XID 79 -> Unhealthy in ListAndWatch after {ms:.0f} ms", flush=True)
+    print(f"XID 79 -> unhealthy in the Node's registration after {reg_ms:.0f} ms", flush=True)
+    check("XID 79 within 1 s", ms < 1000, f"{ms:.0f} ms")
+    check("card 1 unhealthy", health_of(resp, cards[1]) == {"Unhealthy"})
+    check("card 0 still healthy", health_of(resp, cards[0]) == {"Healthy"})
+    check("registration shows card 1 unhealthy within 1 s",
+          registration()["devices"][1].get("healthy", True) is False and reg_ms < 1000)
+    on_card1 = {f"batch-{i}" for i in range(20) if i % 2 == 1}
+
+    def events(reason):
+        st, lst = api("GET", "/api/v1/namespaces/team-a/events")
+        return [e for e in lst["items"] if e.get("reason") == reason]
+
+    warned = []
+    for _ in range(100):
+        warned = events("DeviceUnhealthy")
+        if len(warned) >= len(on_card1):
+            break
+        time.sleep(0.02)
+    ev_ms = (time.monotonic() - t0) * 1000
+    print(f"XID 79 -> {len(warned)} DeviceUnhealthy Events after {ev_ms:.0f} ms", flush=True)
+    check("a Warning Event on each pod of card 1",
+          {e["involvedObject"]["name"] for e in warned} == on_card1
+          and all(e["type"] == "Warning" and e["involvedObject"]["uid"] == uids[e["involvedObject"]["name"]]
+                  for e in warned), [e["involvedObject"]["name"] for e in warned])
+    check("the Event names the device and the reason", warned and cards[1] in warned[0]["message"]
+          and "index 1" in warned[0]["message"] and "critical XID 79" in warned[0]["message"],
+          warned[0]["message"] if warned else None)
+    _, resp = lists.get(timeout=5)
+    check("card 1 recovered", health_of(resp, cards[1]) == {"Healthy"})
+    for _ in range(100):
+        if registration()["devices"][1].get("healthy", True) is True and \
+                len(events("DeviceRecovered")) >= len(on_card1):
+            break
+        time.sleep(0.02)
+    check("registration shows card 1 healthy again", registration()["devices"][1].get("healthy", True))
+    check("a Normal Event on each pod of card 1 when it recovers",
+          {e["involvedObject"]["name"] for e in events("DeviceRecovered")} == on_card1)
+    # An application XID changes nothing.
+    sim("xid", "0", "13")
+    try:
+        lists.get(timeout=0.7)
+        check("XID 13 sends no list", False)
+    except queue.Empty:
+        check("XID 13 sends no list", True)
+
 
     # Errors: a malformed annotation, no lease.
     admit("broken", json.dumps(annotation("broken", 0, 0)).replace('"memoryMiB": 0, "computeUnits"',
@@ -299,12 +420,21 @@ try:
         check("malformed annotation refused", e.code() == grpc.StatusCode.FAILED_PRECONDITION
               and "pod team-a/broken: allocation annotation:" in e.details()
               and "memoryMiB" in e.details(), e.details())
-    os.unlink(os.path.join(ALLOC_DIR, "lease"))
+    # kubelet rejects that pod: its bind phase is failed and the node is free.
+    check("malformed: bind phase failed, lease released", consumed("broken", "failed"),
+          (phase("broken"), lease_holder()))
+    try:
+        allocate(f"{cards[0]}::3")
+        check("malformed: a retry gets the same error", False)
+    except grpc.RpcError as e:
+        check("malformed: a retry gets the same error", "pod team-a/broken: allocation annotation:" in e.details(),
+              e.details())
     try:
         allocate(f"{cards[0]}::1")
         check("no lease refused", False)
     except grpc.RpcError as e:
-        check("no lease refused", "no pod holds this node's allocation lease" in e.details(), e.details())
+        check("no lease refused", "no pod holds this node's allocation lease vxpu-system/vxpu-node-sim-node"
+              in e.details(), e.details())
 
     # kubelet restarts: its folder is cleared, the plugin registers again.
     ch.close()
@@ -327,6 +457,8 @@ finally:
         rc = "killed"
     check("the agent stops on SIGTERM", rc == 0, f"rc {rc}")
     kubelet.stop(None)
+    fake.stdin.close()
+    fake.wait(timeout=10)
     print(open(os.path.join(WORK, "agent.log")).read(), flush=True)
 
 print(f"{passes} passed, {fails} failed")
