@@ -95,6 +95,7 @@ struct vxpu_monitor_snapshot {
 	int64_t taken_unix_ms;
 	uint64_t collect_ns; /* how long the pass took */
 	char node[VXPU_MONITOR_NAME_MAX];
+	char vendor[32]; /* device label prefix ("nvidia" -> device="nvidia0") */
 	bool library_up; /* the management library answered */
 	size_t ndevices;
 	struct vxpu_monitor_device devices[VXPU_FOUND_MAX_DEVICES];
