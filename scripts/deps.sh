@@ -21,6 +21,7 @@ PACKAGES=(
 	libcurl4-openssl-dev # Kubernetes API client (kube)
 	libgrpc-dev        # kubelet device plugin transport, gRPC core (kube)
 	libprotobuf-c-dev  # device plugin messages (kube)
+	libpq-dev          # PostgreSQL ledger of the cluster scheduler (meter)
 	libsqlite3-dev     # local ledger and allocation state (meter, node)
 	libyaml-dev        # kubeconfig files (kube)
 	make               # front door

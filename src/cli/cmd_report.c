@@ -2,7 +2,8 @@
  * cmd_report.c - `vxpu report`: usage and cost from the local ledger,
  * grouped by tenant, project, user, device or device model, as a table,
  * CSV (for finance systems) or JSON. The computation and the formats are
- * src/meter/report.c; this file parses flags and finds the ledger.
+ * src/meter/report.c; this file parses flags and finds the ledger (--ledger,
+ * else the local one).
  *
  * The clock is read once, so relative bounds (--since 7d) and the end of
  * running intervals refer to the same "now". A ledger that does not exist
@@ -28,6 +29,7 @@ static const struct vxpu_command vxpu_cmd_report = {
 	.summary = "usage and cost per tenant, project, user or device from the ledger",
 	.usage = "usage: vxpu report [--by tenant|project|user|device|model] [--since T] [--until T]\n"
 		 "                   [--price-book FILE] [--format table|csv|json]\n"
+		 "                   [--ledger FILE|postgres://...]\n"
 		 "\n"
 		 "Sums the ledger's allocation intervals that overlap [--since, --until):\n"
 		 "  device_hours              hours a device was (partly) held\n"
@@ -50,8 +52,11 @@ static const struct vxpu_command vxpu_cmd_report = {
 		 "                    (docs/metering.md)\n"
 		 "  --format F        table (default), csv (RFC 4180, for finance systems) or\n"
 		 "                    json\n"
+		 "  --ledger L        the ledger to read: a SQLite file, or a PostgreSQL URI\n"
+		 "                    postgres://USER@HOST/DB such as `vxpu scheduler --ledger`\n"
+		 "                    writes (default: the local ledger below)\n"
 		 "\n"
-		 "The ledger is $VXPU_HOME/vxpu.db (default /var/lib/vxpu for root, else\n"
+		 "The local ledger is $VXPU_HOME/vxpu.db (default /var/lib/vxpu for root, else\n"
 		 "$XDG_STATE_HOME/vxpu or ~/.local/state/vxpu). Without a ledger the\n"
 		 "report is empty.\n",
 	.run = cmd_report_run,
@@ -65,6 +70,7 @@ struct report_flags {
 	const char *until;
 	const char *price_book;
 	const char *format;
+	const char *ledger;
 };
 
 /*
@@ -103,6 +109,7 @@ static int parse_flags(int argc, char **argv, struct report_flags *f)
 		{"--until", offsetof(struct report_flags, until)},
 		{"--price-book", offsetof(struct report_flags, price_book)},
 		{"--format", offsetof(struct report_flags, format)},
+		{"--ledger", offsetof(struct report_flags, ledger)},
 	};
 	for (int i = 1; i < argc; i++) {
 		int matched = 0;
@@ -168,7 +175,14 @@ static int cmd_report_run(int argc, char **argv)
 	int status = VXPU_EXIT_FAILURE;
 	struct vxpu_report *report = NULL;
 	char *text = NULL;
-	if (vxpu_home_db_path(path, sizeof(path), err, sizeof(err)) != 0) {
+	if (f.ledger) {
+		if (strlen(f.ledger) >= sizeof(path)) {
+			status = vxpu_cli_usage_error("report", "--ledger: longer than %zu bytes",
+						      sizeof(path) - 1);
+			goto out;
+		}
+		snprintf(path, sizeof(path), "%s", f.ledger);
+	} else if (vxpu_home_db_path(path, sizeof(path), err, sizeof(err)) != 0) {
 		vxpu_cli_fail("report", "%s", err);
 		goto out;
 	}

@@ -14,6 +14,12 @@
  * (cert-manager or a Secret update renewed them) the HTTPS listener is
  * started again with them, after a trial start on a spare port proved the
  * new pair loads, so a bad renewal leaves the old listener serving.
+ *
+ * The ledger (--ledger) defaults to the single-machine ledger file
+ * (meter/home.h). An explicitly named ledger that cannot be opened stops the
+ * command; the default one only logs a warning and the scheduler runs
+ * without a ledger (a read-only root file system must not keep the
+ * scheduler down).
  */
 #include "cli/cli.h"
 #include "common/log.h"
@@ -23,6 +29,7 @@
 #include "kube/http.h"
 #include "kube/kubeclient.h"
 #include "kube/scheduler.h"
+#include "meter/home.h"
 #include "meter/prom.h"
 #include "meter/timearg.h"
 
@@ -128,6 +135,10 @@ struct sched_flags {
 	const char *vendor_profiles;
 	const char *body_limit;
 	const char *threads;
+	const char *ledger;
+	const char *project_label;
+	const char *user_label;
+	bool no_ledger;
 	bool no_events;
 	bool shared_default;
 	bool allow_unknown;
@@ -194,12 +205,16 @@ static int parse_flags(int argc, char **argv, struct sched_flags *f)
 	        {"--vendor-profiles", &f->vendor_profiles},
 	        {"--body-limit", &f->body_limit},
 	        {"--threads", &f->threads},
+	        {"--ledger", &f->ledger},
+	        {"--project-label", &f->project_label},
+	        {"--user-label", &f->user_label},
 	};
 	const struct {
 		const char *name;
 		bool *slot;
 	} switches[] = {
 	        {"--no-events", &f->no_events},
+	        {"--no-ledger", &f->no_ledger},
 	        {"--shared-default", &f->shared_default},
 	        {"--allow-unknown-resources", &f->allow_unknown},
 	};
@@ -223,6 +238,9 @@ static int parse_flags(int argc, char **argv, struct sched_flags *f)
 		                            f->tls_cert ? "--tls-key" : "--tls-cert");
 	if (f->context && !f->kubeconfig)
 		return vxpu_cli_usage_error(SCHED, "--context needs --kubeconfig");
+	if (f->ledger && f->no_ledger)
+		return vxpu_cli_usage_error(SCHED,
+		                            "--ledger and --no-ledger contradict each other");
 	return VXPU_EXIT_OK;
 }
 
@@ -267,6 +285,33 @@ static int parse_policy(const char *flag, const char *text, enum vxpu_policy *ou
 		return vxpu_cli_usage_error(SCHED,
 		                            "%s \"%s\": expected binpack, spread, topology, "
 		                            "numa or frag",
+		                            flag, text);
+	return VXPU_EXIT_OK;
+}
+
+/* A label key: [PREFIX/]NAME, PREFIX a DNS subdomain (<= 253), NAME 1..63
+ * of [A-Za-z0-9._-] starting and ending with a letter or digit. */
+static int parse_label_key(const char *flag, const char *text)
+{
+	const char *slash = strchr(text, '/');
+	const char *name = slash ? slash + 1 : text;
+	size_t prefix = slash ? (size_t)(slash - text) : 0;
+	size_t n = strlen(name);
+	bool ok =
+	        !(slash && (prefix == 0 || prefix > 253 || strchr(name, '/'))) && n >= 1 && n <= 63;
+	for (size_t i = 0; ok && i < prefix; i++)
+		ok = (text[i] >= 'a' && text[i] <= 'z') || (text[i] >= '0' && text[i] <= '9') ||
+		     text[i] == '-' || text[i] == '.';
+	for (size_t i = 0; ok && i < n; i++) {
+		char c = name[i];
+		bool alnum =
+		        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+		ok = alnum || ((c == '-' || c == '_' || c == '.') && i > 0 && i + 1 < n);
+	}
+	if (!ok)
+		return vxpu_cli_usage_error(SCHED,
+		                            "%s \"%s\": expected a label key such as "
+		                            "example.com/team",
 		                            flag, text);
 	return VXPU_EXIT_OK;
 }
@@ -404,8 +449,26 @@ static int scheduler_run(int argc, char **argv)
 	                                        &opt.lease_seconds) != 0) ||
 	    (f.lease_wait &&
 	     parse_duration("--lease-wait", f.lease_wait, 1, 600, &lease_wait_s) != 0) ||
-	    (f.threads && parse_count("--threads", f.threads, 1, 256, &threads) != 0))
+	    (f.threads && parse_count("--threads", f.threads, 1, 256, &threads) != 0) ||
+	    (f.project_label && parse_label_key("--project-label", f.project_label) != 0) ||
+	    (f.user_label && parse_label_key("--user-label", f.user_label) != 0))
 		return VXPU_EXIT_USAGE;
+	opt.project_label = f.project_label;
+	opt.user_label = f.user_label;
+	char ledger_default[4200];
+	bool ledger_defaulted = false;
+	if (f.ledger) {
+		opt.ledger = f.ledger;
+	} else if (!f.no_ledger) {
+		if (vxpu_home_db_path(ledger_default, sizeof(ledger_default), err, sizeof(err)) ==
+		    0) {
+			opt.ledger = ledger_default;
+			ledger_defaulted = true;
+		} else {
+			vxpu_log(VXPU_LOG_WARN, "no ledger: the default path is unknown", "error",
+			         err, (char *)NULL);
+		}
+	}
 	opt.lease_wait_ms = lease_wait_s * 1000;
 	if (f.body_limit) {
 		uint64_t bytes = 0;
@@ -452,9 +515,26 @@ static int scheduler_run(int argc, char **argv)
 		vxpu_cli_fail(SCHED, "cannot block SIGINT and SIGTERM");
 		goto out;
 	}
-	if (vxpu_kube_client_new(&kcfg, &client, err, sizeof(err)) != 0 ||
-	    vxpu_scheduler_new(&vendors, client, &opt, &s, err, sizeof(err)) != 0 ||
-	    vxpu_scheduler_start(s, err, sizeof(err)) != 0) {
+	if (vxpu_kube_client_new(&kcfg, &client, err, sizeof(err)) != 0) {
+		vxpu_cli_fail(SCHED, "%s", err);
+		goto out;
+	}
+	if (vxpu_scheduler_new(&vendors, client, &opt, &s, err, sizeof(err)) != 0) {
+		if (!ledger_defaulted) {
+			vxpu_cli_fail(SCHED, "%s", err);
+			goto out;
+		}
+		vxpu_log(VXPU_LOG_WARN,
+		         "no ledger: the default ledger cannot be opened (give "
+		         "--ledger or --no-ledger)",
+		         "error", err, (char *)NULL);
+		opt.ledger = NULL;
+		if (vxpu_scheduler_new(&vendors, client, &opt, &s, err, sizeof(err)) != 0) {
+			vxpu_cli_fail(SCHED, "%s", err);
+			goto out;
+		}
+	}
+	if (vxpu_scheduler_start(s, err, sizeof(err)) != 0) {
 		vxpu_cli_fail(SCHED, "%s", err);
 		goto out;
 	}
@@ -503,7 +583,7 @@ static int scheduler_run(int argc, char **argv)
 	         vxpu_http_is_tls(main_server) ? "https" : "http", "extender",
 	         extender_server ? vxpu_http_address(extender_server) : "-", "metrics",
 	         metrics_server ? vxpu_http_address(metrics_server) : "-", "server", kcfg.server,
-	         (char *)NULL);
+	         "ledger", vxpu_scheduler_ledger(s) ? vxpu_scheduler_ledger(s) : "-", (char *)NULL);
 	struct cert_state certs;
 	if (f.tls_cert)
 		cert_stat(f.tls_cert, f.tls_key, &certs);
@@ -544,6 +624,8 @@ static const struct vxpu_command vxpu_cmd_scheduler = {
                  "N]\n"
                  "                      [--no-events] [--shared-default] "
                  "[--allow-unknown-resources]\n"
+                 "                      [--ledger FILE|postgres://... | --no-ledger]\n"
+                 "                      [--project-label KEY] [--user-label KEY]\n"
                  "\n"
                  "Runs beside kube-scheduler as its extender and as the mutating admission\n"
                  "webhook for pods, until SIGINT or SIGTERM:\n"
@@ -574,6 +656,16 @@ static const struct vxpu_command vxpu_cmd_scheduler = {
                  "  --shared-default          a pod giving only a device count shares the\n"
                  "                            device (default: a whole, exclusive device)\n"
                  "  --allow-unknown-resources admit unknown resources of a known vendor\n"
+                 "  --ledger FILE|URI         where each pod allocation's intervals are\n"
+                 "                            recorded: a SQLite file or a PostgreSQL URI\n"
+                 "                            postgres://USER@HOST/DB (default: the\n"
+                 "                            single-machine ledger, $VXPU_HOME/vxpu.db; if\n"
+                 "                            that cannot be opened, a warning and none)\n"
+                 "  --no-ledger               record nothing\n"
+                 "  --project-label KEY       pod label naming the project (default\n"
+                 "                            vxpu.io/project; missing: \"default\")\n"
+                 "  --user-label KEY          pod label naming the user (default\n"
+                 "                            vxpu.io/user; missing: \"unknown\")\n"
                  "\n"
                  "See docs/kubernetes.md.\n",
         .run = scheduler_run,

@@ -7,7 +7,10 @@
  * with the node allocation lease and its rollback, an Events poster (a
  * bounded queue and one thread, so an Event never delays a bind), and the
  * metrics (counters under a mutex, latency histograms written by hand:
- * meter/prom.h writes gauges and counters only).
+ * meter/prom.h writes gauges and counters only), and the ledger hooks:
+ * every transition of a pod into or out of holding an allocation, as the
+ * model sees it, queues a start or an end for the ledger writer
+ * (scheduler_ledger.h), and every full list of pods asks it to reconcile.
  *
  * Invariants: the model lock is never held across an API call; every step
  * of bind that changed something has its undo on the failure path, in
@@ -15,6 +18,8 @@
  * node's lease.
  */
 #include "kube/scheduler.h"
+
+#include "kube/scheduler_ledger.h"
 
 #include "common/log.h"
 #include "core/annotation.h"
@@ -181,6 +186,10 @@ struct vxpu_scheduler {
 	uint64_t events_posted, events_dropped;
 	pthread_t event_thread;
 	bool event_started;
+
+	struct vxpu_sched_ledger *ledger; /* NULL = no ledger */
+	char project_label[VXPU_KUBE_NAME_MAX];
+	char user_label[VXPU_KUBE_NAME_MAX];
 };
 
 static void observe(struct vxpu_scheduler *s, enum verb v, enum outcome o, double seconds)
@@ -321,6 +330,52 @@ static void *event_main(void *arg)
 	}
 }
 
+/* ---- ledger ---------------------------------------------------------------- */
+
+/* Queues the start of the pod's intervals (under the model lock). */
+static void ledger_start(struct vxpu_scheduler *s, const cJSON *pod, const char *uid,
+                         const char *annotation)
+{
+	char err[512];
+	if (vxpu_sched_ledger_started(s->ledger, &s->model, uid, annotation,
+	                              vxpu_kube_label(pod, s->project_label),
+	                              vxpu_kube_label(pod, s->user_label), err, sizeof(err)) < 0)
+		vxpu_log(VXPU_LOG_WARN, "ledger: allocation not recorded", "uid", uid, "error", err,
+		         (char *)NULL);
+}
+
+/*
+ * After a pod event changed the model: a pod that now holds a bound
+ * allocation and did not before starts its intervals (bind may have queued
+ * the same start: the writer skips it); a pod that held one and no longer
+ * does (finished, deleted) ends them.
+ */
+static void ledger_follow(struct vxpu_scheduler *s, const cJSON *pod, const char *uid, bool held,
+                          bool held_bound)
+{
+	if (!s->ledger)
+		return;
+	const struct vxpu_ext_pod *after = vxpu_ext_model_pod(&s->model, uid);
+	if (held && !after)
+		vxpu_sched_ledger_ended(s->ledger, uid, wall_ms());
+	else if (!held_bound && after && !after->reserved && after->allocation)
+		ledger_start(s, pod, uid, after->allocation);
+}
+
+static bool ledger_live(void *ctx, const char *uid)
+{
+	struct vxpu_scheduler *s = ctx;
+	pthread_rwlock_rdlock(&s->lock);
+	bool live = vxpu_ext_model_pod(&s->model, uid) != NULL;
+	pthread_rwlock_unlock(&s->lock);
+	return live;
+}
+
+static bool ledger_synced(void *ctx)
+{
+	return vxpu_scheduler_synced(ctx);
+}
+
 /* ---- watches --------------------------------------------------------------- */
 
 static void apply_locked(struct vxpu_scheduler *s, const char *kind, const char *type,
@@ -350,6 +405,8 @@ static void apply_locked(struct vxpu_scheduler *s, const char *kind, const char 
 			vxpu_log(VXPU_LOG_WARN, "pod event ignored", "error", err, (char *)NULL);
 		} else if (kp->uid[0]) {
 			snprintf(key, keycap, "%s", kp->uid);
+			const struct vxpu_ext_pod *before = vxpu_ext_model_pod(&s->model, kp->uid);
+			bool held = before != NULL, held_bound = before && !before->reserved;
 			if (deleted)
 				vxpu_ext_model_pod_delete(&s->model, kp->uid);
 			else if (vxpu_ext_model_pod_update(&s->model, kp) == 1) {
@@ -361,6 +418,7 @@ static void apply_locked(struct vxpu_scheduler *s, const char *kind, const char 
 					         kp->name, "namespace", kp->ns, "error", p->problem,
 					         (char *)NULL);
 			}
+			ledger_follow(s, obj, kp->uid, held, held_bound);
 		}
 		free(kp);
 	} else {
@@ -450,6 +508,9 @@ static void watch_end(void *ctx, const char *rv)
 			}
 	} else if (strcmp(w->kind, "Pod") == 0) {
 		vxpu_ext_model_node_sync(m, NULL, (const char *const *)w->seen, w->nseen);
+		/* Pods that vanished unseen (a restart, a 410) end in the ledger. */
+		if (s->ledger)
+			vxpu_sched_ledger_reconcile(s->ledger);
 	} else {
 		for (size_t i = m->nsources; i-- > 0;) {
 			char key[320];
@@ -505,6 +566,14 @@ int vxpu_scheduler_new(const struct vxpu_vendor_table *vendors, struct vxpu_kube
 	s->opt.identity = s->identity;
 	s->opt.lease_namespace = s->lease_ns;
 	s->opt.webhook.scheduler_name = s->scheduler_name;
+	snprintf(s->project_label, sizeof(s->project_label), "%s",
+	         opt->project_label && opt->project_label[0] ? opt->project_label
+	                                                     : VXPU_SCHED_LEDGER_PROJECT_LABEL);
+	snprintf(s->user_label, sizeof(s->user_label), "%s",
+	         opt->user_label && opt->user_label[0] ? opt->user_label
+	                                               : VXPU_SCHED_LEDGER_USER_LABEL);
+	s->opt.project_label = s->project_label;
+	s->opt.user_label = s->user_label;
 	if (!s->opt.lease_seconds)
 		s->opt.lease_seconds = 60;
 	if (!s->opt.lease_wait_ms)
@@ -526,6 +595,19 @@ int vxpu_scheduler_new(const struct vxpu_vendor_table *vendors, struct vxpu_kube
 		s->watches[i].path = paths[i];
 		atomic_init(&s->watches[i].synced, false);
 	}
+	if (opt->ledger && opt->ledger[0]) {
+		struct vxpu_sched_ledger_options lo = {
+		        .path = opt->ledger,
+		        .grace_ms = opt->ledger_grace_ms,
+		        .reconcile_ms = opt->ledger_reconcile_ms,
+		        .hooks = {ledger_live, ledger_synced, s},
+		};
+		if (vxpu_sched_ledger_new(&lo, &s->ledger, err, errlen) < 0) {
+			vxpu_scheduler_free(s);
+			return -1;
+		}
+	}
+	s->opt.ledger = s->ledger ? vxpu_sched_ledger_path(s->ledger) : NULL;
 	*out = s;
 	return 0;
 }
@@ -544,6 +626,11 @@ int vxpu_scheduler_start(struct vxpu_scheduler *s, char *err, size_t errlen)
 		s->watches[i].started = true;
 	}
 	return 0;
+}
+
+const char *vxpu_scheduler_ledger(const struct vxpu_scheduler *s)
+{
+	return s->ledger ? vxpu_sched_ledger_path(s->ledger) : NULL;
 }
 
 bool vxpu_scheduler_synced(const struct vxpu_scheduler *s)
@@ -572,6 +659,8 @@ void vxpu_scheduler_free(struct vxpu_scheduler *s)
 		pthread_mutex_unlock(&s->queue_lock);
 		pthread_join(s->event_thread, NULL);
 	}
+	/* Before the model goes: the writer's hooks read it. */
+	vxpu_sched_ledger_free(s->ledger);
 	free(s->queue);
 	vxpu_ext_model_free(&s->model);
 	pthread_rwlock_destroy(&s->lock);
@@ -1155,6 +1244,11 @@ out:
 	} else if (text) {
 		event_push(s, kp, false, "Allocated", "vxpu allocation on node %s: %s", b->node,
 		           text);
+		if (s->ledger) {
+			pthread_rwlock_rdlock(&s->lock);
+			ledger_start(s, doc, kp->uid, text);
+			pthread_rwlock_unlock(&s->lock);
+		}
 	}
 	if (text)
 		vxpu_annotation_free(text);
@@ -1327,6 +1421,21 @@ char *vxpu_scheduler_metrics(struct vxpu_scheduler *s, size_t *len)
 				        (struct vxpu_prom_label[]){{"verb", verb_names[vb]},
 				                                   {"outcome", outcome_names[o]}},
 				        2, (double)outcomes[vb][o]);
+	if (s->ledger) {
+		struct vxpu_sched_ledger_stats ls;
+		vxpu_sched_ledger_stats(s->ledger, &ls);
+		counter(&w, "vxpu_scheduler_ledger_intervals_started_total",
+		        "Pod allocations whose ledger intervals this replica started.",
+		        (double)ls.started);
+		counter(&w, "vxpu_scheduler_ledger_intervals_ended_total",
+		        "Pod allocations whose ledger intervals this replica ended.",
+		        (double)ls.ended);
+		counter(&w, "vxpu_scheduler_ledger_write_failures_total",
+		        "Ledger writes that failed (each is retried with backoff).",
+		        (double)ls.failed);
+		gauge(&w, "vxpu_scheduler_ledger_queue_length",
+		      "Ledger records waiting for the writer.", (double)ls.queued);
+	}
 	counter(&w, "vxpu_scheduler_lease_waits_total",
 	        "Binds that waited for a node's allocation lease.", (double)waits);
 	counter(&w, "vxpu_scheduler_lease_takeovers_total",

@@ -57,12 +57,20 @@ struct vxpu_scheduler_options {
 	uint32_t shape_window; /* [1000] */
 	struct vxpu_webhook_config webhook;
 	bool events; /* post Kubernetes Events on pods */
+	/* The ledger of allocation intervals (kube/scheduler_ledger.h): a file
+	 * or a postgres:// URI; NULL = none. */
+	const char *ledger;
+	const char *project_label;    /* [vxpu.io/project] pod label: the project */
+	const char *user_label;       /* [vxpu.io/user] pod label: the user */
+	unsigned ledger_grace_ms;     /* [30000] */
+	unsigned ledger_reconcile_ms; /* [60000] */
 };
 
 struct vxpu_scheduler;
 
 /*
- * Makes the scheduler; vendors and client must outlive it. Nothing is
+ * Makes the scheduler; vendors and client must outlive it. Opens the ledger
+ * when one is named (a failure to open it fails this call). Nothing else is
  * started: vxpu_scheduler_start launches the watches.
  */
 int vxpu_scheduler_new(const struct vxpu_vendor_table *vendors, struct vxpu_kube_client *client,
@@ -72,10 +80,14 @@ int vxpu_scheduler_new(const struct vxpu_vendor_table *vendors, struct vxpu_kube
 /* Starts the watches of Nodes, Pods and ResourceQuotas (and the Events poster). */
 int vxpu_scheduler_start(struct vxpu_scheduler *s, char *err, size_t errlen);
 
+/* The ledger's name as it may be logged (a URI's password masked), or NULL. */
+const char *vxpu_scheduler_ledger(const struct vxpu_scheduler *s);
+
 /* True once every watched collection was listed (readiness). */
 bool vxpu_scheduler_synced(const struct vxpu_scheduler *s);
 
-/* Stops the watches and frees everything. NULL is a no-op. */
+/* Stops the watches, writes what the ledger writer still has queued, and
+ * frees everything. NULL is a no-op. */
 void vxpu_scheduler_free(struct vxpu_scheduler *s);
 
 /* An answer: HTTP status and a malloc'd JSON body. */

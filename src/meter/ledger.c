@@ -16,10 +16,17 @@
  * two writers never both read-then-write and collide on upgrade (the
  * SQLITE_BUSY that busy_timeout cannot retry); the busy timeout then turns
  * contention into waiting.
+ *
+ * A path that is a postgres:// or postgresql:// URI opens the PostgreSQL
+ * backend (ledger_pg.c) instead: every public function below validates its
+ * input and runs the transaction discipline here, then hands the
+ * statements to whichever backend the ledger has (l->pg set or not), so
+ * both backends refuse exactly the same inputs with the same messages.
  */
 #include "meter/ledger.h"
 
 #include "meter/home.h"
+#include "meter/ledger_pg.h"
 #include "meter/ledger_sql.h"
 #include "meter/utf8.h"
 
@@ -36,8 +43,9 @@
 #include <time.h>
 
 struct vxpu_ledger {
-	sqlite3 *db;
-	char path[4096];
+	sqlite3 *db;               /* the SQLite backend, or NULL */
+	struct vxpu_ledger_pg *pg; /* the PostgreSQL backend, or NULL */
+	char path[4096];           /* the file, or the URI with its password masked */
 };
 
 /* ---- errors ------------------------------------------------------------ */
@@ -301,6 +309,8 @@ static int exec(struct vxpu_ledger *l, const char *sql, const char *what, char *
 
 bool vxpu_ledger_in_transaction(const struct vxpu_ledger *l)
 {
+	if (l->pg)
+		return vxpu_ledger_pg_in_transaction(l->pg);
 	return sqlite3_get_autocommit(l->db) == 0;
 }
 
@@ -311,6 +321,8 @@ int vxpu_ledger_begin(struct vxpu_ledger *l, char *err, size_t errlen)
 			l->path);
 		return -1;
 	}
+	if (l->pg)
+		return vxpu_ledger_pg_begin(l->pg, false, err, errlen);
 	return exec(l, "BEGIN IMMEDIATE", "cannot start a write transaction", err, errlen);
 }
 
@@ -321,11 +333,15 @@ int vxpu_ledger_begin_read(struct vxpu_ledger *l, char *err, size_t errlen)
 			l->path);
 		return -1;
 	}
+	if (l->pg)
+		return vxpu_ledger_pg_begin(l->pg, true, err, errlen);
 	return exec(l, "BEGIN", "cannot start a read transaction", err, errlen);
 }
 
 int vxpu_ledger_commit(struct vxpu_ledger *l, char *err, size_t errlen)
 {
+	if (l->pg)
+		return vxpu_ledger_pg_commit(l->pg, err, errlen);
 	if (exec(l, "COMMIT", "cannot commit", err, errlen) != 0) {
 		vxpu_ledger_rollback(l);
 		return -1;
@@ -335,6 +351,10 @@ int vxpu_ledger_commit(struct vxpu_ledger *l, char *err, size_t errlen)
 
 void vxpu_ledger_rollback(struct vxpu_ledger *l)
 {
+	if (l->pg) {
+		vxpu_ledger_pg_rollback(l->pg);
+		return;
+	}
 	if (vxpu_ledger_in_transaction(l))
 		sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
 }
@@ -359,7 +379,7 @@ static int write_end(struct vxpu_ledger *l, bool own, int rc, char *err, size_t 
 
 struct sqlite3 *vxpu_ledger_sqlite(struct vxpu_ledger *l)
 {
-	return l->db;
+	return l->db; /* NULL for a PostgreSQL ledger */
 }
 
 const char *vxpu_ledger_path(const struct vxpu_ledger *l)
@@ -477,6 +497,8 @@ int vxpu_ledger_ensure_component(struct vxpu_ledger *l, const char *component, i
 			component ? component : "(null)", version);
 		return -1;
 	}
+	if (l->pg)
+		return vxpu_ledger_pg_ensure_component(l->pg, component, version, ddl, err, errlen);
 	if (vxpu_ledger_in_transaction(l)) {
 		set_err(err, errlen,
 			"ledger %s: cannot create the %s tables inside an open transaction", l->path,
@@ -571,6 +593,21 @@ int vxpu_ledger_open(const char *path, enum vxpu_ledger_open_mode mode, struct v
 		set_err(err, errlen, "invalid ledger path \"%s\"", path ? path : "(null)");
 		return VXPU_LEDGER_FAILED;
 	}
+	if (vxpu_ledger_pg_is_uri(path)) {
+		struct vxpu_ledger *pl = calloc(1, sizeof(*pl));
+		if (!pl) {
+			set_err(err, errlen, "ledger: out of memory");
+			return VXPU_LEDGER_FAILED;
+		}
+		vxpu_ledger_pg_shown_uri(path, pl->path, sizeof(pl->path));
+		int rc = vxpu_ledger_pg_open(path, pl->path, mode, &pl->pg, err, errlen);
+		if (rc != VXPU_LEDGER_OK) {
+			free(pl);
+			return rc;
+		}
+		*out = pl;
+		return VXPU_LEDGER_OK;
+	}
 	struct stat st;
 	if (stat(path, &st) != 0) {
 		if (errno != ENOENT) {
@@ -647,6 +684,11 @@ void vxpu_ledger_close(struct vxpu_ledger *l)
 {
 	if (!l)
 		return;
+	if (l->pg) {
+		vxpu_ledger_pg_close(l->pg);
+		free(l);
+		return;
+	}
 	vxpu_ledger_rollback(l);
 	sqlite3_close_v2(l->db);
 	free(l);
@@ -662,6 +704,9 @@ int vxpu_ledger_interval_start(struct vxpu_ledger *l, const struct vxpu_ledger_i
 	bool own;
 	if (write_begin(l, &own, err, errlen) != 0)
 		return -1;
+	if (l->pg)
+		return write_end(l, own, vxpu_ledger_pg_interval_insert(l->pg, iv, err, errlen), err,
+				 errlen);
 	sqlite3_stmt *stmt;
 	int rc = -1;
 	if (prepare(l, vxpu_ledger_sql_interval_insert, &stmt, err, errlen) == 0) {
@@ -715,6 +760,14 @@ int vxpu_ledger_interval_end(struct vxpu_ledger *l, const char *allocation_id, i
 	bool own;
 	if (write_begin(l, &own, err, errlen) != 0)
 		return -1;
+	if (l->pg) {
+		int prc = vxpu_ledger_pg_interval_end(l->pg, allocation_id, end_ms, exited,
+						      exit_status, ended_count, err, errlen);
+		prc = write_end(l, own, prc, err, errlen);
+		if (prc != 0 && ended_count)
+			*ended_count = 0;
+		return prc;
+	}
 	int rc = -1;
 	sqlite3_stmt *stmt = NULL;
 	if (prepare(l, vxpu_ledger_sql_interval_open_start, &stmt, err, errlen) != 0)
@@ -790,6 +843,9 @@ int vxpu_ledger_sample_record(struct vxpu_ledger *l, const struct vxpu_ledger_sa
 	bool own;
 	if (write_begin(l, &own, err, errlen) != 0)
 		return -1;
+	if (l->pg)
+		return write_end(l, own, vxpu_ledger_pg_sample_record(l->pg, s, err, errlen), err,
+				 errlen);
 	int rc = -1;
 	sqlite3_stmt *stmt = NULL;
 	if (prepare(l, vxpu_ledger_sql_interval_get, &stmt, err, errlen) != 0)
@@ -844,10 +900,39 @@ done:
 
 /* ---- reading ----------------------------------------------------------- */
 
+/* A stored row read back from PostgreSQL passes the same checks as one read
+ * from SQLite before the caller sees it. */
+struct checked_walk {
+	const struct vxpu_ledger *l;
+	vxpu_ledger_interval_fn fn;
+	void *ctx;
+	char *err;
+	size_t errlen;
+};
+
+static int checked_interval(const struct vxpu_ledger_interval *iv, void *ctx)
+{
+	struct checked_walk *w = ctx;
+	if (check_interval(iv, w->err, w->errlen) != 0 || (iv->ended && iv->end_ms < iv->start_ms)) {
+		char reason[512];
+		snprintf(reason, sizeof(reason), "%s",
+			 w->err && iv->end_ms >= iv->start_ms ? w->err : "it ends before it starts");
+		set_err(w->err, w->errlen, "ledger %s: a stored interval is invalid: %s",
+			w->l->path, reason);
+		return -1;
+	}
+	return w->fn(iv, w->ctx);
+}
+
 static int each_interval(struct vxpu_ledger *l, const char *sql, bool window, int64_t since_ms,
 			 int64_t until_ms, vxpu_ledger_interval_fn fn, void *ctx, char *err,
 			 size_t errlen)
 {
+	if (l->pg) {
+		struct checked_walk w = {l, fn, ctx, err, errlen};
+		return vxpu_ledger_pg_each_interval(l->pg, !window, since_ms, until_ms,
+						    checked_interval, &w, err, errlen);
+	}
 	sqlite3_stmt *stmt;
 	if (prepare(l, sql, &stmt, err, errlen) != 0)
 		return -1;
@@ -915,6 +1000,8 @@ int vxpu_ledger_each_running(struct vxpu_ledger *l, vxpu_ledger_interval_fn fn, 
 int vxpu_ledger_each_sample(struct vxpu_ledger *l, int64_t since_ms, int64_t until_ms,
 			    vxpu_ledger_sample_fn fn, void *ctx, char *err, size_t errlen)
 {
+	if (l->pg)
+		return vxpu_ledger_pg_each_sample(l->pg, since_ms, until_ms, fn, ctx, err, errlen);
 	sqlite3_stmt *stmt;
 	if (prepare(l, vxpu_ledger_sql_samples_window, &stmt, err, errlen) != 0)
 		return -1;

@@ -12,9 +12,13 @@
  *     and the mean utilisation.
  *
  * Storage: one SQLite file, normally $VXPU_HOME/vxpu.db (home.h), shared
- * with the local allocation state. All SQL text is in ledger_sql.c and is
- * portable to PostgreSQL; this file's implementation (ledger.c) is the
- * SQLite backend.
+ * with the local allocation state; or, when the path is a URI
+ * postgres://... or postgresql://... (libpq's connection URI), a PostgreSQL
+ * database that several machines share (the cluster scheduler's ledger).
+ * All SQL text is in ledger_sql.c and is the same for both; ledger.c is the
+ * SQLite backend and the front of both, ledger_pg.c the PostgreSQL one.
+ * The invariants below hold for both, read "database" for "file" where the
+ * ledger is PostgreSQL's.
  *
  * Invariants the implementation keeps:
  *   - an existing file is never overwritten, truncated or migrated: a file
@@ -131,6 +135,7 @@ struct vxpu_ledger_sample {
 int vxpu_ledger_open(const char *path, enum vxpu_ledger_open_mode mode, struct vxpu_ledger **out,
 		     char *err, size_t errlen);
 void vxpu_ledger_close(struct vxpu_ledger *ledger);
+/* The file, or the URI with its password masked (safe to print). */
 const char *vxpu_ledger_path(const struct vxpu_ledger *ledger);
 
 /*
@@ -208,7 +213,8 @@ void vxpu_ledger_rollback(struct vxpu_ledger *ledger);
 bool vxpu_ledger_in_transaction(const struct vxpu_ledger *ledger);
 
 /* The connection, for the caller's own statements (sqlite3.h). The ledger
- * keeps ownership; do not close it or change its settings. */
+ * keeps ownership; do not close it or change its settings. NULL when the
+ * ledger is PostgreSQL's (the local allocation state lives in SQLite only). */
 struct sqlite3 *vxpu_ledger_sqlite(struct vxpu_ledger *ledger);
 
 /*

@@ -6,12 +6,21 @@
  * connections (no device over-allocated), and a restarted scheduler that
  * rebuilds the identical state. The test API server's --agent stands in for
  * the node agent, releasing a node's lease once the pod is bound.
+ *
+ * The ledger test records pod allocations into a ledger (a temporary SQLite
+ * file, or $VXPU_TEST_LEDGER: a file or postgres:// URI that
+ * tests/integration/sched_ledger.sh then reads with `vxpu report`), ends
+ * them when pods finish or are deleted, and across a restart during which
+ * a pod vanished: ended once, nothing duplicated. Built a second time as
+ * test_sched_ledger (SCHED_LEDGER_ONLY) to run that test alone.
  */
 #include "sched_fixtures.h"
 
 #include "core/annotation.h"
 #include "kube/kubeclient.h"
 #include "kube/scheduler.h"
+#include "meter/ledger.h"
+#include "meter/report.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -107,7 +116,8 @@ struct replica {
 	struct vxpu_scheduler *s;
 };
 
-static void replica_start(struct replica *r, const struct fake *f, unsigned lease_wait_ms)
+static void replica_start_with(struct replica *r, const struct fake *f, unsigned lease_wait_ms,
+                               const char *ledger)
 {
 	r->c = client(f);
 	struct vxpu_scheduler_options opt = {
@@ -118,10 +128,17 @@ static void replica_start(struct replica *r, const struct fake *f, unsigned leas
 	        .policy = {VXPU_POLICY_BINPACK, VXPU_POLICY_BINPACK},
 	        .webhook = {.exclusive_default = true, .deny_unknown_resources = true},
 	        .events = true,
+	        .ledger = ledger,
+	        .ledger_grace_ms = 1,
 	};
 	if (vxpu_scheduler_new(sf_vendors(), r->c, &opt, &r->s, err, sizeof(err)) < 0 ||
 	    vxpu_scheduler_start(r->s, err, sizeof(err)) < 0)
 		fail_msg("scheduler: %s", err);
+}
+
+static void replica_start(struct replica *r, const struct fake *f, unsigned lease_wait_ms)
+{
+	replica_start_with(r, f, lease_wait_ms, NULL);
 }
 
 static void replica_stop(struct replica *r)
@@ -572,6 +589,208 @@ static void two_replicas_never_over_allocate(void **state)
 	fake_stop(&f);
 }
 
+/* ---- the ledger ---------------------------------------------------------- */
+
+/* A pod with labels (project, user; NULL = none), its uid into uid. */
+static void create_pod_labelled(struct vxpu_kube_client *c, const char *name, const char *project,
+                                const char *user, char *uid, size_t cap)
+{
+	char *pod = sf_pod_json("team-a", name, "", NULL,
+	                        "{\"limits\":{\"nvidia.com/gpu\":\"1\","
+	                        "\"nvidia.com/gpumem\":\"4000\"}}",
+	                        NULL);
+	cJSON *doc = cJSON_Parse(pod);
+	cJSON *meta = cJSON_GetObjectItem(doc, "metadata");
+	cJSON_DeleteItemFromObject(meta, "uid");
+	cJSON_DeleteItemFromObject(doc, "status");
+	cJSON *labels = cJSON_AddObjectToObject(meta, "labels");
+	if (project)
+		cJSON_AddStringToObject(labels, "vxpu.io/project", project);
+	if (user)
+		cJSON_AddStringToObject(labels, "vxpu.io/user", user);
+	char *body = cJSON_PrintUnformatted(doc);
+	cJSON *made = NULL;
+	assert_int_equal(
+	        call(c, "POST", "/api/v1/namespaces/team-a/pods", "application/json", body, &made),
+	        201);
+	snprintf(uid, cap, "%s",
+	         cJSON_GetObjectItem(cJSON_GetObjectItem(made, "metadata"), "uid")->valuestring);
+	cJSON_Delete(made);
+	cJSON_free(body);
+	cJSON_Delete(doc);
+	free(pod);
+}
+
+#define LEDGER_PODS 4
+
+struct ledger_rows {
+	const char (*uids)[VXPU_UID_MAX];
+	int rows[LEDGER_PODS];    /* intervals per pod */
+	int running[LEDGER_PODS]; /* of which still running */
+	struct vxpu_ledger_interval first[LEDGER_PODS];
+	char project[LEDGER_PODS][64], user[LEDGER_PODS][64], tenant[LEDGER_PODS][64];
+	char node[LEDGER_PODS][64], command[LEDGER_PODS][128];
+};
+
+static int count_row(const struct vxpu_ledger_interval *iv, void *ctx)
+{
+	struct ledger_rows *r = ctx;
+	for (int i = 0; i < LEDGER_PODS; i++) {
+		if (strcmp(iv->allocation_id, r->uids[i]) != 0)
+			continue;
+		if (r->rows[i]++ == 0) {
+			r->first[i] = *iv;
+			snprintf(r->project[i], sizeof(r->project[i]), "%s", iv->project);
+			snprintf(r->user[i], sizeof(r->user[i]), "%s", iv->user);
+			snprintf(r->tenant[i], sizeof(r->tenant[i]), "%s", iv->tenant);
+			snprintf(r->node[i], sizeof(r->node[i]), "%s", iv->node);
+			snprintf(r->command[i], sizeof(r->command[i]), "%s", iv->command);
+		}
+		r->running[i] += !iv->ended;
+	}
+	return 0;
+}
+
+static void read_rows(const char *path, const char (*uids)[VXPU_UID_MAX], struct ledger_rows *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->uids = uids;
+	struct vxpu_ledger *l = NULL;
+	if (vxpu_ledger_open(path, VXPU_LEDGER_OPEN_EXISTING, &l, err, sizeof(err)) !=
+	    VXPU_LEDGER_OK)
+		fail_msg("ledger: %s", err);
+	if (vxpu_ledger_each_interval(l, 0, INT64_MAX, count_row, out, err, sizeof(err)) != 0)
+		fail_msg("ledger: %s", err);
+	vxpu_ledger_close(l);
+}
+
+/* Waits until each pod has one row, running as want_running says. */
+static bool wait_rows(const char *path, const char (*uids)[VXPU_UID_MAX],
+                      const int want_running[LEDGER_PODS], struct ledger_rows *rows)
+{
+	for (int attempt = 0; attempt < 500; attempt++) {
+		read_rows(path, uids, rows);
+		bool ok = true;
+		for (int i = 0; i < LEDGER_PODS; i++)
+			ok = ok && rows->rows[i] == 1 && rows->running[i] == want_running[i];
+		if (ok)
+			return true;
+		usleep(20000);
+	}
+	return false;
+}
+
+static void ledger_records_intervals_across_restart(void **state)
+{
+	(void)state;
+	const char *env = getenv("VXPU_TEST_LEDGER");
+	char dir[] = "/tmp/vxpu-sched-ledger-XXXXXX", file[128];
+	assert_non_null(mkdtemp(dir));
+	snprintf(file, sizeof(file), "%s/vxpu.db", dir);
+	const char *path = env && env[0] ? env : file;
+
+	struct fake f;
+	fake_start(&f, "--agent");
+	struct vxpu_kube_client *admin = client(&f);
+	create_nodes(admin, 2, 2, 15360);
+	char uids[LEDGER_PODS][VXPU_UID_MAX];
+	create_pod_labelled(admin, "l0", "vision", "alice", uids[0], VXPU_UID_MAX);
+	create_pod_labelled(admin, "l1", "vision", "bob", uids[1], VXPU_UID_MAX);
+	create_pod_labelled(admin, "l2", NULL, NULL, uids[2], VXPU_UID_MAX);
+	create_pod_labelled(admin, "l3", "speech", "alice", uids[3], VXPU_UID_MAX);
+	struct replica r;
+	replica_start_with(&r, &f, 2000, path);
+	assert_true(wait_for(&r, 2, 0));
+	char why[1024];
+	for (int i = 0; i < LEDGER_PODS; i++) {
+		char name[8];
+		snprintf(name, sizeof(name), "l%d", i);
+		if (schedule_one(&r, name, 2, why, sizeof(why)) < 0)
+			fail_msg("bind %s: %s", name, why);
+	}
+	assert_true(wait_for(&r, 2, LEDGER_PODS));
+	struct ledger_rows rows;
+	const int all_running[LEDGER_PODS] = {1, 1, 1, 1};
+	if (!wait_rows(path, (const char(*)[VXPU_UID_MAX])uids, all_running, &rows))
+		fail_msg("the four allocations were not all recorded once");
+	/* What the annotation says, who holds it. */
+	assert_string_equal(rows.tenant[0], "team-a");
+	assert_string_equal(rows.project[0], "vision");
+	assert_string_equal(rows.user[0], "alice");
+	assert_string_equal(rows.project[2], "default");
+	assert_string_equal(rows.user[2], "unknown");
+	assert_string_equal(rows.command[1], "pod team-a/l1");
+	assert_int_equal(rows.first[0].memory_mib, 4000);
+	assert_int_equal(rows.first[0].device_memory_mib, 15360);
+	assert_string_equal(rows.node[0], "node-00"); /* binpack */
+	assert_true(rows.first[0].start_ms > 0);
+
+	/* l1 is deleted, l2 finishes: both end, the others run on. */
+	assert_int_equal(
+	        call(admin, "DELETE", "/api/v1/namespaces/team-a/pods/l1", NULL, NULL, NULL), 200);
+	assert_int_equal(call(admin, "PATCH", "/api/v1/namespaces/team-a/pods/l2",
+	                      "application/merge-patch+json",
+	                      "{\"status\":{\"phase\":\"Succeeded\"}}", NULL),
+	                 200);
+	const int after_end[LEDGER_PODS] = {1, 0, 0, 1};
+	if (!wait_rows(path, (const char(*)[VXPU_UID_MAX])uids, after_end, &rows))
+		fail_msg("l1 and l2 were not ended (rows %d %d, running %d %d)", rows.rows[1],
+		         rows.rows[2], rows.running[1], rows.running[2]);
+
+	/* The scheduler stops; l3 goes while nobody watches; a new one starts
+	 * on the same ledger: l3 ends, l0 keeps its one running interval. */
+	replica_stop(&r);
+	assert_int_equal(
+	        call(admin, "DELETE", "/api/v1/namespaces/team-a/pods/l3", NULL, NULL, NULL), 200);
+	struct replica again;
+	replica_start_with(&again, &f, 2000, path);
+	assert_true(wait_for(&again, 2, 1)); /* l0 only */
+	const int after_restart[LEDGER_PODS] = {1, 0, 0, 0};
+	if (!wait_rows(path, (const char(*)[VXPU_UID_MAX])uids, after_restart, &rows))
+		fail_msg("after the restart: l3 running %d, rows %d/%d/%d/%d", rows.running[3],
+		         rows.rows[0], rows.rows[1], rows.rows[2], rows.rows[3]);
+	size_t len = 0;
+	char *metrics = vxpu_scheduler_metrics(again.s, &len);
+	assert_non_null(strstr(metrics, "vxpu_scheduler_ledger_intervals_ended_total 1"));
+	free(metrics);
+	replica_stop(&again);
+	/* Ended intervals keep their ends: nothing was written twice. */
+	read_rows(path, (const char(*)[VXPU_UID_MAX])uids, &rows);
+	for (int i = 0; i < LEDGER_PODS; i++)
+		assert_int_equal(rows.rows[i], 1);
+	assert_true(rows.first[1].ended && rows.first[1].end_ms >= rows.first[1].start_ms);
+
+	/* The report groups them by project. */
+	struct vxpu_ledger *l = NULL;
+	assert_int_equal(vxpu_ledger_open(path, VXPU_LEDGER_OPEN_EXISTING, &l, err, sizeof(err)),
+	                 VXPU_LEDGER_OK);
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	int64_t now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 + 1;
+	struct vxpu_report_options o = {
+	        .by = VXPU_REPORT_BY_PROJECT, .since_ms = 0, .until_ms = now_ms, .now_ms = now_ms};
+	struct vxpu_report *rep = NULL;
+	if (vxpu_report_build(l, &o, &rep, err, sizeof(err)) != 0)
+		fail_msg("report: %s", err);
+	char *csv = vxpu_report_render(rep, VXPU_REPORT_CSV);
+	assert_non_null(strstr(csv, "team-a,vision"));
+	assert_non_null(strstr(csv, "team-a,speech"));
+	assert_non_null(strstr(csv, "team-a,default"));
+	free(csv);
+	vxpu_report_free(rep);
+	vxpu_ledger_close(l);
+
+	vxpu_kube_client_free(admin);
+	fake_stop(&f);
+	unlink(file);
+	char wal[160];
+	snprintf(wal, sizeof(wal), "%s-wal", file);
+	unlink(wal);
+	snprintf(wal, sizeof(wal), "%s-shm", file);
+	unlink(wal);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -579,6 +798,12 @@ int main(void)
 	        cmocka_unit_test(bind_writes_annotation_lease_and_binding),
 	        cmocka_unit_test(busy_lease_fails_and_rolls_back),
 	        cmocka_unit_test(two_replicas_never_over_allocate),
+	        cmocka_unit_test(ledger_records_intervals_across_restart), /* keep last */
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	size_t count = sizeof(tests) / sizeof(tests[0]);
+#ifdef SCHED_LEDGER_ONLY
+	return _cmocka_run_group_tests("ledger", tests + count - 1, 1, NULL, NULL);
+#else
+	return _cmocka_run_group_tests("scheduler", tests, count, NULL, NULL);
+#endif
 }
