@@ -132,7 +132,10 @@ api_conn = http.client.HTTPConnection("127.0.0.1", API_PORT, timeout=10)
 
 
 def api(method, path, body=None, ctype="application/json"):
+    """The test's own API calls, marked so that the deploy test can tell
+    them from the agent's in the access log."""
     data = json.dumps(body) if body is not None else None
+    path += ("&" if "?" in path else "?") + "client=test-kubelet"
     api_conn.request(method, path, body=data, headers={"Content-Type": ctype} if data else {})
     r = api_conn.getresponse()
     out = json.loads(r.read() or b"null")

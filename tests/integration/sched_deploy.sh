@@ -9,7 +9,11 @@
 # program uses: `vxpu scheduler` runs against the test API server through
 # a bind, a bind rolled back, Events and its watches, every request it
 # makes is recorded, turned into (API group, resource, verb), and the set
-# must equal what the rendered Roles bound to its ServiceAccount allow.
+# must equal what the rendered Roles bound to its ServiceAccount allow. The
+# same for vxpu-node-agent: `vxpu node agent` runs on the simulated driver
+# against the test API server and a test kubelet (agent_kubelet.py:
+# registration, Allocate, consumed and refused pods, a failed and recovered
+# device with Events), and its requests must equal its DaemonSet's grants.
 source "$(dirname "$0")/lib.sh"
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -82,6 +86,8 @@ CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "MutatingWeb
 REQUIRED = {
     "Deployment": ["spec.selector.matchLabels", "spec.template.metadata.labels",
                    "spec.template.spec.containers"],
+    "DaemonSet": ["spec.selector.matchLabels", "spec.template.metadata.labels",
+                  "spec.template.spec.containers"],
     "Service": ["spec.selector", "spec.ports"],
     "ServiceAccount": [],
     "Namespace": [],
@@ -112,7 +118,7 @@ def check(path, expect_monitor):
         for field in REQUIRED.get(kind, []):
             need(get(d, field) not in (None, "", [], {}), where + ": " + field)
         kinds.setdefault(kind, {})[(get(d, "metadata.namespace"), name)] = d
-        if kind == "Deployment":
+        if kind in ("Deployment", "DaemonSet"):
             sel = get(d, "spec.selector.matchLabels")
             labels = get(d, "spec.template.metadata.labels")
             need(all(labels.get(k) == v for k, v in sel.items()), where + ": selector does not match the template")
@@ -196,31 +202,58 @@ need((svcref["namespace"], svcref["name"]) == ("vxpu-system", "vxpu-scheduler") 
      svcref["port"] in ports and svcref["path"] == "/admit", "webhook points at /admit on the Service")
 need(hook["objectSelector"]["matchExpressions"][0]["key"] == "vxpu.io/webhook", "opt-out label")
 
-# What vxpu-scheduler's ServiceAccount may do: (group, resource, verb, namespace or "*").
-allowed = set()
-for kind in ("ClusterRoleBinding", "RoleBinding"):
-    for (ns, name), b in kinds.get(kind, {}).items():
-        if not any(s.get("kind") == "ServiceAccount" and s["name"] == "vxpu-scheduler" and
-                   s["namespace"] == "vxpu-system" for s in b["subjects"]):
-            continue
-        role = (kinds["ClusterRole"] if b["roleRef"]["kind"] == "ClusterRole" else kinds["Role"]).get(
-            (None if b["roleRef"]["kind"] == "ClusterRole" else ns, b["roleRef"]["name"]))
-        need(role is not None, kind + " " + name + ": role not in the manifests")
-        for r in (role or {}).get("rules", []):
-            need("resourceNames" not in r, "vxpu-scheduler's rules name no objects")
-            for g in r["apiGroups"]:
-                for res in r["resources"]:
-                    for v in r["verbs"]:
-                        allowed.add((g, res, v, ns if kind == "RoleBinding" else "*"))
-with open(sys.argv[4], "w") as out:
-    for a in sorted(allowed):  # the core group "" is written "core"
-        out.write(" ".join((a[0] or "core",) + a[1:]) + "\n")
+# The node agent's DaemonSet: `vxpu node agent` with the node from the
+# downward API, kubelet's plugin folder and the state folder at the paths
+# its flags name (the state folder at the same path as on the host: kubelet
+# mounts those host paths into the containers), the host's PIDs.
+ds = kinds["DaemonSet"][("vxpu-system", "vxpu-node-agent")]
+pod = ds["spec"]["template"]["spec"]
+actr = pod["containers"][0]
+aargs = actr["args"]
+need(aargs[:2] == ["node", "agent"], "vxpu-node-agent runs `vxpu node agent`")
+need("--node=$(NODE_NAME)" in aargs and any(
+    e["name"] == "NODE_NAME" and get(e, "valueFrom.fieldRef.fieldPath") == "spec.nodeName"
+    for e in actr.get("env", [])), "the node name comes from the downward API")
+need("--in-cluster" in aargs and "--lease-namespace=vxpu-system" in aargs,
+     "the agent uses its service account and the scheduler's lease namespace")
+need(pod.get("hostPID") is True, "host PIDs need the host's PID namespace")
+avols = {v["name"]: v for v in pod["volumes"]}
+amounts = {m["mountPath"]: m["name"] for m in actr["volumeMounts"]}
+for flag in ("--plugin-dir", "--state-dir"):
+    path = [a.split("=", 1)[1] for a in aargs if a.startswith(flag + "=")]
+    need(path and path[0] in amounts and
+         get(avols[amounts[path[0]]], "hostPath.path") == path[0],
+         flag + " is a hostPath mounted at the same path")
+
+# What each ServiceAccount may do: (group, resource, verb, namespace or "*").
+def grants(account, where):
+    allowed = set()
+    for kind in ("ClusterRoleBinding", "RoleBinding"):
+        for (ns, name), b in kinds.get(kind, {}).items():
+            if not any(s.get("kind") == "ServiceAccount" and s["name"] == account and
+                       s["namespace"] == "vxpu-system" for s in b["subjects"]):
+                continue
+            role = (kinds["ClusterRole"] if b["roleRef"]["kind"] == "ClusterRole" else kinds["Role"]).get(
+                (None if b["roleRef"]["kind"] == "ClusterRole" else ns, b["roleRef"]["name"]))
+            need(role is not None, kind + " " + name + ": role not in the manifests")
+            for r in (role or {}).get("rules", []):
+                need("resourceNames" not in r, account + "'s rules name no objects")
+                for g in r["apiGroups"]:
+                    for res in r["resources"]:
+                        for v in r["verbs"]:
+                            allowed.add((g, res, v, ns if kind == "RoleBinding" else "*"))
+    with open(where, "w") as out:
+        for a in sorted(allowed):  # the core group "" is written "core"
+            out.write(" ".join((a[0] or "core",) + a[1:]) + "\n")
+
+grants("vxpu-scheduler", sys.argv[4])
+grants("vxpu-node-agent", sys.argv[5])
 for p in problems:
     print("PROBLEM: " + p)
 sys.exit(1 if problems else 0)
 EOF
 if "$PY" "$SCRATCH/check.py" "$SCRATCH/base.yaml" "$SCRATCH/monitoring.yaml" \
-	"$SCRATCH/resources" "$SCRATCH/allowed" >"$SCRATCH/check.out" 2>&1; then
+	"$SCRATCH/resources" "$SCRATCH/allowed" "$SCRATCH/allowed-agent" >"$SCRATCH/check.out" 2>&1; then
 	pass
 else
 	failed "rendered manifests: $(cat "$SCRATCH/check.out")"
@@ -297,10 +330,12 @@ done
 stop_pid "$SCHED_PID"
 SCHED_PID=""
 
-"$PY" - "$SCRATCH/access" "$SCRATCH/used" <<'EOF'
+cat >"$SCRATCH/used.py" <<'EOF'
 import sys, urllib.parse
 used = set()
 for line in open(sys.argv[1]):
+    if "client=test-kubelet" in line:
+        continue  # the test kubelet's own calls (agent_kubelet.py), not the agent's
     method, target = line.split(" ", 1)
     url = urllib.parse.urlsplit(target.strip())
     query = dict(urllib.parse.parse_qsl(url.query))
@@ -322,10 +357,11 @@ with open(sys.argv[2], "w") as out:
     for u in sorted(used):
         out.write(" ".join((u[0] or "core",) + u[1:]) + "\n")
 EOF
+"$PY" "$SCRATCH/used.py" "$SCRATCH/access" "$SCRATCH/used"
 # A request to a namespaced object is covered by a ClusterRole ("*") or by a
 # Role of that namespace; the comparison maps each use to the grant that
 # covers it and the other way round, so both extra and missing grants fail.
-if "$PY" - "$SCRATCH/used" "$SCRATCH/allowed" >"$SCRATCH/rbac.out" 2>&1 <<'EOF'; then
+cat >"$SCRATCH/compare.py" <<'EOF'
 import sys
 used = [tuple(l.split()) for l in open(sys.argv[1])]
 allowed = set(tuple(l.split()) for l in open(sys.argv[2]))
@@ -346,9 +382,30 @@ for e in extra:
 print("uses: " + ", ".join(" ".join(u) for u in used))
 sys.exit(1 if missing or extra else 0)
 EOF
+if "$PY" "$SCRATCH/compare.py" "$SCRATCH/used" "$SCRATCH/allowed" >"$SCRATCH/rbac.out" 2>&1; then
 	pass
 else
 	failed "RBAC of vxpu-scheduler differs from what it uses: $(cat "$SCRATCH/rbac.out")"
+fi
+
+# ---- what the node agent uses ------------------------------------------------------
+if /usr/bin/python3 -c 'import grpc, google.protobuf' 2>/dev/null; then
+	mkdir -p "$SCRATCH/agent"
+	if VXPU_SIM_STATE=/dev/shm/vxpu-it-deploy-agent-$$ "$PY" "$HERE/agent_kubelet.py" "$BUILD" \
+		"$SCRATCH/agent" "$SCRATCH/agent-access" >"$SCRATCH/agent.out" 2>&1; then
+		pass
+	else
+		failed "the node agent's run against the test API server: $(tail -40 "$SCRATCH/agent.out")"
+	fi
+	rm -f /dev/shm/vxpu-it-deploy-agent-$$
+	"$PY" "$SCRATCH/used.py" "$SCRATCH/agent-access" "$SCRATCH/used-agent"
+	if "$PY" "$SCRATCH/compare.py" "$SCRATCH/used-agent" "$SCRATCH/allowed-agent" >"$SCRATCH/rbac-agent.out" 2>&1; then
+		pass
+	else
+		failed "RBAC of vxpu-node-agent differs from what it uses: $(cat "$SCRATCH/rbac-agent.out")"
+	fi
+else
+	failed "/usr/bin/python3 lacks grpc (python3-grpcio) or protobuf (python3-protobuf)"
 fi
 
 finish
