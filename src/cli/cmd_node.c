@@ -14,8 +14,11 @@
  *                        registration annotation and device Events
  *                        (node_reporter.c), health, and a host-PID pass over
  *                        every container region each second
- *   vxpu node agent      everything above in one process: what the
- *                        DaemonSet runs
+ *   vxpu node agent      the plugin and the monitor (src/node/monitor.c:
+ *                        /metrics per container, the bypass watchdog, whose
+ *                        findings become Events on the pod) in one process:
+ *                        what the DaemonSet runs
+ *   vxpu node monitor    the monitor alone (src/cli/node_monitor.c)
  *
  * Output goes to stdout, one line per event, flushed at once, so another
  * program (or a test) can follow it as it happens. Every flag value is
@@ -23,6 +26,7 @@
  */
 #include "cli/cli.h"
 #include "cli/common_flags.h"
+#include "cli/node_monitor.h"
 #include "core/health.h"
 #include "core/annotation.h"
 #include "core/logfmt.h"
@@ -52,6 +56,7 @@
 
 static const char node_usage[] =
         "usage: vxpu node agent|plugin --kubeconfig FILE|--in-cluster [flags]\n"
+        "       vxpu node monitor --regions DIR [flags]\n"
         "       vxpu node health [health flags]\n"
         "       vxpu node host-pids --region FILE [--cgroup TEXT] [--any-process] [--proc DIR]\n"
         "\n"
@@ -59,7 +64,10 @@ static const char node_usage[] =
         "vendor resource, Allocate answered from the node's allocation lease and the\n"
         "pod's vxpu.io/allocation annotation, the vxpu.io/node-registration annotation\n"
         "on the Node, Warning Events on the pods of a device that fails, device health\n"
-        "and host PIDs in container regions. plugin is the same without the monitor.\n"
+        "and host PIDs in container regions, and the monitor: /metrics per container\n"
+        "and the bypass watchdog (its findings also become Events on the pod). plugin\n"
+        "is the same without the monitor. monitor runs the monitor alone (vxpu node\n"
+        "monitor --help).\n"
         "\n"
         "agent and plugin flags:\n"
         "  --kubeconfig FILE           API server credentials (default: the service\n"
@@ -78,6 +86,11 @@ static const char node_usage[] =
         "  --slices N                  virtual IDs per card (default: the profile's)\n"
         "  --state-dir DIR             libvxpu.so, ld.so.preload, container regions\n"
         "                              (default /var/lib/vxpu)\n"
+        "\n"
+        "agent flags of the monitor (see vxpu node monitor --help; --regions defaults\n"
+        "to STATE/containers, --listen to 0.0.0.0:9400):\n"
+        "  --regions, --listen, --interval, --enforce, --memory-margin,\n"
+        "  --memory-window, --compute-margin, --compute-window\n"
         "\n"
         "health (and agent/plugin) flags:\n"
         "  --backend auto|nvml|sim     management library to use (default auto; $VXPU_BACKEND)\n"
@@ -596,8 +609,62 @@ struct agent_state {
 	char node_name[VXPU_NODE_NAME_MAX];
 };
 
-static int node_health(int argc, char **argv, bool plugin)
+/* The monitor's device health: the watcher's, through the agent's state. */
+static bool monitor_health(void *ctx, unsigned index, bool *healthy)
 {
+	struct node_output *o = ctx;
+	if (index >= o->disc.count)
+		return false;
+	pthread_mutex_lock(&o->lock);
+	*healthy = o->healthy[index];
+	pthread_mutex_unlock(&o->lock);
+	return true;
+}
+
+/* A watchdog finding becomes an Event on the container's pod. */
+static void monitor_event(void *ctx, const struct vxpu_monitor_event *ev)
+{
+	struct node_output *o = ctx;
+	const struct vxpu_watchdog_event *w = ev->watchdog;
+	if (w->type == VXPU_WATCHDOG_CLEARED)
+		return;
+	bool memory = w->kind == VXPU_WATCHDOG_MEMORY;
+	char used[32], limit[32], message[512];
+	if (memory) {
+		snprintf(used, sizeof(used), "%.0f MiB", w->used / 1048576.0);
+		snprintf(limit, sizeof(limit), "%.0f MiB", w->limit / 1048576.0);
+	} else {
+		snprintf(used, sizeof(used), "%.0f %%", w->used);
+		snprintf(limit, sizeof(limit), "%.0f %%", w->limit);
+	}
+	if (w->type == VXPU_WATCHDOG_ENFORCE)
+		snprintf(message, sizeof(message),
+		         "container %s used %s of %s on device %s (limit %s) past the watchdog's "
+		         "window: %u process%s killed",
+		         ev->container, used, memory ? "memory" : "compute", ev->uuid, limit,
+		         ev->killed, ev->killed == 1 ? "" : "es");
+	else
+		snprintf(message, sizeof(message),
+		         "container %s uses %s of %s on device %s, above its limit %s for %.1f s: "
+		         "it bypasses libvxpu",
+		         ev->container, used, memory ? "memory" : "compute", ev->uuid, limit,
+		         (double)w->over_ns / 1e9);
+	pthread_mutex_lock(&o->lock);
+	struct vxpu_node_reporter *rep = o->reporter;
+	pthread_mutex_unlock(&o->lock);
+	vxpu_node_reporter_pod_event(rep, ev->ns, ev->pod, true,
+	                             w->type == VXPU_WATCHDOG_ENFORCE ? "LimitEnforced"
+	                                                              : "LimitBypassed",
+	                             message);
+}
+
+enum node_mode { MODE_HEALTH, MODE_PLUGIN, MODE_AGENT };
+
+static int node_health(int argc, char **argv, enum node_mode mode)
+{
+	bool plugin = mode != MODE_HEALTH;
+	struct vxpu_node_monitor_flags mf;
+	vxpu_node_monitor_flags_default(&mf);
 	struct plugin_flags pf = {.plugin_dir = "/var/lib/kubelet/device-plugins",
 	                          .state_dir = "/var/lib/vxpu",
 	                          .heartbeat_ns = 30000000000ULL};
@@ -616,6 +683,15 @@ static int node_health(int argc, char **argv, bool plugin)
 		if (used > 0) {
 			i += used - 1;
 			continue;
+		}
+		if (mode == MODE_AGENT) {
+			int taken = vxpu_node_monitor_flag("node", argc, argv, i, &mf);
+			if (taken < 0)
+				return VXPU_EXIT_USAGE;
+			if (taken > 0) {
+				i += taken - 1;
+				continue;
+			}
 		}
 		if (plugin) {
 			int taken = plugin_flag(argc, argv, &i, &pf);
@@ -782,6 +858,30 @@ static int node_health(int argc, char **argv, bool plugin)
 			stopped = up > 0;
 		}
 	}
+	struct vxpu_monitor *monitor = NULL;
+	char regions[VXPU_DP_PATH_MAX];
+	if (mode == MODE_AGENT && !stopped) {
+		struct vxpu_monitor_config mc;
+		memset(&mc, 0, sizeof(mc));
+		mc.discover = opts.discover;
+		mc.node = pf.node_name;
+		mc.device_health = monitor_health;
+		mc.on_event = monitor_event;
+		mc.ctx = &out;
+		vxpu_node_monitor_config(&mf, &mc);
+		if (!mf.regions_dir) {
+			struct vxpu_dp_config paths;
+			state_paths(&paths, pf.state_dir);
+			snprintf(regions, sizeof(regions), "%s", paths.region_root);
+			mc.regions_dir = regions;
+		}
+		if (vxpu_monitor_start(&mc, &monitor, err, sizeof(err)) != 0) {
+			status = vxpu_cli_fail("node", "monitor: %s", err);
+			goto out;
+		}
+		print_event2(&out, "monitor", "address", vxpu_monitor_address(monitor), "regions",
+		             mc.regions_dir);
+	}
 	/* Every 100 ms: a stop signal, the end of --duration, or (plugin) a
 	 * kubelet restart, seen as a plugin's socket file going away. */
 	struct timespec start;
@@ -816,6 +916,7 @@ static int node_health(int argc, char **argv, bool plugin)
 			stopped = stopped || up > 0;
 		}
 	}
+	vxpu_monitor_stop(monitor);
 out:
 	for (unsigned p = 0; p < out.nplugins; p++)
 		plugin_down(&out, p);
@@ -879,19 +980,25 @@ static int node_host_pids(int argc, char **argv)
 
 static int node_run(int argc, char **argv)
 {
+	if (argc >= 2 && strcmp(argv[1], "monitor") == 0) /* its own flags */
+		return vxpu_node_monitor_command(argc - 1, argv + 1);
 	if (argc < 2 || vxpu_cli_wants_help(argc, argv))
 		return argc < 2 ? vxpu_cli_usage_error(
 		                          "node",
-		                          "missing what to run (agent, plugin, health or host-pids)")
+		                          "missing what to run (agent, plugin, monitor, health or "
+		                          "host-pids)")
 		                : (fputs(node_usage, stdout), VXPU_EXIT_OK);
 	if (strcmp(argv[1], "health") == 0)
-		return node_health(argc, argv, false);
-	if (strcmp(argv[1], "plugin") == 0 || strcmp(argv[1], "agent") == 0)
-		return node_health(argc, argv, true);
+		return node_health(argc, argv, MODE_HEALTH);
+	if (strcmp(argv[1], "plugin") == 0)
+		return node_health(argc, argv, MODE_PLUGIN);
+	if (strcmp(argv[1], "agent") == 0)
+		return node_health(argc, argv, MODE_AGENT);
 	if (strcmp(argv[1], "host-pids") == 0)
 		return node_host_pids(argc, argv);
 	return vxpu_cli_usage_error(
-	        "node", "unknown part \"%s\" (use agent, plugin, health or host-pids)", argv[1]);
+	        "node", "unknown part \"%s\" (use agent, plugin, monitor, health or host-pids)",
+	        argv[1]);
 }
 
 static const struct vxpu_command node_command = {

@@ -33,6 +33,14 @@ struct flip {
 	char reason[REASON_MAX];
 };
 
+struct pod_note {
+	char ns[VXPU_NAMESPACE_MAX];
+	char name[VXPU_POD_NAME_MAX];
+	bool warning;
+	char reason[64];
+	char message[512];
+};
+
 struct pod_entry {
 	char ns[VXPU_NAMESPACE_MAX];
 	char name[VXPU_POD_NAME_MAX];
@@ -53,6 +61,8 @@ struct vxpu_node_reporter {
 	bool healthy[VXPU_NODE_MAX_DEVICES];
 	unsigned nflips, flip_head;
 	struct flip flips[EVENT_QUEUE];
+	unsigned nnotes, note_head;
+	struct pod_note notes[EVENT_QUEUE];
 	size_t npods, pod_cap;
 	struct pod_entry *pods;
 	struct vxpu_node_reporter_stats stats;
@@ -346,6 +356,25 @@ static void post_flip(struct vxpu_node_reporter *r, const struct flip *f)
 	free(refs);
 }
 
+/* An Event another part of the agent asked for. */
+static void post_note(struct vxpu_node_reporter *r, const struct pod_note *n)
+{
+	struct pod_ref ref;
+	memcpy(ref.ns, n->ns, sizeof(ref.ns)); /* same sizes, both terminated */
+	memcpy(ref.name, n->name, sizeof(ref.name));
+	pthread_mutex_lock(&r->lock);
+	struct pod_entry *p = pod_find(r, n->ns, n->name);
+	snprintf(ref.uid, sizeof(ref.uid), "%s", p ? p->uid : "");
+	pthread_mutex_unlock(&r->lock);
+	int rc = post_event(r, &ref, n->warning, n->reason, n->message);
+	pthread_mutex_lock(&r->lock);
+	if (rc == 0)
+		r->stats.events_posted++;
+	else
+		r->stats.events_failed++;
+	pthread_mutex_unlock(&r->lock);
+}
+
 static void *writer_main(void *arg)
 {
 	struct vxpu_node_reporter *r = arg;
@@ -357,7 +386,7 @@ static void *writer_main(void *arg)
 		struct timespec until;
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec += 1; /* wake each second: stop, heartbeat, failed writes */
-		while (!r->dirty && r->nflips == 0 && !atomic_load(&r->stop))
+		while (!r->dirty && r->nflips == 0 && r->nnotes == 0 && !atomic_load(&r->stop))
 			if (pthread_cond_timedwait(&r->wake, &r->lock, &until) == ETIMEDOUT)
 				break;
 		bool dirty = r->dirty;
@@ -367,6 +396,12 @@ static void *writer_main(void *arg)
 			flips[i] = r->flips[(r->flip_head + i) % EVENT_QUEUE];
 		r->flip_head = (r->flip_head + nflips) % EVENT_QUEUE;
 		r->nflips = 0;
+		unsigned nnotes = r->nnotes;
+		static struct pod_note notes[EVENT_QUEUE]; /* the writer's only */
+		for (unsigned i = 0; i < nnotes; i++)
+			notes[i] = r->notes[(r->note_head + i) % EVENT_QUEUE];
+		r->note_head = (r->note_head + nnotes) % EVENT_QUEUE;
+		r->nnotes = 0;
 		pthread_mutex_unlock(&r->lock);
 		if (atomic_load(&r->stop))
 			break;
@@ -381,6 +416,8 @@ static void *writer_main(void *arg)
 		if (r->opt.events)
 			for (unsigned i = 0; i < nflips; i++)
 				post_flip(r, &flips[i]);
+		for (unsigned i = 0; i < nnotes; i++)
+			post_note(r, &notes[i]);
 	}
 	return NULL;
 }
@@ -456,6 +493,28 @@ void vxpu_node_reporter_health(struct vxpu_node_reporter *r, unsigned i, bool he
 	f->healthy = healthy;
 	snprintf(f->reason, sizeof(f->reason), "%s", reason ? reason : "");
 	r->nflips++;
+	pthread_cond_signal(&r->wake);
+	pthread_mutex_unlock(&r->lock);
+}
+
+void vxpu_node_reporter_pod_event(struct vxpu_node_reporter *r, const char *ns, const char *name,
+                                  bool warning, const char *reason, const char *message)
+{
+	if (!r)
+		return;
+	pthread_mutex_lock(&r->lock);
+	if (r->nnotes == EVENT_QUEUE) { /* drop the oldest */
+		r->note_head = (r->note_head + 1) % EVENT_QUEUE;
+		r->nnotes--;
+		r->stats.events_failed++;
+	}
+	struct pod_note *n = &r->notes[(r->note_head + r->nnotes) % EVENT_QUEUE];
+	snprintf(n->ns, sizeof(n->ns), "%s", ns);
+	snprintf(n->name, sizeof(n->name), "%s", name);
+	n->warning = warning;
+	snprintf(n->reason, sizeof(n->reason), "%s", reason);
+	snprintf(n->message, sizeof(n->message), "%s", message);
+	r->nnotes++;
 	pthread_cond_signal(&r->wake);
 	pthread_mutex_unlock(&r->lock);
 }

@@ -16,7 +16,9 @@
  *   Events        when a device turns unhealthy, every live pod with an
  *                 allocation on it gets a Warning Event DeviceUnhealthy
  *                 naming the device (UUID, index) and the reason; when it
- *                 comes back, a Normal Event DeviceRecovered.
+ *                 comes back, a Normal Event DeviceRecovered; and any
+ *                 Event another part of the agent asks for on a pod of
+ *                 this node (the watchdog's).
  *
  * Threads: one writer (registration and Events, in that order, so the
  * annotation is never behind an Event) and one watcher. Every function is
@@ -54,6 +56,14 @@ int vxpu_node_reporter_start(struct vxpu_node_reporter **out,
  * failed ("" when healthy). */
 void vxpu_node_reporter_health(struct vxpu_node_reporter *r, unsigned i, bool healthy,
                                const char *reason);
+
+/*
+ * Queues an Event on pod ns/name (its uid from the pod watch, when known),
+ * e.g. the monitor's watchdog findings; posted by the writer thread. At
+ * most 64 wait; beyond that the oldest are dropped and counted as failed.
+ */
+void vxpu_node_reporter_pod_event(struct vxpu_node_reporter *r, const char *ns, const char *name,
+                                  bool warning, const char *reason, const char *message);
 
 struct vxpu_node_reporter_stats {
 	uint64_t registrations;        /* patches that landed */

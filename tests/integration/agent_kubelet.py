@@ -146,7 +146,8 @@ kubelet = start_kubelet()
 agent = subprocess.Popen(
     [VXPU, "node", "agent", "--backend", "sim", "--plugin-dir", PLUGIN_DIR,
      "--kubeconfig", os.path.join(WORK, "kubeconfig"), "--state-dir", STATE, "--slices", "4",
-     "--node", NODE, "--recover-after", "500ms", "--probe-interval", "50ms", "--heartbeat", "2s"],
+     "--node", NODE, "--recover-after", "500ms", "--probe-interval", "50ms", "--heartbeat", "2s",
+     "--listen", "127.0.0.1:0", "--interval", "50ms"],
     stdout=open(os.path.join(WORK, "agent.log"), "w"), stderr=subprocess.STDOUT)
 
 try:
@@ -322,6 +323,26 @@ try:
             break
         time.sleep(0.1)
     check("host PID recorded by the agent", host_pid == holder.pid, f"{host_pid} vs {holder.pid}")
+    # The monitor runs in the agent: /metrics shows that container.
+    address = None
+    for line in open(os.path.join(WORK, "agent.log")):
+        if "msg=monitor address=" in line:
+            address = line.split("address=")[1].split()[0]
+    check("the agent runs the monitor", address is not None)
+    if address:
+        mconn = http.client.HTTPConnection(*address.rsplit(":", 1), timeout=5)
+        text = ""
+        for _ in range(40):
+            mconn.request("GET", "/metrics")
+            text = mconn.getresponse().read().decode()
+            if 'pod="infer-0"' in text:
+                break
+            time.sleep(0.05)
+        check("/metrics of the agent names the container", 'namespace="team-a"' in text
+              and 'pod="infer-0"' in text and 'container="main"' in text, text[:2000])
+        mconn.request("GET", "/healthz")
+        check("/healthz of the agent", mconn.getresponse().status == 200)
+        mconn.close()
     holder.stdin.close()
     holder.wait(timeout=10)
     devs = [(d.container_path, d.host_path, d.permissions) for d in c.devices]
