@@ -99,6 +99,7 @@ REQUIRED = {
     "Issuer": ["spec"],
     "Certificate": ["spec.secretName", "spec.issuerRef.name"],
     "ServiceMonitor": ["spec.selector", "spec.endpoints"],
+    "PodMonitor": ["spec.selector", "spec.podMetricsEndpoints"],
 }
 
 def check(path, expect_monitor):
@@ -146,6 +147,7 @@ def check(path, expect_monitor):
                     need(f in w, where + ": webhooks[]." + f)
                 need("v1" in w.get("admissionReviewVersions", []), where + ": must speak v1")
     need(("ServiceMonitor" in kinds) == expect_monitor, path + ": ServiceMonitor presence")
+    need(("PodMonitor" in kinds) == expect_monitor, path + ": PodMonitor presence")
     return docs, kinds
 
 docs, kinds = check(sys.argv[1], False)
@@ -217,6 +219,9 @@ need("--node=$(NODE_NAME)" in aargs and any(
 need("--in-cluster" in aargs and "--lease-namespace=vxpu-system" in aargs,
      "the agent uses its service account and the scheduler's lease namespace")
 need(pod.get("hostPID") is True, "host PIDs need the host's PID namespace")
+aports = {p["name"]: p["containerPort"] for p in actr.get("ports", [])}
+need("--listen=0.0.0.0:%d" % aports.get("metrics", 0) in aargs, "the agent's metrics port is --listen")
+need(get(actr, "livenessProbe.httpGet.path") == "/healthz", "the agent's liveness is /healthz")
 avols = {v["name"]: v for v in pod["volumes"]}
 amounts = {m["mountPath"]: m["name"] for m in actr["volumeMounts"]}
 for flag in ("--plugin-dir", "--state-dir"):
