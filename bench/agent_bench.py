@@ -5,7 +5,9 @@ Starts the test API server (tests/unit/sched/fake_apiserver.py) and
 monitor server), registers it with a minimal kubelet, then admits PODS pods
 one after the other as the scheduler does at bind (the pod with its
 vxpu.io/allocation annotation, the node's Lease naming it) and times each
-kubelet Allocate from the gRPC call to its answer. Each answer is checked
+kubelet Allocate from the gRPC call to its answer (the agent reads the pod
+from its watch of the node's pods when that has it, else from the API
+server; it prints how many came from the watch). Each answer is checked
 (the pod's own memory limit) and the Lease must be released before the next
 pod, as the scheduler waits for it. Prints the percentiles.
 
@@ -141,4 +143,7 @@ finally:
     kubelet.stop(None)
     fake.stdin.close()
     fake.wait(timeout=10)
+for line in open(os.path.join(WORK, "agent.log")):
+    if "msg=allocations" in line:  # how many pods the agent's watch had already
+        print("agent: " + line.split("counts=", 1)[1].strip().strip('"'), flush=True)
 sys.exit(rc)

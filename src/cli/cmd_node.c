@@ -842,6 +842,8 @@ static int node_health(int argc, char **argv, enum node_mode mode)
 		pthread_mutex_lock(&out.lock);
 		out.reporter = rep;
 		pthread_mutex_unlock(&out.lock);
+		/* Allocate finds most pods in the reporter's watch of this node. */
+		vxpu_dp_apisource_set_cache(ag.source, vxpu_node_reporter_pod_allocation, rep);
 		/* A flip between the snapshot and the reporter's start. */
 		n = vxpu_health_watch_snapshot(w, now, VXPU_FOUND_MAX_DEVICES);
 		for (unsigned i = 0; i < n && i < ag.node.ndevices; i++)
@@ -925,6 +927,20 @@ out:
 	struct vxpu_node_reporter *rep = out.reporter;
 	out.reporter = NULL;
 	pthread_mutex_unlock(&out.lock);
+	if (ag.source) {
+		vxpu_dp_apisource_set_cache(ag.source, NULL, NULL);
+		vxpu_dp_apisource_flush(ag.source);
+		struct vxpu_dp_apisource_stats st;
+		vxpu_dp_apisource_stats(ag.source, &st);
+		char line[512];
+		snprintf(line, sizeof(line),
+		         "answered=%llu consumed=%llu refused=%llu from_watch=%llu "
+		         "release_failed=%llu",
+		         (unsigned long long)st.answered, (unsigned long long)st.consumed,
+		         (unsigned long long)st.refused, (unsigned long long)st.cache_hits,
+		         (unsigned long long)st.release_failed);
+		print_event(&out, "allocations", "counts", line);
+	}
 	vxpu_node_reporter_stop(rep);
 	vxpu_dp_apisource_free(ag.source);
 	vxpu_kube_client_free(ag.client);

@@ -50,6 +50,8 @@ struct vxpu_dp_apisource {
 	char lease_name[260];
 	char lease_label[330]; /* namespace/name */
 	char lease_path[1024];
+	vxpu_dp_pod_cache_fn cache;
+	void *cache_ctx;
 	struct vxpu_dp_matcher matcher;
 	struct refusal last_refusal; /* a retry of a refused request gets the same words */
 	struct vxpu_dp_apisource_stats stats;
@@ -124,6 +126,14 @@ void vxpu_dp_apisource_free(struct vxpu_dp_apisource *s)
 	free(s);
 }
 
+void vxpu_dp_apisource_set_cache(struct vxpu_dp_apisource *s, vxpu_dp_pod_cache_fn fn, void *ctx)
+{
+	pthread_mutex_lock(&s->lock);
+	s->cache = fn;
+	s->cache_ctx = ctx;
+	pthread_mutex_unlock(&s->lock);
+}
+
 const char *vxpu_dp_apisource_lease(const struct vxpu_dp_apisource *s)
 {
 	return s->lease_label;
@@ -178,10 +188,32 @@ static int pod_path(const char *pod, char *path, size_t cap)
 	return n > 0 && (size_t)n < cap ? 0 : -1;
 }
 
+/* Decodes pod's allocation text and checks it is this pod's and this node's. */
+static int decode_for(struct vxpu_dp_apisource *s, const char *pod, const char *text,
+                      struct vxpu_pod_allocation *alloc, char *err, size_t errlen)
+{
+	char why[512];
+	if (!text)
+		return fail(err, errlen, "pod %s has no %s annotation", pod,
+		            VXPU_ANNOTATION_ALLOCATION);
+	if (vxpu_allocation_decode(text, alloc, why, sizeof(why)) != 0)
+		return fail(err, errlen, "pod %s: allocation annotation: %s", pod, why);
+	char named[VXPU_DP_POD_KEY_MAX];
+	snprintf(named, sizeof(named), "%s/%s", alloc->ns, alloc->pod);
+	if (strcmp(named, pod) != 0)
+		return fail(err, errlen, "pod %s: allocation annotation is for pod %s", pod, named);
+	if (strcmp(alloc->node, s->node) != 0)
+		return fail(err, errlen,
+		            "pod %s: allocation annotation is for node \"%s\", this is node \"%s\"",
+		            pod, alloc->node, s->node);
+	return 0;
+}
+
 /*
- * Reads pod "ns/name" and decodes its allocation. 0; -1 with err when the
- * API server cannot be read (*fatal false) or the pod's allocation cannot
- * be used for it (*fatal true).
+ * Reads pod "ns/name" (from the pod cache when it has that uid, else the
+ * API server) and decodes its allocation. 0; -1 with err when the API
+ * server cannot be read (*fatal false) or the pod's allocation cannot be
+ * used for it (*fatal true).
  */
 static int load_pod(struct vxpu_dp_apisource *s, const char *pod, const char *uid,
                     struct vxpu_pod_allocation *alloc, bool *fatal, char *err, size_t errlen)
@@ -191,6 +223,19 @@ static int load_pod(struct vxpu_dp_apisource *s, const char *pod, const char *ui
 	if (pod_path(pod, path, sizeof(path)) != 0)
 		return fail(err, errlen, "lease %s names pod \"%.300s\", not NAMESPACE/NAME",
 		            s->lease_label, pod);
+	if (s->cache) {
+		const char *slash = strchr(pod, '/');
+		char ns[VXPU_NAMESPACE_MAX];
+		snprintf(ns, sizeof(ns), "%.*s", (int)(slash - pod), pod);
+		char *text = s->cache(s->cache_ctx, ns, slash + 1, uid);
+		if (text) {
+			s->stats.cache_hits++;
+			*fatal = true;
+			int rc = decode_for(s, pod, text, alloc, err, errlen);
+			free(text);
+			return rc;
+		}
+	}
 	cJSON *doc = NULL;
 	long status = 0;
 	if (vxpu_kube_call_json(s->client, "GET", path, NULL, NULL, &doc, &status, why,
@@ -202,30 +247,15 @@ static int load_pod(struct vxpu_dp_apisource *s, const char *pod, const char *ui
 		return fail(err, errlen, "cannot read pod %s: %s", pod, why);
 	}
 	const char *have_uid = json_str(doc, "metadata", "uid");
-	int rc = 0;
-	*fatal = true;
-	const char *text = annotation(doc, VXPU_ANNOTATION_ALLOCATION);
+	int rc;
 	if (!have_uid || strcmp(have_uid, uid) != 0) {
 		/* The lease names a pod that was replaced: not this pod's to fail. */
-		*fatal = false;
 		rc = fail(err, errlen, "pod %s has uid %s, but lease %s is held by uid %s", pod,
 		          have_uid ? have_uid : "(none)", s->lease_label, uid);
-	} else if (!text) {
-		rc = fail(err, errlen, "pod %s has no %s annotation", pod,
-		          VXPU_ANNOTATION_ALLOCATION);
-	} else if (vxpu_allocation_decode(text, alloc, why, sizeof(why)) != 0) {
-		rc = fail(err, errlen, "pod %s: allocation annotation: %s", pod, why);
 	} else {
-		char named[VXPU_DP_POD_KEY_MAX];
-		snprintf(named, sizeof(named), "%s/%s", alloc->ns, alloc->pod);
-		if (strcmp(named, pod) != 0)
-			rc = fail(err, errlen, "pod %s: allocation annotation is for pod %s", pod,
-			          named);
-		else if (strcmp(alloc->node, s->node) != 0)
-			rc = fail(err, errlen,
-			          "pod %s: allocation annotation is for node \"%s\", this is "
-			          "node \"%s\"",
-			          pod, alloc->node, s->node);
+		*fatal = true;
+		rc = decode_for(s, pod, annotation(doc, VXPU_ANNOTATION_ALLOCATION), alloc, err,
+		                errlen);
 	}
 	cJSON_Delete(doc);
 	return rc;

@@ -6,7 +6,8 @@
  * For one container request:
  *   1. GET Lease vxpu-node-<node> in the lease namespace: holderIdentity is
  *      the admitted pod's UID, annotation vxpu.io/pod its "namespace/name";
- *   2. GET that pod; its metadata.uid must be the holder; decode its
+ *   2. GET that pod (or find it in the pod cache, below); its metadata.uid
+ *      must be the holder; decode its
  *      vxpu.io/allocation annotation (core/annotation.h), which must name
  *      this pod and this node;
  *   3. the matcher (deviceplugin_match.h) picks the container;
@@ -49,6 +50,21 @@ int vxpu_dp_apisource_new(struct vxpu_dp_apisource **out, struct vxpu_kube_clien
                           size_t errlen);
 void vxpu_dp_apisource_free(struct vxpu_dp_apisource *s);
 
+/*
+ * Optional: where Allocate may find a pod's vxpu.io/allocation text without
+ * asking the API server - the agent's watch of the pods bound to its node
+ * (node_reporter.h). fn returns a malloc'd copy for the pod with that uid,
+ * or NULL, and the pod is read from the API server. This is safe because
+ * the scheduler writes the annotation before it creates the Binding and
+ * never changes it afterwards (it removes it only when a bind is rolled
+ * back, before the Binding exists), and the watch only shows pods already
+ * bound to this node: a pod there with the holder's uid carries its final
+ * annotation.
+ */
+typedef char *(*vxpu_dp_pod_cache_fn)(void *ctx, const char *ns, const char *name,
+                                      const char *uid);
+void vxpu_dp_apisource_set_cache(struct vxpu_dp_apisource *s, vxpu_dp_pod_cache_fn fn, void *ctx);
+
 /* Waits until every pending lease release and bind phase is written. */
 void vxpu_dp_apisource_flush(struct vxpu_dp_apisource *s);
 
@@ -72,6 +88,7 @@ struct vxpu_dp_apisource_stats {
 	uint64_t consumed;        /* pods consumed (lease released) */
 	uint64_t refused;         /* requests refused */
 	uint64_t release_failed;  /* leases or bind phases that could not be written */
+	uint64_t cache_hits;      /* pods read from the pod cache instead of the API server */
 };
 
 void vxpu_dp_apisource_stats(struct vxpu_dp_apisource *s, struct vxpu_dp_apisource_stats *out);

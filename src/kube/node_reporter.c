@@ -45,7 +45,8 @@ struct pod_entry {
 	char ns[VXPU_NAMESPACE_MAX];
 	char name[VXPU_POD_NAME_MAX];
 	char uid[64];
-	char *devices; /* "\n<id>\n<id>\n" (heap) */
+	char *devices;    /* "\n<id>\n<id>\n" (heap) */
+	char *allocation; /* the annotation's text (heap) */
 	bool seen;     /* in the relist under way */
 };
 
@@ -111,6 +112,7 @@ static struct pod_entry *pod_find(struct vxpu_node_reporter *r, const char *ns, 
 static void pod_remove(struct vxpu_node_reporter *r, struct pod_entry *p)
 {
 	free(p->devices);
+	free(p->allocation);
 	*p = r->pods[--r->npods];
 }
 
@@ -143,10 +145,16 @@ static void watch_event(void *ctx, const char *type, const cJSON *obj)
 	const char *phase = json_str(obj, "status", "phase");
 	bool live = strcmp(type, "DELETED") != 0 && text &&
 	            !(phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed")));
-	char *devices = NULL;
+	char *devices = NULL, *copy = NULL;
 	char why[256];
-	if (live && vxpu_allocation_decode(text, &r->alloc, why, sizeof(why)) == 0)
+	if (live && vxpu_allocation_decode(text, &r->alloc, why, sizeof(why)) == 0) {
 		devices = device_list(&r->alloc);
+		copy = strdup(text);
+		if (!copy) {
+			free(devices);
+			devices = NULL;
+		}
+	}
 	pthread_mutex_lock(&r->lock);
 	struct pod_entry *p = pod_find(r, ns, name);
 	if (!devices) {
@@ -159,6 +167,7 @@ static void watch_event(void *ctx, const char *type, const cJSON *obj)
 			if (!grown) {
 				pthread_mutex_unlock(&r->lock);
 				free(devices);
+				free(copy);
 				return;
 			}
 			r->pods = grown;
@@ -171,7 +180,9 @@ static void watch_event(void *ctx, const char *type, const cJSON *obj)
 			snprintf(p->name, sizeof(p->name), "%s", name);
 		}
 		free(p->devices);
+		free(p->allocation);
 		p->devices = devices;
+		p->allocation = copy;
 		snprintf(p->uid, sizeof(p->uid), "%s", uid);
 		p->seen = true;
 	}
@@ -519,6 +530,19 @@ void vxpu_node_reporter_pod_event(struct vxpu_node_reporter *r, const char *ns, 
 	pthread_mutex_unlock(&r->lock);
 }
 
+char *vxpu_node_reporter_pod_allocation(void *reporter, const char *ns, const char *name,
+                                        const char *uid)
+{
+	struct vxpu_node_reporter *r = reporter;
+	if (!r)
+		return NULL;
+	pthread_mutex_lock(&r->lock);
+	struct pod_entry *p = pod_find(r, ns, name);
+	char *text = p && strcmp(p->uid, uid) == 0 && p->allocation ? strdup(p->allocation) : NULL;
+	pthread_mutex_unlock(&r->lock);
+	return text;
+}
+
 void vxpu_node_reporter_stats(struct vxpu_node_reporter *r, struct vxpu_node_reporter_stats *out)
 {
 	pthread_mutex_lock(&r->lock);
@@ -538,8 +562,10 @@ void vxpu_node_reporter_stop(struct vxpu_node_reporter *r)
 		pthread_join(r->writer, NULL);
 	if (r->watcher_started)
 		pthread_join(r->watcher, NULL);
-	for (size_t i = 0; i < r->npods; i++)
+	for (size_t i = 0; i < r->npods; i++) {
 		free(r->pods[i].devices);
+		free(r->pods[i].allocation);
+	}
 	free(r->pods);
 	pthread_cond_destroy(&r->wake);
 	pthread_mutex_destroy(&r->lock);

@@ -12,7 +12,8 @@
  *                 next change or after at most a second;
  *   pods          a list/watch of the pods bound to this node (field
  *                 selector spec.nodeName) keeps each live pod's allocated
- *                 device IDs (from its vxpu.io/allocation annotation);
+ *                 device IDs and its vxpu.io/allocation text (Allocate
+ *                 reads it from here when the watch has the pod);
  *   Events        when a device turns unhealthy, every live pod with an
  *                 allocation on it gets a Warning Event DeviceUnhealthy
  *                 naming the device (UUID, index) and the reason; when it
@@ -64,6 +65,14 @@ void vxpu_node_reporter_health(struct vxpu_node_reporter *r, unsigned i, bool he
  */
 void vxpu_node_reporter_pod_event(struct vxpu_node_reporter *r, const char *ns, const char *name,
                                   bool warning, const char *reason, const char *message);
+
+/*
+ * The vxpu.io/allocation text of pod ns/name as the pod watch last saw it,
+ * if that pod has uid (malloc'd; free it), else NULL (not seen, another
+ * pod of that name, or no watch: --no-events). A vxpu_dp_pod_cache_fn.
+ */
+char *vxpu_node_reporter_pod_allocation(void *reporter, const char *ns, const char *name,
+                                        const char *uid);
 
 struct vxpu_node_reporter_stats {
 	uint64_t registrations;        /* patches that landed */
