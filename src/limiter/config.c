@@ -5,6 +5,7 @@
  */
 #include "limiter/config.h"
 
+#include "core/percent.h"
 #include "core/size.h"
 
 #include <stdio.h>
@@ -15,6 +16,13 @@
 #define REGION_NAME "VXPU_REGION"
 #define REGION_ALIAS "CUDA_DEVICE_MEMORY_SHARED_CACHE"
 #define CONTEXT_NAME "VXPU_CONTEXT_MEMORY"
+#define CORE_NAME "VXPU_CORE_LIMIT"
+#define CORE_ALIAS "CUDA_DEVICE_SM_LIMIT"
+#define PRIORITY_NAME "VXPU_PRIORITY"
+#define PRIORITY_ALIAS "CUDA_TASK_PRIORITY"
+#define FLOOR_NAME "VXPU_PRIORITY_FLOOR"
+#define DEVICE_DIR_NAME "VXPU_DEVICE_DIR"
+#define DEFAULT_PRIORITY_FLOOR 5u
 
 /* The value of the first NAME=... in envp, or NULL. */
 static const char *env_find(char *const *envp, const char *name)
@@ -75,6 +83,70 @@ static int parse_limit_pair(char *const *envp, const char *name, const char *ali
 	return 1;
 }
 
+/* Parses a percentage 1..100 (core/percent.h). */
+static int parse_percent(const char *name, const char *value, uint32_t *pct, char *err,
+                         size_t errlen)
+{
+	char why[192];
+	int v = 0;
+	if (vxpu_percent_parse(value, &v, why, sizeof(why)) != 0)
+		return config_fail(err, errlen, name, value, why);
+	*pct = (uint32_t)v;
+	return 0;
+}
+
+/* The percent twin of parse_limit_pair (same return convention). */
+static int parse_percent_pair(char *const *envp, const char *name, const char *alias, uint32_t *pct,
+                              char *err, size_t errlen)
+{
+	const char *v = env_find(envp, name);
+	const char *a = env_find(envp, alias);
+	uint32_t vp = 0, ap = 0;
+	if (v && parse_percent(name, v, &vp, err, errlen) != 0)
+		return -1;
+	if (a && parse_percent(alias, a, &ap, err, errlen) != 0)
+		return -1;
+	if (v && a && vp != ap) {
+		if (err && errlen)
+			snprintf(err, errlen, "%s=\"%s\" and %s=\"%s\" disagree (set one of them)",
+			         name, v, alias, a);
+		return -1;
+	}
+	if (!v && !a)
+		return 0;
+	*pct = v ? vp : ap;
+	return 1;
+}
+
+/* VXPU_PRIORITY (words) and CUDA_TASK_PRIORITY (HAMi's numbers). */
+static int parse_priority(char *const *envp, uint32_t *priority, char *err, size_t errlen)
+{
+	static const char *const words[] = {"high", "normal", "low"};
+	static const char *const numbers[] = {"0", "1", "2"};
+	const char *v = env_find(envp, PRIORITY_NAME);
+	const char *a = env_find(envp, PRIORITY_ALIAS);
+	uint32_t vp = VXPU_PRIORITY_UNSET, ap = VXPU_PRIORITY_UNSET;
+	for (uint32_t i = 0; v && i < 3; i++)
+		if (strcmp(v, words[i]) == 0)
+			vp = VXPU_PRIORITY_HIGH + i;
+	for (uint32_t i = 0; a && i < 3; i++)
+		if (strcmp(a, numbers[i]) == 0)
+			ap = VXPU_PRIORITY_HIGH + i;
+	if (v && vp == VXPU_PRIORITY_UNSET)
+		return config_fail(err, errlen, PRIORITY_NAME, v, "must be high, normal or low");
+	if (a && ap == VXPU_PRIORITY_UNSET)
+		return config_fail(err, errlen, PRIORITY_ALIAS, a,
+		                   "must be 0 (high), 1 (normal) or 2 (low)");
+	if (v && a && vp != ap) {
+		if (err && errlen)
+			snprintf(err, errlen, "%s=\"%s\" and %s=\"%s\" disagree (set one of them)",
+			         PRIORITY_NAME, v, PRIORITY_ALIAS, a);
+		return -1;
+	}
+	*priority = v ? vp : ap;
+	return 0;
+}
+
 /*
  * For an entry "PREFIX_<suffix>=value": the device index, or -1 with err
  * when the suffix is not a canonical 0..15.
@@ -120,7 +192,9 @@ int vxpu_limiter_config_parse(char *const *envp, unsigned uid, struct vxpu_limit
 {
 	memset(cfg, 0, sizeof(*cfg));
 	if (check_suffixes(envp, LIMIT_NAME, err, errlen) != 0 ||
-	    check_suffixes(envp, LIMIT_ALIAS, err, errlen) != 0)
+	    check_suffixes(envp, LIMIT_ALIAS, err, errlen) != 0 ||
+	    check_suffixes(envp, CORE_NAME, err, errlen) != 0 ||
+	    check_suffixes(envp, CORE_ALIAS, err, errlen) != 0)
 		return -1;
 
 	uint64_t all = VXPU_REGION_UNLIMITED;
@@ -145,6 +219,37 @@ int vxpu_limiter_config_parse(char *const *envp, unsigned uid, struct vxpu_limit
 			cfg->memory_limit_set[d] = true;
 			cfg->any_limit = true;
 		}
+	}
+
+	uint32_t core_all = 0;
+	int core_found = parse_percent_pair(envp, CORE_NAME, CORE_ALIAS, &core_all, err, errlen);
+	if (core_found < 0)
+		return -1;
+	for (unsigned d = 0; d < VXPU_REGION_MAX_DEVICES; d++) {
+		char name[48], alias[48];
+		snprintf(name, sizeof(name), "%s_%u", CORE_NAME, d);
+		snprintf(alias, sizeof(alias), "%s_%u", CORE_ALIAS, d);
+		uint32_t pct = core_all;
+		if (parse_percent_pair(envp, name, alias, &pct, err, errlen) < 0)
+			return -1;
+		cfg->core_limit[d] = pct;
+		if (pct != 0)
+			cfg->any_core_limit = true;
+	}
+	if (parse_priority(envp, &cfg->priority, err, errlen) != 0)
+		return -1;
+	cfg->priority_floor = DEFAULT_PRIORITY_FLOOR;
+	const char *floor = env_find(envp, FLOOR_NAME);
+	if (floor && parse_percent(FLOOR_NAME, floor, &cfg->priority_floor, err, errlen) != 0)
+		return -1;
+	const char *devdir = env_find(envp, DEVICE_DIR_NAME);
+	if (devdir) {
+		if (devdir[0] != '/')
+			return config_fail(err, errlen, DEVICE_DIR_NAME, devdir,
+			                   "must be an absolute path");
+		if (strlen(devdir) >= sizeof(cfg->device_dir))
+			return config_fail(err, errlen, DEVICE_DIR_NAME, "...", "path too long");
+		snprintf(cfg->device_dir, sizeof(cfg->device_dir), "%s", devdir);
 	}
 
 	const char *region = env_find(envp, REGION_NAME);
@@ -186,6 +291,9 @@ void vxpu_limiter_config_region_init(const struct vxpu_limiter_config *cfg,
                                      struct vxpu_region_init *init)
 {
 	vxpu_region_init_default(init);
-	for (unsigned d = 0; d < VXPU_REGION_MAX_DEVICES; d++)
+	for (unsigned d = 0; d < VXPU_REGION_MAX_DEVICES; d++) {
 		init->memory_limit[d] = cfg->memory_limit[d];
+		init->core_limit[d] = cfg->core_limit[d];
+	}
+	init->priority = cfg->priority;
 }

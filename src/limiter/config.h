@@ -5,13 +5,26 @@
  *   VXPU_MEMORY_LIMIT_<i>      size, container device i (0..15); wins over the above
  *   VXPU_REGION                absolute path of the container's region file
  *   VXPU_CONTEXT_MEMORY        size charged per CUDA context (default 0)
+ *   VXPU_CORE_LIMIT            percent 1..100 of every device's time
+ *   VXPU_CORE_LIMIT_<i>        percent of container device i; wins over the above
+ *   VXPU_PRIORITY              high | normal | low (unset: no priority)
+ *   VXPU_PRIORITY_FLOOR        percent 1..100 a normal/low container keeps
+ *                              while a high one is active (default 5)
+ *   VXPU_DEVICE_DIR            absolute path of the per-device coordination
+ *                              files (priority); unset: priority is local only
  * HAMi-core aliases, accepted so existing deployments keep working:
  *   CUDA_DEVICE_MEMORY_LIMIT[_<i>]   = VXPU_MEMORY_LIMIT[_<i>]
  *   CUDA_DEVICE_MEMORY_SHARED_CACHE  = VXPU_REGION
+ *   CUDA_DEVICE_SM_LIMIT[_<i>]       = VXPU_CORE_LIMIT[_<i>]
+ *   CUDA_TASK_PRIORITY               = VXPU_PRIORITY (0 high, 1 normal, 2 low)
  *
  * Sizes use the project's grammar (docs/units.md); a bare number is bytes,
  * so HAMi's "1g" and "1024m" mean what they meant there. A limit must be at
  * least 1 byte: "unlimited" is written by leaving the variable unset.
+ *
+ * Percentages use core's grammar (docs/units.md: 1..100, optional "%");
+ * "no compute limit" is written by leaving the variable unset, so 0 is
+ * refused like any other malformed value.
  *
  * Every refusal is total (nothing is half-applied) and names the variable
  * and its value: an empty value, a bad size, a zero limit, a device suffix
@@ -42,6 +55,12 @@ struct vxpu_limiter_config {
 	char region_path[VXPU_LIMITER_PATH_MAX];
 	bool region_from_env; /* false: the per-user default path */
 	uint64_t context_memory;
+	/* Compute: percent per container device, 0 when unset (no limit). */
+	uint32_t core_limit[VXPU_REGION_MAX_DEVICES];
+	bool any_core_limit;
+	uint32_t priority; /* enum vxpu_priority (region.h); 0 when unset */
+	uint32_t priority_floor;
+	char device_dir[VXPU_LIMITER_PATH_MAX]; /* "" when unset */
 };
 
 /*

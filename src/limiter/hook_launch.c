@@ -5,12 +5,15 @@
  *
  * They are interposed (exported, and handed out by cuGetProcAddress and by
  * dlsym on the driver's handle) so that every launch of the workload passes
- * through the limiter; the compute budget attaches here. Device memory is
- * not touched by a launch, so with no compute limit a launch is forwarded
- * at once: one load of the real entry point and a tail call, which is what
- * the launch benchmark (bench/limiter.sh) measures.
+ * through the limiter. Every form takes the same path: with neither a
+ * compute limit nor a priority (limiter_compute_skip, a few loads) the
+ * launch is forwarded at once, which is what the launch benchmark
+ * (bench/limiter.sh) measures; otherwise the compute limiter (compute.h)
+ * brackets it. A graph launch is one launch to the budget: its measured
+ * device time is that of the whole graph. Launches into a capturing stream
+ * only record work for later and are forwarded untouched.
  */
-#include "limiter/libvxpu.h"
+#include "limiter/compute.h"
 
 /* The real entry, resolving the driver on the very first call. */
 #define REAL_OR_FAIL(name)                                                                         \
@@ -27,8 +30,17 @@ VXPU_EXPORT CUresult cuLaunchKernel(CUfunction f, unsigned int gridDimX, unsigne
                                     void **kernelParams, void **extra)
 {
 	REAL_OR_FAIL(cuLaunchKernel);
-	return limiter.cuda.cuLaunchKernel(f, gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY,
-	                                   blockDimZ, sharedMemBytes, hStream, kernelParams, extra);
+	if (VXPU_LIKELY(limiter_compute_skip()))
+		return limiter.cuda.cuLaunchKernel(f, gridDimX, gridDimY, gridDimZ, blockDimX,
+		                                   blockDimY, blockDimZ, sharedMemBytes, hStream,
+		                                   kernelParams, extra);
+	struct limiter_compute_ticket t;
+	limiter_compute_enter(&t, hStream, false);
+	CUresult rc = limiter.cuda.cuLaunchKernel(f, gridDimX, gridDimY, gridDimZ, blockDimX,
+	                                          blockDimY, blockDimZ, sharedMemBytes, hStream,
+	                                          kernelParams, extra);
+	limiter_compute_leave(&t, hStream, false, rc);
+	return rc;
 }
 
 VXPU_EXPORT CUresult cuLaunchKernel_ptsz(CUfunction f, unsigned int gridDimX, unsigned int gridDimY,
@@ -38,23 +50,43 @@ VXPU_EXPORT CUresult cuLaunchKernel_ptsz(CUfunction f, unsigned int gridDimX, un
                                          void **kernelParams, void **extra)
 {
 	REAL_OR_FAIL(cuLaunchKernel_ptsz);
-	return limiter.cuda.cuLaunchKernel_ptsz(f, gridDimX, gridDimY, gridDimZ, blockDimX,
-	                                        blockDimY, blockDimZ, sharedMemBytes, hStream,
-	                                        kernelParams, extra);
+	if (VXPU_LIKELY(limiter_compute_skip()))
+		return limiter.cuda.cuLaunchKernel_ptsz(f, gridDimX, gridDimY, gridDimZ, blockDimX,
+		                                        blockDimY, blockDimZ, sharedMemBytes,
+		                                        hStream, kernelParams, extra);
+	struct limiter_compute_ticket t;
+	limiter_compute_enter(&t, hStream, true);
+	CUresult rc = limiter.cuda.cuLaunchKernel_ptsz(f, gridDimX, gridDimY, gridDimZ, blockDimX,
+	                                               blockDimY, blockDimZ, sharedMemBytes,
+	                                               hStream, kernelParams, extra);
+	limiter_compute_leave(&t, hStream, true, rc);
+	return rc;
 }
 
 VXPU_EXPORT CUresult cuLaunchKernelEx(const CUlaunchConfig *config, CUfunction f,
                                       void **kernelParams, void **extra)
 {
 	REAL_OR_FAIL(cuLaunchKernelEx);
-	return limiter.cuda.cuLaunchKernelEx(config, f, kernelParams, extra);
+	if (VXPU_LIKELY(limiter_compute_skip()))
+		return limiter.cuda.cuLaunchKernelEx(config, f, kernelParams, extra);
+	struct limiter_compute_ticket t;
+	limiter_compute_enter(&t, config ? config->hStream : NULL, false);
+	CUresult rc = limiter.cuda.cuLaunchKernelEx(config, f, kernelParams, extra);
+	limiter_compute_leave(&t, config ? config->hStream : NULL, false, rc);
+	return rc;
 }
 
 VXPU_EXPORT CUresult cuLaunchKernelEx_ptsz(const CUlaunchConfig *config, CUfunction f,
                                            void **kernelParams, void **extra)
 {
 	REAL_OR_FAIL(cuLaunchKernelEx_ptsz);
-	return limiter.cuda.cuLaunchKernelEx_ptsz(config, f, kernelParams, extra);
+	if (VXPU_LIKELY(limiter_compute_skip()))
+		return limiter.cuda.cuLaunchKernelEx_ptsz(config, f, kernelParams, extra);
+	struct limiter_compute_ticket t;
+	limiter_compute_enter(&t, config ? config->hStream : NULL, true);
+	CUresult rc = limiter.cuda.cuLaunchKernelEx_ptsz(config, f, kernelParams, extra);
+	limiter_compute_leave(&t, config ? config->hStream : NULL, true, rc);
+	return rc;
 }
 
 VXPU_EXPORT CUresult cuLaunchCooperativeKernel(CUfunction f, unsigned int gridDimX,
@@ -64,9 +96,17 @@ VXPU_EXPORT CUresult cuLaunchCooperativeKernel(CUfunction f, unsigned int gridDi
                                                CUstream hStream, void **kernelParams)
 {
 	REAL_OR_FAIL(cuLaunchCooperativeKernel);
-	return limiter.cuda.cuLaunchCooperativeKernel(f, gridDimX, gridDimY, gridDimZ, blockDimX,
-	                                              blockDimY, blockDimZ, sharedMemBytes, hStream,
-	                                              kernelParams);
+	if (VXPU_LIKELY(limiter_compute_skip()))
+		return limiter.cuda.cuLaunchCooperativeKernel(
+		        f, gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY, blockDimZ,
+		        sharedMemBytes, hStream, kernelParams);
+	struct limiter_compute_ticket t;
+	limiter_compute_enter(&t, hStream, false);
+	CUresult rc = limiter.cuda.cuLaunchCooperativeKernel(f, gridDimX, gridDimY, gridDimZ,
+	                                                     blockDimX, blockDimY, blockDimZ,
+	                                                     sharedMemBytes, hStream, kernelParams);
+	limiter_compute_leave(&t, hStream, false, rc);
+	return rc;
 }
 
 VXPU_EXPORT CUresult cuLaunchCooperativeKernel_ptsz(CUfunction f, unsigned int gridDimX,
@@ -77,19 +117,39 @@ VXPU_EXPORT CUresult cuLaunchCooperativeKernel_ptsz(CUfunction f, unsigned int g
                                                     void **kernelParams)
 {
 	REAL_OR_FAIL(cuLaunchCooperativeKernel_ptsz);
-	return limiter.cuda.cuLaunchCooperativeKernel_ptsz(f, gridDimX, gridDimY, gridDimZ,
-	                                                   blockDimX, blockDimY, blockDimZ,
-	                                                   sharedMemBytes, hStream, kernelParams);
+	if (VXPU_LIKELY(limiter_compute_skip()))
+		return limiter.cuda.cuLaunchCooperativeKernel_ptsz(
+		        f, gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY, blockDimZ,
+		        sharedMemBytes, hStream, kernelParams);
+	struct limiter_compute_ticket t;
+	limiter_compute_enter(&t, hStream, true);
+	CUresult rc = limiter.cuda.cuLaunchCooperativeKernel_ptsz(
+	        f, gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY, blockDimZ, sharedMemBytes,
+	        hStream, kernelParams);
+	limiter_compute_leave(&t, hStream, true, rc);
+	return rc;
 }
 
 VXPU_EXPORT CUresult cuGraphLaunch(CUgraphExec hGraphExec, CUstream hStream)
 {
 	REAL_OR_FAIL(cuGraphLaunch);
-	return limiter.cuda.cuGraphLaunch(hGraphExec, hStream);
+	if (VXPU_LIKELY(limiter_compute_skip()))
+		return limiter.cuda.cuGraphLaunch(hGraphExec, hStream);
+	struct limiter_compute_ticket t;
+	limiter_compute_enter(&t, hStream, false);
+	CUresult rc = limiter.cuda.cuGraphLaunch(hGraphExec, hStream);
+	limiter_compute_leave(&t, hStream, false, rc);
+	return rc;
 }
 
 VXPU_EXPORT CUresult cuGraphLaunch_ptsz(CUgraphExec hGraphExec, CUstream hStream)
 {
 	REAL_OR_FAIL(cuGraphLaunch_ptsz);
-	return limiter.cuda.cuGraphLaunch_ptsz(hGraphExec, hStream);
+	if (VXPU_LIKELY(limiter_compute_skip()))
+		return limiter.cuda.cuGraphLaunch_ptsz(hGraphExec, hStream);
+	struct limiter_compute_ticket t;
+	limiter_compute_enter(&t, hStream, true);
+	CUresult rc = limiter.cuda.cuGraphLaunch_ptsz(hGraphExec, hStream);
+	limiter_compute_leave(&t, hStream, true, rc);
+	return rc;
 }

@@ -21,6 +21,7 @@
 #include "limiter/libvxpu.h"
 
 #include "common/log.h"
+#include "limiter/compute.h"
 #include "limiter/procaddr.h"
 
 #include <dlfcn.h>
@@ -64,6 +65,7 @@ static void limiter_atfork_child(void)
 		limiter.slot = -1;
 	}
 	pthread_mutex_init(&limiter.init_lock, NULL);
+	limiter_compute_atfork_child();
 }
 
 void limiter_resolve_dlsym(void)
@@ -211,17 +213,23 @@ static bool region_has_live_process(void)
 static void reconcile_limits(void)
 {
 	struct vxpu_region *r = &limiter.region;
-	bool differs = false;
+	bool differs = atomic_load(&r->header->priority) != limiter.config.priority;
 	for (unsigned d = 0; d < VXPU_REGION_MAX_DEVICES; d++)
-		if (vxpu_admit_limit(r, d) != limiter.config.memory_limit[d])
+		if (vxpu_admit_limit(r, d) != limiter.config.memory_limit[d] ||
+		    atomic_load(&r->devices[d].core_limit) != limiter.config.core_limit[d])
 			differs = true;
 	if (!differs)
 		return;
 	bool managed = r->header->flags & VXPU_REGION_FLAG_MANAGED;
 	if (!managed && !region_has_live_process()) {
-		for (unsigned d = 0; d < VXPU_REGION_MAX_DEVICES; d++)
+		for (unsigned d = 0; d < VXPU_REGION_MAX_DEVICES; d++) {
 			if (vxpu_admit_limit(r, d) != limiter.config.memory_limit[d])
 				vxpu_region_set_limit(r, d, limiter.config.memory_limit[d]);
+			if (atomic_load(&r->devices[d].core_limit) != limiter.config.core_limit[d])
+				vxpu_region_set_core_limit(r, d, limiter.config.core_limit[d]);
+		}
+		if (atomic_load(&r->header->priority) != limiter.config.priority)
+			vxpu_region_set_priority(r, limiter.config.priority);
 		vxpu_log(VXPU_LOG_INFO, "region limits set from the environment", "region",
 		         limiter.config.region_path, (char *)NULL);
 		return;
@@ -454,6 +462,8 @@ CUresult limiter_attach(void)
 		if (!limiter.region.anonymous)
 			vxpu_region_reclaim_pid(&limiter.region, (int32_t)getpid(), slot);
 	}
+	/* The next launch evaluates the compute limits of this (maybe new) mapping. */
+	atomic_store(&limiter_compute_generation, UINT64_MAX);
 	atomic_store_explicit(&limiter.attached, 1, memory_order_release);
 out:
 	pthread_mutex_unlock(&limiter.init_lock);

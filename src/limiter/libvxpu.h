@@ -111,7 +111,20 @@
 	X(cuLaunchCooperativeKernel)                                                               \
 	X(cuLaunchCooperativeKernel_ptsz)                                                          \
 	X(cuGraphLaunch)                                                                           \
-	X(cuGraphLaunch_ptsz)
+	X(cuGraphLaunch_ptsz)                                                                      \
+	X(cuEventCreate)                                                                           \
+	X(cuEventRecord)                                                                           \
+	X(cuEventRecord_ptsz)                                                                      \
+	X(cuEventQuery)                                                                            \
+	X(cuEventSynchronize)                                                                      \
+	X(cuEventElapsedTime)                                                                      \
+	X(cuEventDestroy_v2)                                                                       \
+	X(cuStreamCreate)                                                                          \
+	X(cuStreamDestroy_v2)                                                                      \
+	X(cuStreamSynchronize)                                                                     \
+	X(cuStreamSynchronize_ptsz)                                                                \
+	X(cuStreamIsCapturing)                                                                     \
+	X(cuStreamIsCapturing_ptsz)
 
 #define LIMITER_NVML_REAL(X)                                                                       \
 	X(nvmlInit)                                                                                \

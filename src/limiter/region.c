@@ -21,10 +21,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -142,8 +145,10 @@ static void region_format(struct vxpu_region *r, const struct vxpu_region_init *
 	h->file_size = VXPU_REGION_FILE_SIZE;
 	h->created_unix_ms = wall_ms();
 	h->flags = init->managed ? VXPU_REGION_FLAG_MANAGED : 0;
+	atomic_store(&h->priority, init->priority);
 	for (unsigned d = 0; d < VXPU_REGION_MAX_DEVICES; d++) {
 		atomic_store(&r->devices[d].memory_limit, init->memory_limit[d]);
+		atomic_store(&r->devices[d].core_limit, init->core_limit[d]);
 		if (init->uuid_set[d]) {
 			memcpy(r->devices[d].uuid, init->uuid[d], 16);
 			atomic_store(&r->devices[d].uuid_state, VXPU_REGION_UUID_SET);
@@ -407,9 +412,11 @@ static bool slot_take(struct vxpu_region *r, unsigned slot, int32_t pid, uint32_
 	atomic_store(&s->host, (uint64_t)g << 32);
 	atomic_store(&s->pid, pid);
 	atomic_store(&s->claimed_unix_ms, wall_ms());
+	struct vxpu_region_slot_compute *sc = vxpu_region_slot_compute(r, slot);
 	for (unsigned d = 0; d < VXPU_REGION_MAX_DEVICES; d++) {
 		atomic_store(&s->memory[d].reserve, 0);
 		atomic_store(&s->memory[d].charge, 0);
+		atomic_store(&sc->used_ns[d], 0);
 	}
 	if (generation)
 		*generation = g;
@@ -556,6 +563,36 @@ void vxpu_region_set_limit(struct vxpu_region *r, unsigned device, uint64_t byte
 	atomic_fetch_add(&r->header->limits_generation, 1);
 }
 
+void vxpu_region_set_core_limit(struct vxpu_region *r, unsigned device, uint32_t percent)
+{
+	atomic_store(&r->devices[device].core_limit, percent);
+	atomic_fetch_add(&r->header->limits_generation, 1);
+	/* Launches waiting on the old share re-evaluate now (budget.h). */
+	struct vxpu_region_compute *c = vxpu_region_compute(r, device);
+	atomic_fetch_add(&c->wake, 1);
+	syscall(SYS_futex, &c->wake, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+void vxpu_region_set_priority(struct vxpu_region *r, uint32_t priority)
+{
+	atomic_store(&r->header->priority, priority);
+	atomic_fetch_add(&r->header->limits_generation, 1);
+}
+
+const char *vxpu_priority_name(uint32_t priority)
+{
+	switch (priority) {
+	case VXPU_PRIORITY_HIGH:
+		return "high";
+	case VXPU_PRIORITY_NORMAL:
+		return "normal";
+	case VXPU_PRIORITY_LOW:
+		return "low";
+	default:
+		return "none";
+	}
+}
+
 int vxpu_region_set_uuid(struct vxpu_region *r, unsigned device, const uint8_t uuid[16])
 {
 	struct vxpu_region_device *dev = &r->devices[device];
@@ -600,15 +637,24 @@ void vxpu_region_read(const struct vxpu_region *r, struct vxpu_region_view *view
 	view->version = r->header->version;
 	view->created_unix_ms = r->header->created_unix_ms;
 	view->limits_generation = atomic_load(&r->header->limits_generation);
+	view->priority = atomic_load(&r->header->priority);
 	/* The container's devices: those whose UUID is known or that hold memory. */
 	unsigned last_device = 0, last_limited = 0;
 	for (unsigned d = 0; d < VXPU_REGION_MAX_DEVICES; d++) {
 		struct vxpu_region_device_view *dv = &view->devices[d];
 		dv->memory_limit = atomic_load(&r->devices[d].memory_limit);
 		dv->uuid_set = vxpu_region_uuid(r, d, dv->uuid);
+		const struct vxpu_region_compute *c = vxpu_region_compute(r, d);
+		dv->core_limit = atomic_load(&r->devices[d].core_limit);
+		dv->effective_limit = atomic_load(&c->effective_limit);
+		dv->compute_flags = atomic_load(&c->flags);
+		dv->charged_ns = atomic_load(&c->charged_ns);
+		dv->held_ns = atomic_load(&c->held_ns);
+		dv->launches = atomic_load(&c->launches);
+		dv->held_launches = atomic_load(&c->held_launches);
 		if (dv->uuid_set)
 			last_device = d + 1;
-		if (dv->memory_limit != VXPU_REGION_UNLIMITED)
+		if (dv->memory_limit != VXPU_REGION_UNLIMITED || dv->core_limit != 0)
 			last_limited = d + 1;
 	}
 	uint32_t high = atomic_load(&r->header->slot_high);
@@ -625,6 +671,8 @@ void vxpu_region_read(const struct vxpu_region *r, struct vxpu_region_view *view
 		p->host_pid = vxpu_region_host_pid(r, i);
 		p->claimed_unix_ms = atomic_load(&s->claimed_unix_ms);
 		p->alive = vxpu_region_slot_alive(r, i);
+		for (unsigned d = 0; d < VXPU_REGION_MAX_DEVICES; d++)
+			p->compute_ns[d] = atomic_load(&vxpu_region_slot_compute(r, i)->used_ns[d]);
 		for (unsigned d = 0; d < VXPU_REGION_MAX_DEVICES; d++) {
 			uint64_t used = atomic_load(&s->memory[d].reserve) +
 			                atomic_load(&s->memory[d].charge);

@@ -36,9 +36,13 @@
  *   - No function here waits without a bound: the only wait (for another
  *     process initialising a fresh file) gives up after two seconds.
  *
- * Fields marked "compute" are reserved for the compute budget and priority;
- * version 1 writers leave them zero and version 1 readers ignore them, so
- * adding that feature does not change the layout version.
+ * Fields marked "compute" hold the compute budget and priority (budget.h
+ * explains the model): header.priority, per device core_limit and the
+ * `compute` bytes, overlaid by struct vxpu_region_compute, and per slot the
+ * `compute` bytes, overlaid by struct vxpu_region_slot_compute. They were
+ * reserved (zero) from the first version-1 file on and zero means "no
+ * compute limit, no priority", so files written before the feature existed
+ * read correctly and the layout version stays 1.
  */
 #ifndef VXPU_LIMITER_REGION_H
 #define VXPU_LIMITER_REGION_H
@@ -73,6 +77,20 @@
 
 /* header.ready once the file is fully initialised (written last). */
 #define VXPU_REGION_READY 0x52454459u /* "READ" */
+
+/* header.priority (0: the container takes no part in priority). */
+enum vxpu_priority {
+	VXPU_PRIORITY_UNSET = 0,
+	VXPU_PRIORITY_HIGH = 1,
+	VXPU_PRIORITY_NORMAL = 2,
+	VXPU_PRIORITY_LOW = 3,
+};
+
+/* vxpu_region_compute.flags */
+/* Completion timing is unavailable: every launch is synchronised (conservative mode). */
+#define VXPU_COMPUTE_FLAG_UNMEASURED 0x1u
+/* The management library's per-process utilisation is unavailable: event timing only. */
+#define VXPU_COMPUTE_FLAG_NO_NVML 0x2u
 
 enum vxpu_region_slot_state {
 	VXPU_REGION_SLOT_FREE = 0,
@@ -136,6 +154,37 @@ struct vxpu_region_slot {
 	uint8_t reserved[VXPU_REGION_SLOT_SIZE - 64 - 256 - 128];
 };
 
+/*
+ * The container's compute budget on one device (overlays
+ * vxpu_region_device.compute). vtime_ns is the budget itself (budget.h): the
+ * CLOCK_MONOTONIC instant up to which the container's charged device time,
+ * spread at its share, has used the device. Launches wait while it lies in
+ * the future. Every other field is statistics or signalling.
+ */
+struct vxpu_region_compute {
+	_Atomic uint64_t vtime_ns;        /* budget clock (ns); 0 = never charged */
+	_Atomic uint32_t wake;            /* futex word: bumped when a limit changes */
+	_Atomic uint32_t flags;           /* VXPU_COMPUTE_FLAG_* */
+	_Atomic uint64_t charged_ns;      /* device time charged, all processes, in total */
+	_Atomic uint64_t held_ns;         /* time launches waited for the budget, in total */
+	_Atomic uint64_t launches;        /* launches under a limit or priority */
+	_Atomic uint64_t held_launches;   /* of which waited */
+	_Atomic uint32_t effective_limit; /* percent last applied (priority floor included) */
+	uint32_t pad;
+	uint8_t reserved[256 - 56];
+};
+
+/* One process's device time per device (overlays vxpu_region_slot.compute). */
+struct vxpu_region_slot_compute {
+	_Atomic uint64_t used_ns[VXPU_REGION_MAX_DEVICES];
+};
+
+_Static_assert(sizeof(struct vxpu_region_compute) ==
+                       sizeof(((struct vxpu_region_device *)0)->compute),
+               "compute overlay size");
+_Static_assert(sizeof(struct vxpu_region_slot_compute) ==
+                       sizeof(((struct vxpu_region_slot *)0)->compute),
+               "slot compute overlay size");
 _Static_assert(sizeof(struct vxpu_region_header) == VXPU_REGION_HEADER_SIZE, "header size");
 _Static_assert(sizeof(struct vxpu_region_device) == VXPU_REGION_DEVICE_SIZE, "device size");
 _Static_assert(sizeof(struct vxpu_region_slot) == VXPU_REGION_SLOT_SIZE, "slot size");
@@ -171,6 +220,8 @@ struct vxpu_region_init {
 	uint64_t memory_limit[VXPU_REGION_MAX_DEVICES]; /* VXPU_REGION_UNLIMITED for none */
 	bool uuid_set[VXPU_REGION_MAX_DEVICES];
 	uint8_t uuid[VXPU_REGION_MAX_DEVICES][16];
+	uint32_t core_limit[VXPU_REGION_MAX_DEVICES]; /* percent, 0 = none */
+	uint32_t priority;                            /* enum vxpu_priority */
 };
 
 /* Every device unlimited, no UUIDs. */
@@ -259,6 +310,32 @@ int32_t vxpu_region_host_pid(const struct vxpu_region *r, unsigned slot);
 void vxpu_region_set_limit(struct vxpu_region *r, unsigned device, uint64_t bytes);
 
 /*
+ * Sets a device's compute limit (percent 1..100, 0 to lift it) and wakes
+ * every launch waiting on the device's budget so the new share applies at
+ * once.
+ */
+void vxpu_region_set_core_limit(struct vxpu_region *r, unsigned device, uint32_t percent);
+
+/* Sets the container's priority (enum vxpu_priority). */
+void vxpu_region_set_priority(struct vxpu_region *r, uint32_t priority);
+
+/* The compute overlays (see struct vxpu_region_compute). */
+static inline struct vxpu_region_compute *vxpu_region_compute(const struct vxpu_region *r,
+                                                              unsigned device)
+{
+	return (struct vxpu_region_compute *)(void *)r->devices[device].compute;
+}
+
+static inline struct vxpu_region_slot_compute *vxpu_region_slot_compute(const struct vxpu_region *r,
+                                                                        unsigned slot)
+{
+	return (struct vxpu_region_slot_compute *)(void *)r->slots[slot].compute;
+}
+
+/* "high", "normal", "low" or "none". */
+const char *vxpu_priority_name(uint32_t priority);
+
+/*
  * Records a device's UUID if none is recorded yet. Returns 0 when the
  * device now has this UUID, -1 when it has a different one.
  */
@@ -279,21 +356,30 @@ struct vxpu_region_process {
 	int32_t host_pid; /* 0 when not recorded */
 	bool alive;       /* false: the owner died and the slot awaits reclaiming */
 	uint64_t claimed_unix_ms;
-	uint64_t used[VXPU_REGION_MAX_DEVICES]; /* charge + reserve */
+	uint64_t used[VXPU_REGION_MAX_DEVICES];       /* charge + reserve */
+	uint64_t compute_ns[VXPU_REGION_MAX_DEVICES]; /* device time used */
 };
 
 struct vxpu_region_device_view {
 	uint64_t memory_limit;
 	bool uuid_set;
 	uint8_t uuid[16];
-	uint64_t used;      /* sum over live processes */
-	uint64_t used_dead; /* held by dead processes not yet reclaimed */
+	uint64_t used;            /* sum over live processes */
+	uint64_t used_dead;       /* held by dead processes not yet reclaimed */
+	uint32_t core_limit;      /* percent, 0 = none */
+	uint32_t effective_limit; /* percent last applied by a launch, 0 = none yet */
+	uint32_t compute_flags;   /* VXPU_COMPUTE_FLAG_* */
+	uint64_t charged_ns;
+	uint64_t held_ns;
+	uint64_t launches;
+	uint64_t held_launches;
 };
 
 struct vxpu_region_view {
 	uint32_t version;
 	uint64_t created_unix_ms;
 	uint64_t limits_generation;
+	uint32_t priority; /* enum vxpu_priority */
 	/* Devices with a UUID or with memory in use; when none has either yet,
 	 * the devices with a limit. */
 	unsigned device_count;

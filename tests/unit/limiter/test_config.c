@@ -141,6 +141,76 @@ static void test_similar_names_are_not_ours(void **state)
 	assert_false(cfg.any_limit);
 }
 
+static void test_core_limits_and_priority(void **state)
+{
+	(void)state;
+	char *none[] = {"PATH=/bin", NULL};
+	assert_int_equal(parse(none), 0);
+	assert_false(cfg.any_core_limit);
+	assert_int_equal(cfg.priority, VXPU_PRIORITY_UNSET);
+	assert_int_equal(cfg.priority_floor, 5);
+	assert_string_equal(cfg.device_dir, "");
+
+	char *env[] = {"VXPU_CORE_LIMIT=30",
+	               "VXPU_CORE_LIMIT_2=75%",
+	               "VXPU_PRIORITY=low",
+	               "VXPU_PRIORITY_FLOOR=8",
+	               "VXPU_DEVICE_DIR=/run/vxpu/devices",
+	               NULL};
+	assert_int_equal(parse(env), 0);
+	assert_true(cfg.any_core_limit);
+	assert_int_equal(cfg.core_limit[0], 30);
+	assert_int_equal(cfg.core_limit[2], 75);
+	assert_int_equal(cfg.core_limit[15], 30);
+	assert_int_equal(cfg.priority, VXPU_PRIORITY_LOW);
+	assert_int_equal(cfg.priority_floor, 8);
+	assert_string_equal(cfg.device_dir, "/run/vxpu/devices");
+
+	/* HAMi's names: SM limit per device, numeric task priority. */
+	char *hami[] = {"CUDA_DEVICE_SM_LIMIT_1=40", "CUDA_TASK_PRIORITY=0", NULL};
+	assert_int_equal(parse(hami), 0);
+	assert_int_equal(cfg.core_limit[0], 0);
+	assert_int_equal(cfg.core_limit[1], 40);
+	assert_int_equal(cfg.priority, VXPU_PRIORITY_HIGH);
+	char *agree[] = {"CUDA_TASK_PRIORITY=1", "VXPU_PRIORITY=normal", NULL};
+	assert_int_equal(parse(agree), 0);
+	assert_int_equal(cfg.priority, VXPU_PRIORITY_NORMAL);
+
+	/* A region created from this environment carries the compute settings. */
+	struct vxpu_region_init init;
+	char *full[] = {"VXPU_CORE_LIMIT_3=20", "VXPU_PRIORITY=high", NULL};
+	assert_int_equal(parse(full), 0);
+	vxpu_limiter_config_region_init(&cfg, &init);
+	assert_int_equal(init.core_limit[3], 20);
+	assert_int_equal(init.core_limit[0], 0);
+	assert_int_equal(init.priority, VXPU_PRIORITY_HIGH);
+}
+
+static void test_compute_refusals(void **state)
+{
+	(void)state;
+	char *zero[] = {"VXPU_CORE_LIMIT=0", NULL};
+	expect_error(zero, "VXPU_CORE_LIMIT=\"0\"", NULL);
+	char *over[] = {"VXPU_CORE_LIMIT_1=101", NULL};
+	expect_error(over, "VXPU_CORE_LIMIT_1=\"101\"", NULL);
+	char *frac[] = {"CUDA_DEVICE_SM_LIMIT=12.5", NULL};
+	expect_error(frac, "CUDA_DEVICE_SM_LIMIT=\"12.5\"", NULL);
+	char *suffix[] = {"VXPU_CORE_LIMIT_16=10", NULL};
+	expect_error(suffix, "VXPU_CORE_LIMIT_16", "0..15");
+	char *disagree[] = {"VXPU_CORE_LIMIT=10", "CUDA_DEVICE_SM_LIMIT=20", NULL};
+	expect_error(disagree, "disagree", NULL);
+	char *word[] = {"VXPU_PRIORITY=urgent", NULL};
+	expect_error(word, "VXPU_PRIORITY=\"urgent\"", "high, normal or low");
+	char *number[] = {"CUDA_TASK_PRIORITY=3", NULL};
+	expect_error(number, "CUDA_TASK_PRIORITY=\"3\"", NULL);
+	char *mixed[] = {"VXPU_PRIORITY=high", "CUDA_TASK_PRIORITY=2", NULL};
+	expect_error(mixed, "disagree", NULL);
+	char *floor[] = {"VXPU_PRIORITY_FLOOR=0", NULL};
+	expect_error(floor, "VXPU_PRIORITY_FLOOR=\"0\"", NULL);
+	char *dir[] = {"VXPU_DEVICE_DIR=devices", NULL};
+	expect_error(dir, "VXPU_DEVICE_DIR=\"devices\"", "absolute");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -150,6 +220,8 @@ int main(void)
 	        cmocka_unit_test(test_hami_aliases),
 	        cmocka_unit_test(test_refusals),
 	        cmocka_unit_test(test_similar_names_are_not_ours),
+	        cmocka_unit_test(test_core_limits_and_priority),
+	        cmocka_unit_test(test_compute_refusals),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
