@@ -7,7 +7,9 @@ one after the other as the scheduler does at bind (the pod with its
 vxpu.io/allocation annotation, the node's Lease naming it) and times each
 kubelet Allocate from the gRPC call to its answer (the agent reads the pod
 from its watch of the node's pods when that has it, else from the API
-server; it prints how many came from the watch). Each answer is checked
+server; it prints how many came from the watch), and the agent's own view
+of each call (from the request's arrival on its server thread to the answer),
+which leaves out the Python client's share. Each answer is checked
 (the pod's own memory limit) and the Lease must be released before the next
 pod, as the scheduler waits for it. Prints the percentiles.
 
@@ -146,4 +148,7 @@ finally:
 for line in open(os.path.join(WORK, "agent.log")):
     if "msg=allocations" in line:  # how many pods the agent's watch had already
         print("agent: " + line.split("counts=", 1)[1].strip().strip('"'), flush=True)
+    if 'msg="allocate times"' in line:  # inside the agent, without the gRPC client
+        print("agent: inside the plugin: " + line.split("latency=", 1)[1].strip().strip('"'),
+              flush=True)
 sys.exit(rc)

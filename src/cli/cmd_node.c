@@ -448,6 +448,28 @@ static int plugin_up(struct node_output *o, const struct plugin_flags *pf, unsig
 	}
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* At stop: how long the plugin took to answer Allocate (the last 4096). */
+static void print_allocate_times(struct node_output *o, struct vxpu_dp *p, const char *resource)
+{
+	static uint64_t ns[VXPU_DP_TIMES];
+	unsigned n = vxpu_dp_allocate_times(p, ns, VXPU_DP_TIMES);
+	if (n == 0)
+		return;
+	qsort(ns, n, sizeof(ns[0]), cmp_u64);
+	unsigned i50 = (n * 50 + 99) / 100, i99 = (n * 99 + 99) / 100;
+	char line[160];
+	snprintf(line, sizeof(line), "n=%u p50=%.2fms p99=%.2fms max=%.2fms", n,
+	         (double)ns[i50 ? i50 - 1 : 0] / 1e6, (double)ns[i99 ? i99 - 1 : 0] / 1e6,
+	         (double)ns[n - 1] / 1e6);
+	print_event2(o, "allocate times", "resource", resource, "latency", line);
+}
+
 static void plugin_down(struct node_output *o, unsigned k)
 {
 	pthread_mutex_lock(&o->lock);
@@ -629,7 +651,7 @@ static void monitor_event(void *ctx, const struct vxpu_monitor_event *ev)
 	if (w->type == VXPU_WATCHDOG_CLEARED)
 		return;
 	bool memory = w->kind == VXPU_WATCHDOG_MEMORY;
-	char used[32], limit[32], message[512];
+	char used[32], limit[32], message[1024];
 	if (memory) {
 		snprintf(used, sizeof(used), "%.0f MiB", w->used / 1048576.0);
 		snprintf(limit, sizeof(limit), "%.0f MiB", w->limit / 1048576.0);
@@ -920,8 +942,11 @@ static int node_health(int argc, char **argv, enum node_mode mode)
 	}
 	vxpu_monitor_stop(monitor);
 out:
-	for (unsigned p = 0; p < out.nplugins; p++)
+	for (unsigned p = 0; p < out.nplugins; p++) {
+		if (out.plugins[p])
+			print_allocate_times(&out, out.plugins[p], ag.plans[p].resource);
 		plugin_down(&out, p);
+	}
 	vxpu_health_watch_stop(w);
 	pthread_mutex_lock(&out.lock);
 	struct vxpu_node_reporter *rep = out.reporter;

@@ -39,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 enum dp_method {
@@ -84,6 +85,10 @@ struct vxpu_dp {
 	pthread_t thread;
 	atomic_bool stopping;
 	atomic_ulong allocations;
+	/* the last VXPU_DP_TIMES Allocate durations (server thread writes) */
+	pthread_mutex_t times_lock;
+	unsigned ntimes, next_time;
+	uint64_t times_ns[VXPU_DP_TIMES];
 	pthread_mutex_t lock; /* guards o.cards[].healthy and gen */
 	uint64_t gen;
 	struct dp_call *calls;
@@ -507,9 +512,20 @@ static void on_recv(struct dp_call *c, bool ok)
 	case M_PREFERRED:
 		reply = preferred_message(c->recv, err, sizeof(err));
 		break;
-	case M_ALLOCATE:
+	case M_ALLOCATE: {
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		reply = allocate_message(p, c->recv, err, sizeof(err));
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		pthread_mutex_lock(&p->times_lock);
+		p->times_ns[p->next_time] = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000ULL +
+		                            (uint64_t)(t1.tv_nsec - t0.tv_nsec);
+		p->next_time = (p->next_time + 1) % VXPU_DP_TIMES;
+		if (p->ntimes < VXPU_DP_TIMES)
+			p->ntimes++;
+		pthread_mutex_unlock(&p->times_lock);
 		break;
+	}
 	case M_PRE_START: {
 		V1beta1__PreStartContainerResponse r = V1BETA1__PRE_START_CONTAINER_RESPONSE__INIT;
 		reply = pack(&r.base);
@@ -690,6 +706,7 @@ int vxpu_dp_start(struct vxpu_dp **out, const struct vxpu_dp_options *o, char *e
 	pthread_mutex_init(&p->lock, NULL);
 	atomic_init(&p->stopping, false);
 	atomic_init(&p->allocations, 0);
+	pthread_mutex_init(&p->times_lock, NULL);
 	if (pthread_create(&p->thread, NULL, serve_thread, p) != 0) {
 		snprintf(err, errlen, "cannot start the plugin thread");
 		grpc_server_shutdown_and_notify(p->server, p->cq, &p->t_shutdown);
@@ -804,6 +821,16 @@ bool vxpu_dp_socket_gone(const struct vxpu_dp *p)
 	if (stat(p->socket_path, &sb) != 0)
 		return true;
 	return sb.st_ino != p->socket_stat.st_ino || sb.st_dev != p->socket_stat.st_dev;
+}
+
+unsigned vxpu_dp_allocate_times(struct vxpu_dp *p, uint64_t *out_ns, unsigned cap)
+{
+	pthread_mutex_lock(&p->times_lock);
+	unsigned n = p->ntimes < cap ? p->ntimes : cap;
+	for (unsigned i = 0; i < n; i++)
+		out_ns[i] = p->times_ns[(p->next_time + VXPU_DP_TIMES - n + i) % VXPU_DP_TIMES];
+	pthread_mutex_unlock(&p->times_lock);
+	return n;
 }
 
 unsigned long vxpu_dp_allocations(const struct vxpu_dp *p)

@@ -31,6 +31,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define VXPU_DP_MAX_CARDS 32
 
@@ -84,6 +85,15 @@ void vxpu_dp_set_health(struct vxpu_dp *p, unsigned card, bool healthy);
 /* True when the plugin's socket file is gone (kubelet restarted and
  * cleared its folder): stop, start and register again. */
 bool vxpu_dp_socket_gone(const struct vxpu_dp *p);
+
+/*
+ * The wall time of the last Allocate calls (at most VXPU_DP_TIMES, oldest
+ * first), from the request's arrival on the server thread to its answer
+ * being ready: what the plugin itself adds to kubelet's call. Returns the
+ * number copied into out_ns.
+ */
+#define VXPU_DP_TIMES 4096
+unsigned vxpu_dp_allocate_times(struct vxpu_dp *p, uint64_t *out_ns, unsigned cap);
 
 /* Answered Allocate container requests (for metrics and tests). */
 unsigned long vxpu_dp_allocations(const struct vxpu_dp *p);

@@ -38,7 +38,7 @@ struct pod_note {
 	char name[VXPU_POD_NAME_MAX];
 	bool warning;
 	char reason[64];
-	char message[512];
+	char message[1024];
 };
 
 struct pod_entry {
@@ -344,7 +344,7 @@ static void post_flip(struct vxpu_node_reporter *r, const struct flip *f)
 			n++;
 		}
 	pthread_mutex_unlock(&r->lock);
-	char message[512];
+	char message[1024];
 	if (f->healthy)
 		snprintf(message, sizeof(message),
 		         "device %s (index %u) on node %s is healthy again", d->id, d->index,
