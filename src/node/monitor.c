@@ -233,7 +233,8 @@ static int read_processes(struct vxpu_monitor_collector *c, nvmlDevice_t dev,
 			                          : c->proc_buf_v1[i].usedGpuMemory};
 		}
 	}
-	qsort(f->procs, f->count, sizeof(f->procs[0]), compare_figure);
+	if (f->count > 1)
+		qsort(f->procs, f->count, sizeof(f->procs[0]), compare_figure);
 	/* One record per pid: a process listed twice (two contexts) adds up. */
 	size_t out = 0;
 	for (size_t i = 0; i < f->count; i++) {
@@ -541,7 +542,8 @@ int vxpu_monitor_collect(struct vxpu_monitor_collector *c, struct vxpu_monitor_s
 	closedir(dir);
 	if (rc == 0) {
 		/* Sorted, so the exposition does not depend on directory order. */
-		qsort(names, nnames, sizeof(*names), compare_names);
+		if (nnames > 1)
+			qsort(names, nnames, sizeof(*names), compare_names);
 		size_t container_cap = 0, share_cap = 0;
 		for (size_t i = 0; i < nnames && rc == 0; i++)
 			if (read_container(c, names[i], s, &container_cap, &share_cap) < 0)

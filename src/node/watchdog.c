@@ -212,7 +212,8 @@ int vxpu_watchdog_observe(struct vxpu_watchdog *w, uint64_t now_ns,
 			}
 		}
 	}
-	qsort(next, count, sizeof(*next), compare_states);
+	if (count > 1)
+		qsort(next, count, sizeof(*next), compare_states);
 	free(w->states);
 	w->states = next;
 	w->count = count;
