@@ -14,7 +14,7 @@
  * agent do through the same API), whose limits a workload's environment
  * cannot widen.
  *
- * `vxpu region set-limit FILE DEV PCT|none [--memory SIZE|none]` and
+ * `vxpu region set-limit FILE DEV [PCT|none] [--memory SIZE|none]` and
  * `vxpu region set-priority FILE P` change a region while its workload
  * runs (live resizing): the limiter reads the limits from the region at
  * every launch and allocation, and a launch waiting on the old compute
@@ -387,7 +387,7 @@ static int open_for_change(struct vxpu_region *r, const char *path)
 	return VXPU_EXIT_OK;
 }
 
-/* set-limit FILE DEV PCT|none [--memory SIZE|none] */
+/* set-limit FILE DEV [PCT|none] [--memory SIZE|none] */
 static int region_set_limit(int argc, char **argv)
 {
 	const char *args[3] = {NULL, NULL, NULL};
@@ -407,8 +407,9 @@ static int region_set_limit(int argc, char **argv)
 			                            argv[i]);
 		}
 	}
-	if (nargs != 3)
-		return vxpu_cli_usage_error("region", "set-limit needs FILE DEV PCT");
+	if (nargs < 2 || (nargs == 2 && !memory))
+		return vxpu_cli_usage_error("region",
+		                            "set-limit needs FILE DEV and PCT, --memory or both");
 	char *end;
 	long dev = strtol(args[1], &end, 10);
 	if (*end || end == args[1] || args[1][0] == '-' || dev < 0 ||
@@ -416,7 +417,7 @@ static int region_set_limit(int argc, char **argv)
 		return vxpu_cli_usage_error("region", "DEV \"%s\": must be 0..%u", args[1],
 		                            VXPU_REGION_MAX_DEVICES - 1);
 	uint32_t core = 0;
-	if (strcmp(args[2], "none") != 0) {
+	if (args[2] && strcmp(args[2], "none") != 0) {
 		int pct;
 		char why[192];
 		if (vxpu_percent_parse(args[2], &pct, why, sizeof(why)) != 0)
@@ -440,7 +441,8 @@ static int region_set_limit(int argc, char **argv)
 		return rc;
 	if (memory)
 		vxpu_region_set_limit(&r, (unsigned)dev, bytes);
-	vxpu_region_set_core_limit(&r, (unsigned)dev, core);
+	if (args[2])
+		vxpu_region_set_core_limit(&r, (unsigned)dev, core);
 	vxpu_region_close(&r);
 	return VXPU_EXIT_OK;
 }
@@ -485,7 +487,7 @@ static const struct vxpu_command vxpu_cmd_region = {
         .usage = "usage: vxpu region show FILE [--json]\n"
                  "       vxpu region create FILE [--limit [DEV=]SIZE]... [--core [DEV=]PCT]...\n"
                  "                          [--priority high|normal|low]\n"
-                 "       vxpu region set-limit FILE DEV PCT|none [--memory SIZE|none]\n"
+                 "       vxpu region set-limit FILE DEV [PCT|none] [--memory SIZE|none]\n"
                  "       vxpu region set-priority FILE high|normal|low|none\n"
                  "\n"
                  "show: a shared region of libvxpu (the file named by VXPU_REGION): per device\n"
