@@ -775,8 +775,10 @@ static int node_health(int argc, char **argv, enum node_mode mode)
 	if (plugin) {
 		/* Credentials first: a plugin that cannot reach the API server
 		 * cannot answer Allocate, so it does not start. */
-		if (kube_config(&pf, &ag.kcfg, err, sizeof(err)) != 0)
+		if (kube_config(&pf, &ag.kcfg, err, sizeof(err)) != 0) {
+			vxpu_kube_config_free(&ag.kcfg);
 			return vxpu_cli_fail("node", "%s", err);
+		}
 		if (!pf.node_name) {
 			const char *env = getenv("NODE_NAME");
 			if (env && *env && strlen(env) < sizeof(ag.node_name)) {
@@ -788,8 +790,11 @@ static int node_health(int argc, char **argv, enum node_mode mode)
 			pf.node_name = ag.node_name;
 		}
 	}
-	if (vxpu_discover(&opts.discover, &out.disc, err, sizeof(err)) != 0)
+	if (vxpu_discover(&opts.discover, &out.disc, err, sizeof(err)) != 0) {
+		if (plugin)
+			vxpu_kube_config_free(&ag.kcfg);
 		return vxpu_cli_fail("node", "%s", err);
+	}
 
 	/* Signals are taken synchronously by this thread; the other threads
 	 * inherit the mask, so SIGINT/SIGTERM never interrupt their waits. */
@@ -810,8 +815,10 @@ static int node_health(int argc, char **argv, enum node_mode mode)
 		if (build_node(&out.disc, pf.node_name, &ag.vendors, &ag.node, err, sizeof(err)) !=
 		            0 ||
 		    (nplans = vxpu_dp_plan_plugins(&ag.node, pf.resource, pf.slices, ag.plans,
-		                                   VXPU_DP_MAX_PLUGINS, err, sizeof(err))) < 0)
-			return vxpu_cli_fail("node", "%s", err);
+		                                   VXPU_DP_MAX_PLUGINS, err, sizeof(err))) < 0) {
+			status = vxpu_cli_fail("node", "%s", err);
+			goto out;
+		}
 		struct vxpu_dp_config paths;
 		state_paths(&paths, pf.state_dir);
 		if (install_state(&paths, pf.state_dir, err, sizeof(err)) != 0 ||
@@ -969,8 +976,10 @@ out:
 	vxpu_node_reporter_stop(rep);
 	vxpu_dp_apisource_free(ag.source);
 	vxpu_kube_client_free(ag.client);
-	if (plugin)
+	if (plugin) {
 		vxpu_kube_config_free(&ag.kcfg);
+		vxpu_node_destroy(&ag.node);
+	}
 	return status;
 }
 
