@@ -80,6 +80,17 @@ struct vxpu_monitor_collector {
 	nvmlProcessInfo_v1_t *proc_buf_v1;
 	nvmlProcessUtilizationSample_t *util_buf;
 	struct vxpu_region_view *view;
+	/* Regions kept open (read-only) from pass to pass, sorted by folder
+	 * name: mapping and unmapping 100 files per pass costs tens of
+	 * milliseconds in TLB shootdowns in a threaded process. */
+	struct open_region *open;
+	size_t nopen;
+};
+
+struct open_region {
+	char *name;        /* the container folder */
+	uint64_t dev, ino; /* of the file when opened: a replaced file is reopened */
+	struct vxpu_region r;
 };
 
 static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -173,10 +184,20 @@ fail:
 	return -1;
 }
 
+static void close_open_region(struct open_region *o)
+{
+	vxpu_region_close(&o->r);
+	free(o->name);
+	o->name = NULL;
+}
+
 void vxpu_monitor_collector_close(struct vxpu_monitor_collector *c)
 {
 	if (!c)
 		return;
+	for (size_t i = 0; i < c->nopen; i++)
+		close_open_region(&c->open[i]);
+	free(c->open);
 	free(c->figures);
 	free(c->proc_buf);
 	free(c->proc_buf_v1);
@@ -378,36 +399,87 @@ static int device_of_uuid(const struct vxpu_monitor_collector *c, const char *te
  * Reads one container's region into s (a container and its shares).
  * Returns 0, 1 when skipped, -1 when out of memory.
  */
-static int read_container(struct vxpu_monitor_collector *c, const char *name,
-                          struct vxpu_monitor_snapshot *s, size_t *container_cap,
-                          size_t *share_cap)
+/*
+ * The container's identity and region path from its folder name into ct.
+ * 0, or -1 with the reason in why.
+ */
+static int container_identity(const struct vxpu_monitor_collector *c, const char *name,
+                              struct vxpu_monitor_container *ct, char *why, size_t whylen)
 {
-	struct vxpu_monitor_container ct;
-	memset(&ct, 0, sizeof(ct));
-	if (strlen(name) >= sizeof(ct.key) || split_key(name, &ct) != 0) {
-		skip(s, "%.200s: the folder name is not NAMESPACE_POD_CONTAINER", name);
-		return 1;
+	memset(ct, 0, sizeof(*ct));
+	if (strlen(name) >= sizeof(ct->key) || split_key(name, ct) != 0)
+		return fail(why, whylen, "%.200s: the folder name is not NAMESPACE_POD_CONTAINER",
+		            name);
+	copy_text(ct->key, sizeof(ct->key), name);
+	int plen = snprintf(ct->region_path, sizeof(ct->region_path), "%s/%s/region",
+	                    c->regions_dir, name);
+	if (plen < 0 || (size_t)plen >= sizeof(ct->region_path))
+		return fail(why, whylen, "%.200s: path too long", name);
+	return 0;
+}
+
+/*
+ * The open region of folder `name` for this pass, moved into next[*k]:
+ * the one kept from the previous pass (old[*j], the cursor of a merge of
+ * two sorted lists) when its file is still the same, else a fresh read-only
+ * open. Entries of old before name are closed on the way. NULL with the
+ * reason when the file cannot be opened or checked; -1 in *oom when out of
+ * memory.
+ */
+static struct vxpu_region *open_for_pass(struct open_region *old, size_t nold, size_t *j,
+                                         struct open_region *next, size_t *k, const char *name,
+                                         const char *path, char *why, size_t whylen, bool *oom)
+{
+	while (*j < nold && strcmp(old[*j].name, name) < 0)
+		close_open_region(&old[(*j)++]);
+	struct open_region *kept = *j < nold && strcmp(old[*j].name, name) == 0 ? &old[(*j)++] : NULL;
+	struct stat st;
+	if (stat(path, &st) != 0) {
+		if (kept)
+			close_open_region(kept);
+		fail(why, whylen, "region %s: %s", path, strerror(errno));
+		return NULL;
 	}
-	copy_text(ct.key, sizeof(ct.key), name);
-	int plen = snprintf(ct.region_path, sizeof(ct.region_path), "%s/%s/region", c->regions_dir,
-	                    name);
-	if (plen < 0 || (size_t)plen >= sizeof(ct.region_path)) {
-		skip(s, "%.200s: path too long", name);
-		return 1;
+	struct open_region *o = &next[*k];
+	if (kept && kept->dev == (uint64_t)st.st_dev && kept->ino == (uint64_t)st.st_ino) {
+		*o = *kept;
+		(*k)++;
+		return &o->r;
 	}
-	struct vxpu_region r;
-	char why[400];
-	if (vxpu_region_open(&r, ct.region_path, VXPU_REGION_OPEN_READ, NULL, why, sizeof(why)) !=
-	    0) {
-		skip(s, "%s", why);
-		return 1;
+	if (kept)
+		close_open_region(kept);
+	memset(o, 0, sizeof(*o));
+	if (vxpu_region_open(&o->r, path, VXPU_REGION_OPEN_READ, NULL, why, whylen) != 0)
+		return NULL;
+	struct stat fst;
+	o->name = strdup(name);
+	if (!o->name || fstat(o->r.fd, &fst) != 0) {
+		*oom = o->name == NULL;
+		if (!*oom)
+			fail(why, whylen, "region %s: fstat: %s", path, strerror(errno));
+		vxpu_region_close(&o->r);
+		free(o->name);
+		return NULL;
 	}
+	o->dev = (uint64_t)fst.st_dev;
+	o->ino = (uint64_t)fst.st_ino;
+	(*k)++;
+	return &o->r;
+}
+
+/*
+ * Reads one container's open region r into s (the container ct and its
+ * shares). Returns 0, or -1 when out of memory.
+ */
+static int read_container(struct vxpu_monitor_collector *c, struct vxpu_monitor_container ct,
+                          const struct vxpu_region *r, struct vxpu_monitor_snapshot *s,
+                          size_t *container_cap, size_t *share_cap)
+{
 	struct vxpu_region_view *v = c->view;
-	vxpu_region_read(&r, v);
+	vxpu_region_read(r, v);
 	unsigned core_limit[VXPU_REGION_MAX_DEVICES];
 	for (unsigned d = 0; d < VXPU_REGION_MAX_DEVICES; d++)
-		core_limit[d] = atomic_load(&r.devices[d].core_limit);
-	vxpu_region_close(&r);
+		core_limit[d] = atomic_load(&r->devices[d].core_limit);
 
 	for (unsigned i = 0; i < v->process_count; i++) {
 		if (!v->processes[i].alive)
@@ -506,6 +578,42 @@ static uint64_t monotonic_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/* Every folder of the sorted names into s, through the kept open regions. 0 or -1 (OOM). */
+static int read_containers(struct vxpu_monitor_collector *c, char **names, size_t nnames,
+                           struct vxpu_monitor_snapshot *s)
+{
+	struct open_region *next = nnames ? calloc(nnames, sizeof(*next)) : NULL;
+	if (nnames && !next)
+		return -1;
+	size_t j = 0, k = 0, container_cap = 0, share_cap = 0;
+	int rc = 0;
+	for (size_t i = 0; i < nnames && rc == 0; i++) {
+		struct vxpu_monitor_container ct;
+		char why[400];
+		if (container_identity(c, names[i], &ct, why, sizeof(why)) != 0) {
+			skip(s, "%s", why);
+			continue;
+		}
+		bool oom = false;
+		struct vxpu_region *r = open_for_pass(c->open, c->nopen, &j, next, &k, names[i],
+		                                      ct.region_path, why, sizeof(why), &oom);
+		if (oom)
+			rc = -1;
+		else if (!r)
+			skip(s, "%s", why);
+		else if (read_container(c, ct, r, s, &container_cap, &share_cap) != 0)
+			rc = -1;
+	}
+	/* What the merge did not reach: folders gone (or a pass cut short). */
+	for (; j < c->nopen; j++)
+		if (c->open[j].name)
+			close_open_region(&c->open[j]);
+	free(c->open);
+	c->open = next;
+	c->nopen = k;
+	return rc;
+}
+
 int vxpu_monitor_collect(struct vxpu_monitor_collector *c, struct vxpu_monitor_snapshot *s,
                          char *err, size_t errlen)
 {
@@ -544,10 +652,7 @@ int vxpu_monitor_collect(struct vxpu_monitor_collector *c, struct vxpu_monitor_s
 		/* Sorted, so the exposition does not depend on directory order. */
 		if (nnames > 1)
 			qsort(names, nnames, sizeof(*names), compare_names);
-		size_t container_cap = 0, share_cap = 0;
-		for (size_t i = 0; i < nnames && rc == 0; i++)
-			if (read_container(c, names[i], s, &container_cap, &share_cap) < 0)
-				rc = -1;
+		rc = read_containers(c, names, nnames, s);
 	}
 	for (size_t i = 0; i < nnames; i++)
 		free(names[i]);

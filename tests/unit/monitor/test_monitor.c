@@ -421,6 +421,52 @@ static void test_collect_and_kill(void **state)
 	vxpu_monitor_collector_close(c);
 }
 
+/* Regions stay open from pass to pass; a replaced file is read anew, a
+ * removed folder disappears. */
+static void test_regions_kept_open(void **state)
+{
+	(void)state;
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'/*", regions);
+	assert_int_equal(system(cmd), 0);
+	struct vxpu_region r;
+	make_region("team-c_keep-0_main", 64 * MIB, 0, &r);
+	vxpu_region_close(&r);
+	struct vxpu_monitor_collector *c;
+	char err[256];
+	if (vxpu_monitor_collector_open(&c, &sim_opts, regions, NULL, err, sizeof(err)) != 0)
+		fail_msg("open: %s", err);
+	struct vxpu_monitor_snapshot s;
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(vxpu_monitor_collect(c, &s, err, sizeof(err)), 0);
+	assert_int_equal(s.nshares, 1);
+	assert_int_equal(s.shares[0].memory_limit, 64 * MIB);
+	assert_int_equal(vxpu_monitor_collect(c, &s, err, sizeof(err)), 0);
+	assert_int_equal(s.shares[0].memory_limit, 64 * MIB);
+	assert_int_equal(s.passes, 2);
+
+	char path[512];
+	snprintf(path, sizeof(path), "%s/team-c_keep-0_main/region", regions);
+	assert_int_equal(unlink(path), 0);
+	make_region("team-c_keep-0_main", 32 * MIB, 0, &r);
+	vxpu_region_close(&r);
+	make_region("team-c_keep-1_main", 16 * MIB, 0, &r);
+	vxpu_region_close(&r);
+	assert_int_equal(vxpu_monitor_collect(c, &s, err, sizeof(err)), 0);
+	assert_int_equal(s.nshares, 2);
+	assert_int_equal(s.shares[0].memory_limit, 32 * MIB);
+	assert_int_equal(s.shares[1].memory_limit, 16 * MIB);
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s/team-c_keep-0_main'", regions);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(vxpu_monitor_collect(c, &s, err, sizeof(err)), 0);
+	assert_int_equal(s.ncontainers, 1);
+	assert_string_equal(s.containers[0].pod, "keep-1");
+	assert_int_equal(s.regions_skipped, 0);
+	vxpu_monitor_snapshot_free(&s);
+	vxpu_monitor_collector_close(c);
+}
+
 struct events {
 	unsigned n;
 	enum vxpu_watchdog_event_type type[16];
@@ -527,6 +573,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_render),
 	        cmocka_unit_test(test_collect_and_kill),
+	        cmocka_unit_test(test_regions_kept_open),
 	        cmocka_unit_test(test_running_monitor_enforces),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
