@@ -5,7 +5,9 @@ Starts the test API server (tests/unit/sched/fake_apiserver.py) and
 monitor server), registers it with a minimal kubelet, then admits PODS pods
 one after the other as the scheduler does at bind (the pod with its
 vxpu.io/allocation annotation, the node's Lease naming it) and times each
-kubelet Allocate from the gRPC call to its answer (the agent reads the pod
+kubelet Allocate from the gRPC call to its answer; the node holds LIVE
+containers at a time (the region folder of the pod LIVE pods back is
+removed, as if it had finished). The agent reads the pod
 from its watch of the node's pods when that has it, else from the API
 server; it prints how many came from the watch), and the agent's own view
 of each call (from the request's arrival on its server thread to the answer),
@@ -19,6 +21,7 @@ import http.client
 import json
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import sys
@@ -30,6 +33,7 @@ from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 BUILD, WORK = sys.argv[1], sys.argv[2]
 PODS = int(sys.argv[3]) if len(sys.argv) > 3 else 300
+LIVE = 20  # containers on the node at a time
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 FAKE = os.path.join(ROOT, "tests", "unit", "sched", "fake_apiserver.py")
 PLUGIN_DIR = os.path.join(WORK, "device-plugins")
@@ -127,6 +131,11 @@ try:
         lat.append((time.perf_counter() - t0) * 1000)
         env = dict(resp.container_responses[0].envs)
         assert env["VXPU_MEMORY_LIMIT_0"] == f"{1000 + i}MiB", env
+        # A node runs a bounded number of containers: the pod LIVE pods back
+        # has finished, and its region folder goes (the agent's host-PID
+        # pass and the monitor read every region folder each pass).
+        if i >= LIVE:
+            shutil.rmtree(os.path.join(WORK, "state", "containers", f"team-a_bench-{i - LIVE}_main"))
         for _ in range(1000):  # the scheduler waits for the release
             if api("GET", LEASE)[1]["spec"]["holderIdentity"] == "":
                 break
