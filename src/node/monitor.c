@@ -530,6 +530,10 @@ static int read_container(struct vxpu_monitor_collector *c, struct vxpu_monitor_
 		sh->memory_limit = dv->memory_limit;
 		sh->memory_charged = dv->used;
 		sh->core_limit = core;
+		sh->compute_charged_ns = dv->charged_ns;
+		sh->compute_held_ns = dv->held_ns;
+		sh->launches = dv->launches;
+		sh->held_launches = dv->held_launches;
 		if (sh->gpu < 0)
 			continue;
 		struct vxpu_monitor_device *dev = &s->devices[sh->gpu];
@@ -865,29 +869,51 @@ enum share_field {
 	SH_USED,
 	SH_CORE,
 	SH_UTIL,
+	SH_COMPUTE_CHARGED,
+	SH_COMPUTE_HELD,
+	SH_LAUNCHES,
+	SH_HELD_LAUNCHES,
 };
 
 static const struct {
 	const char *name, *help;
+	enum vxpu_prom_type type;
 } share_families[] = {
         [SH_LIMIT] = {"vxpu_container_memory_limit_bytes",
-                      "The container's device memory limit (absent when unlimited)."},
+                      "The container's device memory limit (absent when unlimited).",
+                      VXPU_PROM_GAUGE},
         [SH_CHARGED] = {"vxpu_container_memory_charged_bytes",
-                        "Device memory the container's processes obtained through libvxpu."},
+                        "Device memory the container's processes obtained through libvxpu.",
+                        VXPU_PROM_GAUGE},
         [SH_USED] = {"vxpu_container_memory_used_bytes",
-                     "Device memory the driver reports for the container's processes."},
+                     "Device memory the driver reports for the container's processes.",
+                     VXPU_PROM_GAUGE},
         [SH_CORE] = {"vxpu_container_compute_limit_percent",
-                     "The container's compute limit, percent of the device (absent when none)."},
+                     "The container's compute limit, percent of the device (absent when none).",
+                     VXPU_PROM_GAUGE},
         [SH_UTIL] = {"vxpu_container_utilization_percent",
                      "Device time the container's processes used since the previous sample, "
-                     "percent of the device."},
+                     "percent of the device.",
+                     VXPU_PROM_GAUGE},
+        [SH_COMPUTE_CHARGED] = {"vxpu_container_compute_charged_seconds_total",
+                                "Device time libvxpu charged to the container's compute budget.",
+                                VXPU_PROM_COUNTER},
+        [SH_COMPUTE_HELD] = {"vxpu_container_compute_throttled_seconds_total",
+                             "Time the container's kernel launches waited for its compute "
+                             "budget.",
+                             VXPU_PROM_COUNTER},
+        [SH_LAUNCHES] = {"vxpu_container_kernel_launches_total",
+                         "Kernel launches under a compute limit or priority.", VXPU_PROM_COUNTER},
+        [SH_HELD_LAUNCHES] = {"vxpu_container_kernel_launches_throttled_total",
+                              "Kernel launches that waited for the compute budget.",
+                              VXPU_PROM_COUNTER},
 };
 
 static void render_shares(struct render *r)
 {
 	const struct vxpu_monitor_snapshot *s = r->s;
 	for (size_t f = 0; f < sizeof(share_families) / sizeof(share_families[0]); f++) {
-		family(r, share_families[f].name, VXPU_PROM_GAUGE, share_families[f].help);
+		family(r, share_families[f].name, share_families[f].type, share_families[f].help);
 		for (size_t i = 0; i < s->nshares; i++) {
 			const struct vxpu_monitor_share *sh = &s->shares[i];
 			double v;
@@ -910,10 +936,19 @@ static void render_shares(struct render *r)
 					continue;
 				v = sh->core_limit;
 				break;
-			default:
+			case SH_UTIL:
 				if (!sh->utilization_known)
 					continue;
 				v = sh->utilization;
+				break;
+			default:
+				/* The budget's counters, where libvxpu keeps a budget. */
+				if (sh->core_limit == 0 && sh->launches == 0)
+					continue;
+				v = f == SH_COMPUTE_CHARGED ? (double)sh->compute_charged_ns / 1e9
+				    : f == SH_COMPUTE_HELD  ? (double)sh->compute_held_ns / 1e9
+				    : f == SH_LAUNCHES      ? (double)sh->launches
+				                            : (double)sh->held_launches;
 				break;
 			}
 			struct share_labels sl;

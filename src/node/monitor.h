@@ -88,6 +88,11 @@ struct vxpu_monitor_share {
 	unsigned core_limit;  /* percent, 0 = none */
 	bool utilization_known;
 	double utilization; /* percent, summed over its host PIDs since the last pass */
+	/* libvxpu's compute budget (the region's counters, since it was created) */
+	uint64_t compute_charged_ns; /* device time charged */
+	uint64_t compute_held_ns;    /* time launches waited for the budget */
+	uint64_t launches;           /* launches under a compute limit or priority */
+	uint64_t held_launches;      /* of which waited */
 };
 
 /* One pass: everything /metrics shows. */

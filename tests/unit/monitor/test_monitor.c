@@ -91,6 +91,10 @@ static struct vxpu_monitor_snapshot *hand_made(void)
 	sh->core_limit = 30;
 	sh->utilization_known = true;
 	sh->utilization = 12.5;
+	sh->compute_charged_ns = 2500000000ULL;
+	sh->compute_held_ns = 125000000ULL;
+	sh->launches = 4000;
+	sh->held_launches = 120;
 	sh = &s->shares[1];
 	sh->container = 1;
 	sh->ordinal = 0;
@@ -175,6 +179,21 @@ static void test_render(void **state)
 	assert_has(text, line);
 	snprintf(line, sizeof(line), "\nvxpu_container_utilization_percent%s 12.5\n", share0);
 	assert_has(text, line);
+	snprintf(line, sizeof(line), "\nvxpu_container_compute_charged_seconds_total%s 2.5\n",
+	         share0);
+	assert_has(text, line);
+	snprintf(line, sizeof(line), "\nvxpu_container_compute_throttled_seconds_total%s 0.125\n",
+	         share0);
+	assert_has(text, line);
+	snprintf(line, sizeof(line), "\nvxpu_container_kernel_launches_total%s 4000\n", share0);
+	assert_has(text, line);
+	snprintf(line, sizeof(line), "\nvxpu_container_kernel_launches_throttled_total%s 120\n",
+	         share0);
+	assert_has(text, line);
+	assert_has(text, "# TYPE vxpu_container_kernel_launches_total counter\n");
+	/* No budget, no budget counters. */
+	assert_lacks(text, "vxpu_container_kernel_launches_total{Hostname=\"node-a\",UUID=\"GPU-"
+	                   "00000000-0000-0000-0000-000000000001\",container=\"worker\"");
 	/* The unlimited share with no figures: only what is known of it. */
 	assert_lacks(text, "vxpu_container_memory_limit_bytes{Hostname=\"node-a\",UUID=\"GPU-"
 	                   "00000000-0000-0000-0000-000000000001\",container=\"worker\"");
@@ -207,14 +226,14 @@ static void test_render(void **state)
 	                 "1700000000.5\n");
 	assert_has(text, "\nvxpu_monitor_samples_total{Hostname=\"node-a\"} 7\n");
 
-	/* HELP and TYPE for each of the 24 families, once. */
+	/* HELP and TYPE for each of the 28 families, once. */
 	unsigned helps = 0, types = 0;
 	for (const char *p = text; (p = strstr(p, "# HELP ")) != NULL; p++)
 		helps++;
 	for (const char *p = text; (p = strstr(p, "# TYPE ")) != NULL; p++)
 		types++;
-	assert_int_equal(helps, 24);
-	assert_int_equal(types, 24);
+	assert_int_equal(helps, 28);
+	assert_int_equal(types, 28);
 
 	/* Pure: the same snapshot, the same bytes. */
 	char *again = vxpu_monitor_render(s, &len2, NULL);
