@@ -479,8 +479,9 @@ static int lookup_locked(struct vxpu_dp_apisource *s, const struct vxpu_dp_apiso
 		return -1;
 	}
 	bool consumed = false;
-	if (vxpu_dp_matcher_pick(&s->matcher, holder_uid, holder_pod, alloc, key, n, v->cards,
-	                         v->ncards, container, &consumed, err, errlen) != 0) {
+	if (vxpu_dp_matcher_pick(&s->matcher, holder_uid, holder_pod, alloc, key, n,
+	                         v->ncards ? v->cards : NULL, v->ncards, container, &consumed, err,
+	                         errlen) != 0) {
 		finish_pod(s, lease, holder_uid, holder_pod, "failed");
 		return refuse(s, key, err, errlen);
 	}

@@ -71,7 +71,7 @@ void vxpu_dp_apisource_flush(struct vxpu_dp_apisource *s);
 /* "namespace/name" of the node's lease (for messages and tests). */
 const char *vxpu_dp_apisource_lease(const struct vxpu_dp_apisource *s);
 
-/* One plugin's view of the source: the cards it serves. */
+/* One plugin's view of the source: the cards it serves (none: any card). */
 struct vxpu_dp_apisource_view {
 	struct vxpu_dp_apisource *source;
 	size_t ncards;
