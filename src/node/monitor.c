@@ -601,11 +601,11 @@ static int read_containers(struct vxpu_monitor_collector *c, char **names, size_
 		bool oom = false;
 		struct vxpu_region *r = open_for_pass(c->open, c->nopen, &j, next, &k, names[i],
 		                                      ct.region_path, why, sizeof(why), &oom);
-		if (oom)
-			rc = -1;
-		else if (!r)
+		if (!oom && !r) {
 			skip(s, "%s", why);
-		else if (read_container(c, ct, r, s, &container_cap, &share_cap) != 0)
+			continue;
+		}
+		if (oom || read_container(c, ct, r, s, &container_cap, &share_cap) != 0)
 			rc = -1;
 	}
 	/* What the merge did not reach: folders gone (or a pass cut short). */
@@ -789,7 +789,11 @@ static const struct {
                          false},
 };
 
-#define MIB (1024.0 * 1024.0)
+/* DCGM reports framebuffer sizes in whole MiB. */
+static double whole_mib(uint64_t bytes)
+{
+	return (double)(bytes >> 20);
+}
 
 static void render_devices(struct render *r, const char *vendor)
 {
@@ -803,16 +807,15 @@ static void render_devices(struct render *r, const char *vendor)
 			double v = 0;
 			switch ((enum device_field)f) {
 			case DEV_FB_TOTAL:
-				v = (double)(d->memory_total / (1024 * 1024));
+				v = whole_mib(d->memory_total);
 				break;
 			case DEV_FB_USED:
-				v = (double)(d->memory_used / (1024 * 1024));
+				v = whole_mib(d->memory_used);
 				break;
 			case DEV_FB_FREE:
-				v = (double)((d->memory_total > d->memory_used
+				v = whole_mib(d->memory_total > d->memory_used
 				                      ? d->memory_total - d->memory_used
-				                      : 0) /
-				             (1024 * 1024));
+				                      : 0);
 				break;
 			case DEV_GPU_UTIL:
 				v = d->utilization;
@@ -833,6 +836,7 @@ static void render_devices(struct render *r, const char *vendor)
 				break;
 			}
 			struct device_labels dl;
+			memset(&dl, 0, sizeof(dl));
 			device_labels(&dl, s, d, vendor);
 			sample(r, dl.l, 5, v);
 		}
@@ -952,6 +956,7 @@ static void render_shares(struct render *r)
 				break;
 			}
 			struct share_labels sl;
+			memset(&sl, 0, sizeof(sl));
 			share_labels(&sl, s, sh);
 			sample(r, sl.l, 7, v);
 		}
