@@ -299,7 +299,7 @@ static int release_lease(struct vxpu_dp_apisource *s, cJSON *lease, const char *
 			int held = read_lease(s, &lease, &holder, &pod, err, errlen);
 			if (held < 0)
 				return -1;
-			if (held == 0 || strcmp(holder, uid) != 0) {
+			if (held == 0 || !holder || strcmp(holder, uid) != 0) {
 				cJSON_Delete(lease);
 				return 0; /* released already, or another pod's now */
 			}

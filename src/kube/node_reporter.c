@@ -150,9 +150,10 @@ static void watch_event(void *ctx, const char *type, const cJSON *obj)
 	if (live && vxpu_allocation_decode(text, &r->alloc, why, sizeof(why)) == 0) {
 		devices = device_list(&r->alloc);
 		copy = strdup(text);
-		if (!copy) {
+		if (!devices || !copy) { /* out of memory: as if it had none */
 			free(devices);
-			devices = NULL;
+			free(copy);
+			devices = copy = NULL;
 		}
 	}
 	pthread_mutex_lock(&r->lock);
