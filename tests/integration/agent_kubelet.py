@@ -204,11 +204,12 @@ try:
     # The heartbeat (--heartbeat 2s) writes it again without a change.
     t0 = time.monotonic()
     first_at = reg_doc["updatedAt"]
-    while time.monotonic() - t0 < 5 and registration()["updatedAt"] == first_at:
+    while time.monotonic() - t0 < 8 and registration()["updatedAt"] == first_at:
         time.sleep(0.1)
     beat = time.monotonic() - t0
-    check("registration heartbeat within 2 s (+1 s)", registration()["updatedAt"] != first_at
-          and beat < 3.5, f"{beat:.1f} s")
+    print(f"registration heartbeat (--heartbeat 2s) after {beat:.1f} s", flush=True)
+    check("registration heartbeat within 2 s (a loaded machine: 5 s)",
+          registration()["updatedAt"] != first_at and beat < 5, f"{beat:.1f} s")
 
     # Preferred allocation keeps a container's slices on one card.
     pr = PreferredRequest()
