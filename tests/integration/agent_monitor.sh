@@ -7,11 +7,14 @@
 # when the watchdog only reports; /metrics names it (promtool, when
 # installed, accepts the exposition) and /healthz answers; with --enforce
 # the same workload is killed (SIGKILL) while a neighbour within its limit
-# is left alone; SIGTERM stops the monitor with exit 0.
+# is left alone; a busy workload far above its compute limit is flagged
+# for compute (window shortened to 1 s); SIGTERM stops the monitor with
+# exit 0.
 source "$(dirname "$0")/lib.sh"
 
 ALLOC_LOOP="$BUILD/examples/alloc_loop"
 WORKLOAD="$BUILD/tests/unit/monitor/monitor_workload"
+BUSY_LOOP="$BUILD/examples/busy_loop"
 SCRATCH=$(mktemp -d /tmp/vxpu-monitor-test.XXXXXX)
 REGIONS="$SCRATCH/containers"
 mkdir -p "$REGIONS"
@@ -169,7 +172,7 @@ wait_for "$SCRATCH/team-b_bypass-2_main.out" '^allocated' 10 || failed "workload
 t0=$(now_ms)
 rc=0
 timeout 10 tail --pid="$BYPASS" -s 0.02 -f /dev/null || true
-wait "$BYPASS" || rc=$?
+{ wait "$BYPASS"; } 2>/dev/null || rc=$?
 ms=$(($(now_ms) - t0))
 echo "killed after ${ms} ms"
 [ "$rc" = 137 ] && pass || failed "bypassing workload exited $rc, want 137 (SIGKILL)"
@@ -181,6 +184,27 @@ grep -q 'pod=fits-0' "$SCRATCH/enforce.err" && failed "the neighbour was flagged
 BODY=$(curl -sS --max-time 10 "http://$ADDR/metrics")
 grep -q '^vxpu_watchdog_kills_total{.*pod="bypass-2"} 1$' <<<"$BODY" && pass ||
 	failed "kills_total: $(grep kills <<<"$BODY")"
+stop_monitor
+for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+wait 2>/dev/null || true
+PIDS=()
+rm -rf "${REGIONS:?}"/*
+
+# --- compute: back-to-back kernels under a 10 % limit, without libvxpu ----
+start_monitor compute --interval 100ms --compute-window 1s
+mkdir -p "$REGIONS/team-c_busy-0_main"
+LD_LIBRARY_PATH="$BUILD/sim" "$WORKLOAD" "$REGIONS/team-c_busy-0_main/region" --limit 1GiB \
+	--core 10 -- "$BUSY_LOOP" --kernel-us 2000 --seconds 20 >"$SCRATCH/busy.out" 2>&1 &
+PIDS+=("$!")
+wait_for "$SCRATCH/compute.err" 'msg="watchdog flagged" kind=compute namespace=team-c pod=busy-0 ' 10 &&
+	pass || failed "compute not flagged: $(cat "$SCRATCH/compute.err")"
+BODY=$(curl -sS --max-time 10 "http://$ADDR/metrics")
+util=$(sed -n 's/^vxpu_container_utilization_percent{.*pod="busy-0"} \([0-9.]*\)$/\1/p' <<<"$BODY")
+echo "busy workload utilisation ${util:-none} % (limit 10)"
+[ -n "$util" ] && awk -v u="$util" 'BEGIN { exit !(u > 30) }' && pass ||
+	failed "utilisation: $(grep utilization <<<"$BODY")"
+grep -q '^vxpu_container_compute_limit_percent{.*pod="busy-0"} 10$' <<<"$BODY" && pass ||
+	failed "compute limit: $(grep compute_limit <<<"$BODY")"
 stop_monitor
 
 finish
