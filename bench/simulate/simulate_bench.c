@@ -7,12 +7,20 @@
  *       prints the median, p90, p99 and max per policy. A decision scans all
  *       nodes, scores them, and commits the placement.
  *
- *   vxpu_bench_simulate remix NODES PODS MIXES SEEDS
+ *   vxpu_bench_simulate remix NODES PODS MIXES SEEDS [KIND [DRAW]]
  *       draws MIXES task mixes of the same kind as PODS - the shares of
  *       fractional, multi-GPU, GPU-model-bound and GPU-less tasks drawn at
- *       random, tasks resampled from the trace - and replays each under fgd
- *       (which is told the mix in advance) and fragaware (which learns it),
- *       with the same SEEDS seeds for both. Prints one row per mix and how
+ *       random from the ranges of KIND, tasks resampled from the trace - and
+ *       replays each under fgd (which is told the mix in advance) and
+ *       fragaware (which learns it), with the same SEEDS seeds (42, 43, ...)
+ *       for both. KIND (the paper's trace variants, exaggerated):
+ *         like   fractional 0.15-0.60, multi 0-0.08, bound 0-0.30, GPU-less 0.02-0.30
+ *         share  fractional 0.55-0.85, multi 0-0.03, bound 0-0.15, GPU-less 0.02-0.10
+ *         multi  fractional 0.15-0.40, multi 0.08-0.20, bound 0-0.15, GPU-less 0.02-0.15
+ *         cpu    fractional 0.15-0.40, multi 0-0.03, bound 0-0.15, GPU-less 0.30-0.55
+ *         spec   fractional 0.15-0.40, multi 0-0.03, bound 0.30-0.60, GPU-less 0.02-0.15
+ *       DRAW seeds the draw of the shares (default 2023: `like` then gives
+ *       the mixes docs/simulator.md lists). Prints one row per mix and how
  *       many fragaware wins. Runs are spread over the CPUs online.
  *
  * Timing uses CLOCK_MONOTONIC around vxpu_sim_step(); the replay itself is
@@ -163,19 +171,35 @@ static double draw(uint64_t *state, double lo, double hi)
 	return lo + (hi - lo) * (double)(z >> 11) / 9007199254740992.0;
 }
 
-static int remix(const struct vxpu_trace *base, int mixes, int seeds)
+struct mix_kind {
+	const char *name;
+	double fractional[2], multi[2], spec[2], cpu[2];
+};
+
+static const struct mix_kind mix_kinds[] = {
+        {"like", {0.15, 0.60}, {0.0, 0.08}, {0.0, 0.30}, {0.02, 0.30}},
+        {"share", {0.55, 0.85}, {0.0, 0.03}, {0.0, 0.15}, {0.02, 0.10}},
+        {"multi", {0.15, 0.40}, {0.08, 0.20}, {0.0, 0.15}, {0.02, 0.15}},
+        {"cpu", {0.15, 0.40}, {0.0, 0.03}, {0.0, 0.15}, {0.30, 0.55}},
+        {"spec", {0.15, 0.40}, {0.0, 0.03}, {0.30, 0.60}, {0.02, 0.15}},
+};
+
+static int remix(const struct vxpu_trace *base, int mixes, int seeds, const struct mix_kind *kind,
+                 uint64_t draw_seed)
 {
 	struct vxpu_trace_mix measured;
 	vxpu_trace_measure_mix(base, &measured);
-	printf("base mix: fractional %.3f, multi-GPU %.3f, GPU-model-bound %.3f, GPU-less %.3f\n\n",
+	printf("base mix: fractional %.3f, multi-GPU %.3f, GPU-model-bound %.3f, GPU-less %.3f\n",
 	       measured.fractional, measured.multi, measured.spec, measured.cpu);
+	printf("%d mixes of kind %s (draw seed %llu), seeds 42..%d\n\n", mixes, kind->name,
+	       (unsigned long long)draw_seed, 41 + seeds);
 	struct vxpu_trace *traces = calloc((size_t)mixes, sizeof(*traces));
 	struct vxpu_trace_mix *mix = calloc((size_t)mixes, sizeof(*mix));
 	const size_t count = (size_t)mixes * 2 * (size_t)seeds;
 	struct remix_pool pool = {.jobs = calloc(count, sizeof(struct remix_job)), .count = count};
 	if (!traces || !mix || !pool.jobs)
 		return 1;
-	uint64_t state = 2023;
+	uint64_t state = draw_seed;
 	for (int m = 0; m < mixes; m++) {
 		/* A copy of the base trace, then a fresh draw of its tasks. */
 		struct vxpu_trace *t = &traces[m];
@@ -185,10 +209,10 @@ static int remix(const struct vxpu_trace *base, int mixes, int seeds)
 			return 1;
 		memcpy(t->tasks, base->tasks, base->task_count * sizeof(*t->tasks));
 		mix[m] = (struct vxpu_trace_mix){
-		        .fractional = draw(&state, 0.15, 0.60),
-		        .multi = draw(&state, 0.0, 0.08),
-		        .spec = draw(&state, 0.0, 0.30),
-		        .cpu = draw(&state, 0.02, 0.30),
+		        .fractional = draw(&state, kind->fractional[0], kind->fractional[1]),
+		        .multi = draw(&state, kind->multi[0], kind->multi[1]),
+		        .spec = draw(&state, kind->spec[0], kind->spec[1]),
+		        .cpu = draw(&state, kind->cpu[0], kind->cpu[1]),
 		};
 		char err[256];
 		if (vxpu_trace_remix(t, &mix[m], base->task_count, (uint64_t)m + 1, err,
@@ -269,20 +293,39 @@ int main(int argc, char **argv)
 		vxpu_trace_free(&t);
 		return rc;
 	}
-	if (argc == 6 && strcmp(argv[1], "remix") == 0) {
+	if (argc >= 6 && argc <= 8 && strcmp(argv[1], "remix") == 0) {
 		const int mixes = atoi(argv[4]), seeds = atoi(argv[5]);
 		if (mixes < 1 || mixes > 1000 || seeds < 1 || seeds > 64) {
 			fprintf(stderr, "remix: MIXES in 1..1000, SEEDS in 1..64\n");
 			return 2;
 		}
+		const struct mix_kind *kind = &mix_kinds[0];
+		if (argc >= 7) {
+			kind = NULL;
+			for (size_t k = 0; k < sizeof(mix_kinds) / sizeof(mix_kinds[0]); k++)
+				if (strcmp(argv[6], mix_kinds[k].name) == 0)
+					kind = &mix_kinds[k];
+			if (!kind) {
+				fprintf(stderr, "remix: unknown KIND \"%s\" (like, share, multi, cpu, spec)\n",
+				        argv[6]);
+				return 2;
+			}
+		}
+		char *end = NULL;
+		const uint64_t draw_seed = argc == 8 ? strtoull(argv[7], &end, 10) : 2023;
+		if (argc == 8 && (end == argv[7] || *end != '\0')) {
+			fprintf(stderr, "remix: DRAW \"%s\" is not a number\n", argv[7]);
+			return 2;
+		}
 		struct vxpu_trace t;
 		if (load(&t, argv[2], argv[3]) != 0)
 			return 1;
-		int rc = remix(&t, mixes, seeds);
+		int rc = remix(&t, mixes, seeds, kind, draw_seed);
 		vxpu_trace_free(&t);
 		return rc;
 	}
 	fprintf(stderr, "usage: vxpu_bench_simulate decide NODES PODS POLICY...\n"
-	                "       vxpu_bench_simulate remix NODES PODS MIXES SEEDS\n");
+	                "       vxpu_bench_simulate remix NODES PODS MIXES SEEDS "
+	                "[like|share|multi|cpu|spec [DRAW]]\n");
 	return 2;
 }

@@ -27,6 +27,7 @@
  */
 #include "core/frag.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,29 +63,6 @@ struct vxpu_frag_dist {
 	struct compiled_shape *ranked;
 	size_t ranked_len;
 };
-
-/* 2^x for the decay factor, without libm: x = n + f, 2^f by its series. */
-static double pow2(double x)
-{
-	int n = (int)x;
-	if ((double)n > x)
-		n--;
-	double f = (x - n) * 0.69314718055994530942; /* f * ln 2, in [0, ln 2) */
-	double term = 1.0, sum = 1.0;
-	for (int k = 1; k < 30; k++) {
-		term *= f / k;
-		sum += term;
-	}
-	while (n > 0) {
-		sum *= 2.0;
-		n--;
-	}
-	while (n < 0) {
-		sum *= 0.5;
-		n++;
-	}
-	return sum;
-}
 
 static bool shape_valid(const struct vxpu_frag_shape *s)
 {
@@ -136,7 +114,7 @@ struct vxpu_frag_dist *vxpu_frag_dist_new(const struct vxpu_frag_dist_config *cf
 		return NULL;
 	}
 	d->increment = 1.0;
-	d->growth = cfg->half_life > 0.0 ? pow2(1.0 / cfg->half_life) : 1.0;
+	d->growth = cfg->half_life > 0.0 ? exp2(1.0 / cfg->half_life) : 1.0;
 	return d;
 }
 

@@ -27,14 +27,11 @@
  * fragaware: tagged with the learned distribution's version and recomputed
  * lazily after a recompile). A fractional task is tried on each device with
  * distinct free room - devices with equal room give equal F.
- *
- * No libm: the two transcendental functions needed (e^x for the sigmoid, the
- * square root of a variance) are computed here, to full double precision for
- * the ranges used.
  */
 #include "core/trace_sim.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,49 +65,11 @@ const char *vxpu_sim_policy_list(void)
 	return "random, bestfit, dotprod, packing, clustering, fgd, binpack, spread, fragaware";
 }
 
-/* ---- numerics without libm ---------------------------------------------- */
-
-/* e^x: x = k ln2 + r with |r| <= ln2/2, e^r by its Taylor series (15 terms
- * leave an error below 1e-18), 2^k by building the exponent field. */
-static double exp_approx(double x)
-{
-	if (x > 700.0)
-		x = 700.0;
-	if (x < -700.0)
-		return 0.0;
-	const double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
-	const double t = x * 1.44269504088896340736;
-	const int k = (int)(t >= 0 ? t + 0.5 : t - 0.5);
-	const double r = (x - k * ln2_hi) - k * ln2_lo;
-	double term = 1.0, sum = 1.0;
-	for (int i = 1; i <= 15; i++) {
-		term *= r / i;
-		sum += term;
-	}
-	uint64_t bits = (uint64_t)(k + 1023) << 52;
-	double scale;
-	memcpy(&scale, &bits, sizeof(scale));
-	return sum * scale;
-}
+/* ---- numerics ----------------------------------------------------------- */
 
 static double sigmoid(double x)
 {
-	return 1.0 / (1.0 + exp_approx(-x));
-}
-
-/* Newton's iteration from above: decreases monotonically to sqrt(x). */
-static double sqrt_newton(double x)
-{
-	if (!(x > 0.0))
-		return 0.0;
-	double r = x > 1.0 ? x : 1.0;
-	for (int i = 0; i < 2000; i++) {
-		double next = 0.5 * (r + x / r);
-		if (!(next < r))
-			break;
-		r = next;
-	}
-	return r;
+	return 1.0 / (1.0 + exp(-x));
 }
 
 void vxpu_sim_mean_sd(const double *v, size_t n, double *mean, double *sd)
@@ -122,7 +81,7 @@ void vxpu_sim_mean_sd(const double *v, size_t n, double *mean, double *sd)
 	for (size_t i = 0; i < n; i++)
 		ss += (v[i] - m) * (v[i] - m);
 	*mean = m;
-	*sd = n > 1 ? sqrt_newton(ss / (double)(n - 1)) : 0.0;
+	*sd = n > 1 ? sqrt(ss / (double)(n - 1)) : 0.0;
 }
 
 /* ---- randomness ---------------------------------------------------------- */
