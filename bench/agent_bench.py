@@ -6,8 +6,8 @@ monitor server), registers it with a minimal kubelet, then admits PODS pods
 one after the other as the scheduler does at bind (the pod with its
 vxpu.io/allocation annotation, the node's Lease naming it) and times each
 kubelet Allocate from the gRPC call to its answer; the node holds LIVE
-containers at a time (the region folder of the pod LIVE pods back is
-removed, as if it had finished). The agent reads the pod
+containers at a time (the pod LIVE pods back is deleted, and the agent
+removes its region folder). The agent reads the pod
 from its watch of the node's pods when that has it, else from the API
 server; it prints how many came from the watch), and the agent's own view
 of each call (from the request's arrival on its server thread to the answer),
@@ -21,7 +21,6 @@ import http.client
 import json
 import os
 import queue
-import shutil
 import signal
 import subprocess
 import sys
@@ -132,10 +131,10 @@ try:
         env = dict(resp.container_responses[0].envs)
         assert env["VXPU_MEMORY_LIMIT_0"] == f"{1000 + i}MiB", env
         # A node runs a bounded number of containers: the pod LIVE pods back
-        # has finished, and its region folder goes (the agent's host-PID
+        # is deleted, and the agent removes its region folder (its host-PID
         # pass and the monitor read every region folder each pass).
         if i >= LIVE:
-            shutil.rmtree(os.path.join(WORK, "state", "containers", f"team-a_bench-{i - LIVE}_main"))
+            api("DELETE", f"/api/v1/namespaces/team-a/pods/bench-{i - LIVE}")
         for _ in range(1000):  # the scheduler waits for the release
             if api("GET", LEASE)[1]["spec"]["holderIdentity"] == "":
                 break

@@ -37,6 +37,7 @@
 #include "node/hostpid.h"
 #include "kube/deviceplugin.h"
 #include "kube/deviceplugin_apisource.h"
+#include "kube/deviceplugin_match.h"
 #include "kube/kubeclient.h"
 #include "kube/node_reporter.h"
 #include "limiter/region.h"
@@ -295,10 +296,14 @@ static int install_state(const struct vxpu_dp_config *c, const char *state, char
 
 /* Allocate's last step: the container's managed region, with the
  * allocation's limits and device UUIDs, before the container starts. */
+/* The file in a container's region folder naming the pod's uid, so the
+ * folder is removed with that pod and never with a later one of its name. */
+#define POD_UID_FILE "pod-uid"
+
 static int prepare_region(void *ctx, const struct vxpu_pod_allocation *a, unsigned container,
                           const struct vxpu_dp_answer *answer, char *err, size_t errlen)
 {
-	(void)ctx;
+	struct vxpu_dp_apisource *source = ctx;
 	const struct vxpu_alloc_container *ct = &a->containers[container];
 	if (ct->count > VXPU_REGION_MAX_DEVICES) {
 		snprintf(err, errlen, "container \"%s\" has %u devices; a region holds %u",
@@ -321,7 +326,67 @@ static int prepare_region(void *ctx, const struct vxpu_pod_allocation *a, unsign
 	if (vxpu_region_open(&r, path, VXPU_REGION_OPEN_CREATE, &init, err, errlen) != 0)
 		return -1;
 	vxpu_region_close(&r);
+	char pod[VXPU_DP_POD_KEY_MAX], uid[VXPU_DP_UID_MAX];
+	snprintf(pod, sizeof(pod), "%s/%s", a->ns, a->pod);
+	if (source && vxpu_dp_apisource_uid_of(source, pod, uid, sizeof(uid)) == 0) {
+		snprintf(path, sizeof(path), "%s/" POD_UID_FILE, answer->region_host_dir);
+		if (write_atomically(path, uid, strlen(uid), err, errlen) != 0)
+			return -1;
+	}
 	return 0;
+}
+
+/*
+ * A pod this node ran is gone: the region folders of its containers
+ * (STATE/containers/<ns>_<pod>_<container>; names hold no '_') go too, when
+ * their pod-uid file names that pod. A process still holding a region
+ * keeps its mapping; nothing new can open it.
+ */
+struct gone_ctx {
+	struct node_output *out;
+	char region_root[VXPU_DP_PATH_MAX];
+};
+
+static void remove_pod_regions(void *ctx, const char *ns, const char *name, const char *uid)
+{
+	const struct gone_ctx *g = ctx;
+	char prefix[VXPU_NAMESPACE_MAX + VXPU_POD_NAME_MAX + 4];
+	snprintf(prefix, sizeof(prefix), "%s_%s_", ns, name);
+	DIR *dir = opendir(g->region_root);
+	if (!dir)
+		return;
+	struct dirent *de;
+	while ((de = readdir(dir)) != NULL) {
+		if (strncmp(de->d_name, prefix, strlen(prefix)) != 0 ||
+		    strchr(de->d_name + strlen(prefix), '_'))
+			continue;
+		char folder[PATH_MAX], file[PATH_MAX + 16], have[VXPU_DP_UID_MAX] = "";
+		if ((size_t)snprintf(folder, sizeof(folder), "%s/%s", g->region_root, de->d_name) >=
+		    sizeof(folder))
+			continue;
+		snprintf(file, sizeof(file), "%s/" POD_UID_FILE, folder);
+		FILE *f = fopen(file, "r");
+		if (!f)
+			continue;
+		size_t n = fread(have, 1, sizeof(have) - 1, f);
+		fclose(f);
+		have[n] = '\0';
+		if (strcmp(have, uid) != 0)
+			continue; /* another pod of that name */
+		DIR *inner = opendir(folder);
+		struct dirent *e;
+		while (inner && (e = readdir(inner)) != NULL) {
+			if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+				continue;
+			/* relative to the folder: no path length to overflow */
+			unlinkat(dirfd(inner), e->d_name, 0);
+		}
+		if (inner)
+			closedir(inner);
+		if (rmdir(folder) == 0)
+			print_event2(g->out, "region removed", "container", de->d_name, "pod-uid", uid);
+	}
+	closedir(dir);
 }
 
 /*
@@ -415,6 +480,7 @@ static int plugin_up(struct node_output *o, const struct plugin_flags *pf, unsig
 	snprintf(dpo.resource, sizeof(dpo.resource), "%s", plan->resource);
 	state_paths(&dpo.answer, pf->state_dir);
 	dpo.prepare = prepare_region;
+	dpo.prepare_ctx = view->source;
 	dpo.lookup = vxpu_dp_apisource_lookup;
 	dpo.lookup_ctx = view;
 	dpo.ncards = plan->ncards;
@@ -857,11 +923,18 @@ static int node_health(int argc, char **argv, enum node_mode mode)
 	if (plugin) {
 		for (unsigned i = 0; i < n && i < ag.node.ndevices; i++)
 			ag.node.devices[i].healthy = now[i].healthy;
+		static struct gone_ctx gone;
+		gone.out = &out;
+		struct vxpu_dp_config gpaths;
+		state_paths(&gpaths, pf.state_dir);
+		snprintf(gone.region_root, sizeof(gone.region_root), "%s", gpaths.region_root);
 		struct vxpu_node_reporter_options ro = {
 		        .client = ag.client,
 		        .component = "vxpu-node-agent",
 		        .heartbeat_ms = (unsigned)(pf.heartbeat_ns / 1000000ULL),
 		        .events = !pf.no_events,
+		        .on_pod_gone = remove_pod_regions,
+		        .ctx = &gone,
 		};
 		struct vxpu_node_reporter *rep;
 		if (vxpu_node_reporter_start(&rep, &ro, &ag.node, err, sizeof(err)) != 0) {

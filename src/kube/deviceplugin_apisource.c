@@ -134,6 +134,23 @@ void vxpu_dp_apisource_set_cache(struct vxpu_dp_apisource *s, vxpu_dp_pod_cache_
 	pthread_mutex_unlock(&s->lock);
 }
 
+int vxpu_dp_apisource_uid_of(struct vxpu_dp_apisource *s, const char *pod, char *uid, size_t cap)
+{
+	int rc = -1;
+	pthread_mutex_lock(&s->lock);
+	const struct vxpu_dp_matcher *m = &s->matcher;
+	for (unsigned back = 1; back <= m->nremembered && rc != 0; back++) {
+		const struct vxpu_dp_remembered *r =
+		        &m->remembered[(m->next_slot + VXPU_DP_REMEMBERED - back) % VXPU_DP_REMEMBERED];
+		if (strcmp(r->pod, pod) == 0) {
+			snprintf(uid, cap, "%s", r->uid);
+			rc = 0;
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
 const char *vxpu_dp_apisource_lease(const struct vxpu_dp_apisource *s)
 {
 	return s->lease_label;

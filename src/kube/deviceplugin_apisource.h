@@ -65,6 +65,13 @@ typedef char *(*vxpu_dp_pod_cache_fn)(void *ctx, const char *ns, const char *nam
                                       const char *uid);
 void vxpu_dp_apisource_set_cache(struct vxpu_dp_apisource *s, vxpu_dp_pod_cache_fn fn, void *ctx);
 
+/*
+ * The uid of the pod "namespace/name" answered last (the one whose
+ * container Allocate is preparing right now). 0, or -1 when none is
+ * remembered.
+ */
+int vxpu_dp_apisource_uid_of(struct vxpu_dp_apisource *s, const char *pod, char *uid, size_t cap);
+
 /* Waits until every pending lease release and bind phase is written. */
 void vxpu_dp_apisource_flush(struct vxpu_dp_apisource *s);
 

@@ -93,6 +93,13 @@ static void micro_time(int64_t ms, char *out, size_t cap)
 
 /* ---- the pod table (watcher thread writes, writer thread reads) ------------ */
 
+struct pod_ref {
+	char ns[VXPU_NAMESPACE_MAX];
+	char name[VXPU_POD_NAME_MAX];
+	char uid[64];
+};
+
+
 static const char *json_str(const cJSON *obj, const char *a, const char *b)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, a);
@@ -158,9 +165,12 @@ static void watch_event(void *ctx, const char *type, const cJSON *obj)
 	}
 	pthread_mutex_lock(&r->lock);
 	struct pod_entry *p = pod_find(r, ns, name);
+	char gone_uid[64] = "";
 	if (!devices) {
-		if (p)
+		if (p) {
+			snprintf(gone_uid, sizeof(gone_uid), "%s", p->uid);
 			pod_remove(r, p);
+		}
 	} else {
 		if (!p && r->npods == r->pod_cap) {
 			size_t cap = r->pod_cap ? r->pod_cap * 2 : 64;
@@ -189,6 +199,8 @@ static void watch_event(void *ctx, const char *type, const cJSON *obj)
 	}
 	r->stats.pods = (unsigned)r->npods;
 	pthread_mutex_unlock(&r->lock);
+	if (gone_uid[0] && r->opt.on_pod_gone)
+		r->opt.on_pod_gone(r->opt.ctx, ns, name, gone_uid);
 }
 
 static void relist_begin(void *ctx, bool first)
@@ -205,13 +217,28 @@ static void relist_end(void *ctx, const char *resource_version)
 {
 	struct vxpu_node_reporter *r = ctx;
 	(void)resource_version;
+	struct pod_ref *gone = NULL;
+	size_t ngone = 0;
 	pthread_mutex_lock(&r->lock);
-	for (size_t i = r->npods; i-- > 0;)
-		if (!r->pods[i].seen)
-			pod_remove(r, &r->pods[i]);
+	for (size_t i = r->npods; i-- > 0;) {
+		if (r->pods[i].seen)
+			continue;
+		struct pod_ref *grown = realloc(gone, (ngone + 1) * sizeof(*gone));
+		if (grown) {
+			gone = grown;
+			memcpy(gone[ngone].ns, r->pods[i].ns, sizeof(gone[ngone].ns));
+			memcpy(gone[ngone].name, r->pods[i].name, sizeof(gone[ngone].name));
+			memcpy(gone[ngone].uid, r->pods[i].uid, sizeof(gone[ngone].uid));
+			ngone++;
+		}
+		pod_remove(r, &r->pods[i]);
+	}
 	r->stats.pods = (unsigned)r->npods;
 	r->stats.pods_synced = true;
 	pthread_mutex_unlock(&r->lock);
+	for (size_t i = 0; i < ngone && r->opt.on_pod_gone; i++)
+		r->opt.on_pod_gone(r->opt.ctx, gone[i].ns, gone[i].name, gone[i].uid);
+	free(gone);
 }
 
 static void *watcher_main(void *arg)
@@ -270,11 +297,6 @@ static int write_registration(struct vxpu_node_reporter *r)
 	return rc < 0 ? -1 : 0;
 }
 
-struct pod_ref {
-	char ns[VXPU_NAMESPACE_MAX];
-	char name[VXPU_POD_NAME_MAX];
-	char uid[64];
-};
 
 static int post_event(struct vxpu_node_reporter *r, const struct pod_ref *p, bool warning,
                       const char *reason, const char *message)

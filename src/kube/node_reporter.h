@@ -41,6 +41,11 @@ struct vxpu_node_reporter_options {
 	const char *component; /* the Events' source, e.g. "vxpu-node-agent" */
 	unsigned heartbeat_ms; /* registration written at least this often */
 	bool events;           /* post Events for the pods on a device that changes */
+	/* Optional (needs events): a pod this node ran with an allocation is
+	 * gone - deleted, finished, or missing from a relist. Runs on the watch
+	 * thread, without the reporter's lock. */
+	void (*on_pod_gone)(void *ctx, const char *ns, const char *name, const char *uid);
+	void *ctx;
 };
 
 struct vxpu_node_reporter;

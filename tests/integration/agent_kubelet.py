@@ -301,6 +301,8 @@ try:
     region = STATE + "/containers/team-a_infer-0_main/region"
     shown = json.loads(subprocess.run([VXPU, "region", "show", "--json", region], check=True,
                                       capture_output=True, text=True).stdout)
+    with open(STATE + "/containers/team-a_infer-0_main/pod-uid") as f:
+        check("the region folder names its pod's uid", f.read() == uids["infer-0"])
     check("region limit and device", shown["devices"][0]["limit_bytes"] == 4096 << 20
           and shown["devices"][0]["uuid"] == cards[0], shown["devices"])
 
@@ -433,6 +435,23 @@ try:
     except queue.Empty:
         check("XID 13 sends no list", True)
 
+
+    # A pod that is deleted takes its containers' region folders with it;
+    # one that finished too; the others stay.
+    folder = STATE + "/containers/team-a_batch-0_main"
+    check("batch-0's region folder exists", os.path.isdir(folder))
+    api("DELETE", "/api/v1/namespaces/team-a/pods/batch-0")
+    st, p2 = api("GET", "/api/v1/namespaces/team-a/pods/batch-2")
+    p2["status"] = {"phase": "Succeeded"}
+    api("PUT", "/api/v1/namespaces/team-a/pods/batch-2", p2)
+    for _ in range(100):
+        if not os.path.exists(folder) and not os.path.exists(STATE + "/containers/team-a_batch-2_main"):
+            break
+        time.sleep(0.02)
+    check("a deleted pod's region folder is removed", not os.path.exists(folder))
+    check("a finished pod's region folder is removed",
+          not os.path.exists(STATE + "/containers/team-a_batch-2_main"))
+    check("the other pods' region folders stay", os.path.isdir(STATE + "/containers/team-a_batch-4_main"))
 
     # Errors: a malformed annotation, no lease.
     admit("broken", json.dumps(annotation("broken", 0, 0)).replace('"memoryMiB": 0, "computeUnits"',
