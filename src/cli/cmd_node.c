@@ -384,7 +384,8 @@ static void remove_pod_regions(void *ctx, const char *ns, const char *name, cons
 		if (inner)
 			closedir(inner);
 		if (rmdir(folder) == 0)
-			print_event2(g->out, "region removed", "container", de->d_name, "pod-uid", uid);
+			print_event2(g->out, "region removed", "container", de->d_name, "pod-uid",
+			             uid);
 	}
 	closedir(dir);
 }
@@ -469,8 +470,8 @@ static void state_paths(struct vxpu_dp_config *c, const char *state)
 /* Starts plugin k with its cards' present health and registers it,
  * retrying registration until kubelet answers or a stop signal comes. */
 static int plugin_up(struct node_output *o, const struct plugin_flags *pf, unsigned k,
-                     struct vxpu_dp_apisource_view *view, const sigset_t *stop_signals,
-                     char *err, size_t errlen)
+                     struct vxpu_dp_apisource_view *view, const sigset_t *stop_signals, char *err,
+                     size_t errlen)
 {
 	static struct vxpu_dp_options dpo;
 	const struct vxpu_dp_plugin_plan *plan = &o->plans[k];
@@ -588,9 +589,9 @@ static int plugin_flag(int argc, char **argv, int *i, struct plugin_flags *pf)
 		pf->no_events = true;
 		return 1;
 	}
-	static const char *const names[] = {"--plugin-dir", "--resource",   "--slices",
-	                                    "--state-dir",  "--node",       "--kubeconfig",
-	                                    "--context",    "--lease-namespace", "--heartbeat"};
+	static const char *const names[] = {
+	        "--plugin-dir", "--resource", "--slices",          "--state-dir", "--node",
+	        "--kubeconfig", "--context",  "--lease-namespace", "--heartbeat"};
 	int which = -1;
 	const char *value = NULL;
 	for (int k = 0; k < 9 && which < 0; k++) {
@@ -624,9 +625,9 @@ static int plugin_flag(int argc, char **argv, int *i, struct plugin_flags *pf)
 		errno = 0;
 		unsigned long v = strtoul(value, &end, 10);
 		if (*value < '1' || *value > '9' || *end || errno || v > 1024) {
-			vxpu_cli_usage_error("node",
-			                     "invalid --slices \"%s\" (a whole number from 1 to 1024)",
-			                     value);
+			vxpu_cli_usage_error(
+			        "node", "invalid --slices \"%s\" (a whole number from 1 to 1024)",
+			        value);
 			return -1;
 		}
 		pf->slices = (unsigned)v;
@@ -635,7 +636,8 @@ static int plugin_flag(int argc, char **argv, int *i, struct plugin_flags *pf)
 	case 3:
 		if (value[0] != '/' || strlen(value) > 200) {
 			vxpu_cli_usage_error(
-			        "node", "invalid --state-dir \"%s\" (an absolute path, at most 200 bytes)",
+			        "node",
+			        "invalid --state-dir \"%s\" (an absolute path, at most 200 bytes)",
 			        value);
 			return -1;
 		}
@@ -740,10 +742,9 @@ static void monitor_event(void *ctx, const struct vxpu_monitor_event *ev)
 	pthread_mutex_lock(&o->lock);
 	struct vxpu_node_reporter *rep = o->reporter;
 	pthread_mutex_unlock(&o->lock);
-	vxpu_node_reporter_pod_event(rep, ev->ns, ev->pod, true,
-	                             w->type == VXPU_WATCHDOG_ENFORCE ? "LimitEnforced"
-	                                                              : "LimitBypassed",
-	                             message);
+	vxpu_node_reporter_pod_event(
+	        rep, ev->ns, ev->pod, true,
+	        w->type == VXPU_WATCHDOG_ENFORCE ? "LimitEnforced" : "LimitBypassed", message);
 }
 
 enum node_mode { MODE_HEALTH, MODE_PLUGIN, MODE_AGENT };
@@ -815,8 +816,8 @@ static int node_health(int argc, char **argv, enum node_mode mode)
 			rc = vxpu_health_policy_set_app_xids(&opts.policy, value, why, sizeof(why));
 			break;
 		case 3:
-			rc = parse_bounded(value, 10000000ULL, 60000000000ULL, "10ms to 1m", &probe_ns,
-			                   why, sizeof(why));
+			rc = parse_bounded(value, 10000000ULL, 60000000000ULL, "10ms to 1m",
+			                   &probe_ns, why, sizeof(why));
 			break;
 		default:
 			rc = vxpu_health_duration_parse(value, &duration_ns, why, sizeof(why));
@@ -828,7 +829,8 @@ static int node_health(int argc, char **argv, enum node_mode mode)
 	if (plugin && pf.context && !pf.kubeconfig)
 		return vxpu_cli_usage_error("node", "--context needs --kubeconfig");
 	if (plugin && pf.in_cluster && pf.kubeconfig)
-		return vxpu_cli_usage_error("node", "--in-cluster and --kubeconfig exclude each other");
+		return vxpu_cli_usage_error("node",
+		                            "--in-cluster and --kubeconfig exclude each other");
 	if (opts.discover.backend == VXPU_BACKEND_INVENTORY)
 		return vxpu_cli_usage_error(
 		        "node", "--backend inventory has no health events (use nvml or sim)");

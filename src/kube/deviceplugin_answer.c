@@ -212,23 +212,24 @@ int vxpu_dp_parse_virtual_id(const char *id, char *card, size_t cap, unsigned *k
 }
 
 int vxpu_dp_plan_plugins(const struct vxpu_node *node, const char *override, unsigned slices,
-                         struct vxpu_dp_plugin_plan *plans, unsigned cap, char *err,
-                         size_t errlen)
+                         struct vxpu_dp_plugin_plan *plans, unsigned cap, char *err, size_t errlen)
 {
 	unsigned nplans = 0;
 	for (uint32_t i = 0; i < node->ndevices; i++) {
 		const struct vxpu_device *d = &node->devices[i];
 		const char *res = d->profile ? d->profile->resources[VXPU_RESOURCE_COUNT] : NULL;
 		if (!res || !res[0]) {
-			snprintf(err, errlen,
-			         "device %u (%s, vendor \"%s\", model \"%s\") has no vendor profile "
-			         "naming a device resource",
-			         d->index, d->id, d->vendor, d->model);
+			snprintf(
+			        err, errlen,
+			        "device %u (%s, vendor \"%s\", model \"%s\") has no vendor profile "
+			        "naming a device resource",
+			        d->index, d->id, d->vendor, d->model);
 			return -1;
 		}
-		const char *first = node->devices[0].profile
-		                            ? node->devices[0].profile->resources[VXPU_RESOURCE_COUNT]
-		                            : "";
+		const char *first =
+		        node->devices[0].profile
+		                ? node->devices[0].profile->resources[VXPU_RESOURCE_COUNT]
+		                : "";
 		if (override && strcmp(res, first) != 0) {
 			snprintf(err, errlen,
 			         "--resource %s cannot name the devices of two resources (%s, %s)",
@@ -246,8 +247,8 @@ int vxpu_dp_plan_plugins(const struct vxpu_node *node, const char *override, uns
 			}
 			memset(&plans[p], 0, sizeof(plans[p]));
 			snprintf(plans[p].resource, sizeof(plans[p].resource), "%s", name);
-			int w = snprintf(plans[p].endpoint, sizeof(plans[p].endpoint), "vxpu-%s.sock",
-			                 name);
+			int w = snprintf(plans[p].endpoint, sizeof(plans[p].endpoint),
+			                 "vxpu-%s.sock", name);
 			if (w < 0 || (size_t)w >= sizeof(plans[p].endpoint)) {
 				snprintf(err, errlen, "resource name %s too long", name);
 				return -1;

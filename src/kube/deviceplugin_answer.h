@@ -127,7 +127,6 @@ struct vxpu_dp_plugin_plan {
 	unsigned slices[VXPU_NODE_MAX_DEVICES]; /* per card */
 };
 int vxpu_dp_plan_plugins(const struct vxpu_node *node, const char *override, unsigned slices,
-                         struct vxpu_dp_plugin_plan *plans, unsigned cap, char *err,
-                         size_t errlen);
+                         struct vxpu_dp_plugin_plan *plans, unsigned cap, char *err, size_t errlen);
 
 #endif

@@ -60,17 +60,15 @@ struct vxpu_dp_apisource {
 static void *finisher_main(void *arg);
 
 int vxpu_dp_apisource_new(struct vxpu_dp_apisource **out, struct vxpu_kube_client *client,
-                          const char *node, const char *lease_namespace, char *err,
-                          size_t errlen)
+                          const char *node, const char *lease_namespace, char *err, size_t errlen)
 {
 	struct vxpu_dp_apisource *s = calloc(1, sizeof(*s));
 	if (!s) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	const char *ns = lease_namespace && lease_namespace[0]
-	                         ? lease_namespace
-	                         : vxpu_kube_client_namespace(client);
+	const char *ns = lease_namespace && lease_namespace[0] ? lease_namespace
+	                                                       : vxpu_kube_client_namespace(client);
 	char ens[3 * 64], ename[3 * 260];
 	if (!node[0] || strlen(node) >= sizeof(s->node) || strlen(ns) >= sizeof(s->lease_ns)) {
 		free(s);
@@ -141,7 +139,8 @@ int vxpu_dp_apisource_uid_of(struct vxpu_dp_apisource *s, const char *pod, char 
 	const struct vxpu_dp_matcher *m = &s->matcher;
 	for (unsigned back = 1; back <= m->nremembered && rc != 0; back++) {
 		const struct vxpu_dp_remembered *r =
-		        &m->remembered[(m->next_slot + VXPU_DP_REMEMBERED - back) % VXPU_DP_REMEMBERED];
+		        &m->remembered[(m->next_slot + VXPU_DP_REMEMBERED - back) %
+		                       VXPU_DP_REMEMBERED];
 		if (strcmp(r->pod, pod) == 0) {
 			snprintf(uid, cap, "%s", r->uid);
 			rc = 0;
@@ -177,7 +176,8 @@ static const char *annotation(const cJSON *obj, const char *key)
 	return json_str(meta, "annotations", key);
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -258,9 +258,8 @@ static int load_pod(struct vxpu_dp_apisource *s, const char *pod, const char *ui
 	if (vxpu_kube_call_json(s->client, "GET", path, NULL, NULL, &doc, &status, why,
 	                        sizeof(why)) < 0) {
 		if (status == 404)
-			return fail(err, errlen,
-			            "pod %s, the holder of lease %s, does not exist", pod,
-			            s->lease_label);
+			return fail(err, errlen, "pod %s, the holder of lease %s, does not exist",
+			            pod, s->lease_label);
 		return fail(err, errlen, "cannot read pod %s: %s", pod, why);
 	}
 	const char *have_uid = json_str(doc, "metadata", "uid");
@@ -282,8 +281,8 @@ static int load_pod(struct vxpu_dp_apisource *s, const char *pod, const char *ui
  * The lease: 1 with *doc, holder uid and pod when a pod holds it, 0 when it
  * is free or absent, -1 when it cannot be read.
  */
-static int read_lease(struct vxpu_dp_apisource *s, cJSON **doc, const char **uid,
-                      const char **pod, char *err, size_t errlen)
+static int read_lease(struct vxpu_dp_apisource *s, cJSON **doc, const char **uid, const char **pod,
+                      char *err, size_t errlen)
 {
 	char why[512];
 	long status = 0;
@@ -307,8 +306,8 @@ static int read_lease(struct vxpu_dp_apisource *s, cJSON **doc, const char **uid
  * resourceVersion read; on 409 (it changed meanwhile) reads it again.
  * lease is consumed.
  */
-static int release_lease(struct vxpu_dp_apisource *s, cJSON *lease, const char *uid,
-                         char *err, size_t errlen)
+static int release_lease(struct vxpu_dp_apisource *s, cJSON *lease, const char *uid, char *err,
+                         size_t errlen)
 {
 	for (int attempt = 0; attempt < 4; attempt++) {
 		if (!lease) {
@@ -337,7 +336,8 @@ static int release_lease(struct vxpu_dp_apisource *s, cJSON *lease, const char *
 		if (rc >= 0)
 			return 0;
 		if (status != 409)
-			return fail(err, errlen, "cannot release lease %s: %s", s->lease_label, why);
+			return fail(err, errlen, "cannot release lease %s: %s", s->lease_label,
+			            why);
 	}
 	return fail(err, errlen, "cannot release lease %s: it kept changing", s->lease_label);
 }
@@ -411,8 +411,8 @@ static void *finisher_main(void *arg)
  * waiting for two more API calls; the writes follow within milliseconds,
  * in order. A full queue (an API server far behind) writes inline.
  */
-static void finish_pod(struct vxpu_dp_apisource *s, cJSON *lease, const char *uid,
-                       const char *pod, const char *phase)
+static void finish_pod(struct vxpu_dp_apisource *s, cJSON *lease, const char *uid, const char *pod,
+                       const char *phase)
 {
 	struct finish_job j = {.lease = lease, .phase = phase};
 	snprintf(j.uid, sizeof(j.uid), "%s", uid);

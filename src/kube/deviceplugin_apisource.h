@@ -46,8 +46,7 @@ struct vxpu_dp_apisource;
 
 /* lease_namespace NULL or "" = the client's namespace. 0, or -1 with why. */
 int vxpu_dp_apisource_new(struct vxpu_dp_apisource **out, struct vxpu_kube_client *client,
-                          const char *node, const char *lease_namespace, char *err,
-                          size_t errlen);
+                          const char *node, const char *lease_namespace, char *err, size_t errlen);
 void vxpu_dp_apisource_free(struct vxpu_dp_apisource *s);
 
 /*
@@ -61,8 +60,7 @@ void vxpu_dp_apisource_free(struct vxpu_dp_apisource *s);
  * bound to this node: a pod there with the holder's uid carries its final
  * annotation.
  */
-typedef char *(*vxpu_dp_pod_cache_fn)(void *ctx, const char *ns, const char *name,
-                                      const char *uid);
+typedef char *(*vxpu_dp_pod_cache_fn)(void *ctx, const char *ns, const char *name, const char *uid);
 void vxpu_dp_apisource_set_cache(struct vxpu_dp_apisource *s, vxpu_dp_pod_cache_fn fn, void *ctx);
 
 /*
@@ -91,11 +89,11 @@ int vxpu_dp_apisource_lookup(void *ctx, const char *const *device_ids, size_t n,
                              size_t errlen);
 
 struct vxpu_dp_apisource_stats {
-	uint64_t answered;        /* container requests answered */
-	uint64_t consumed;        /* pods consumed (lease released) */
-	uint64_t refused;         /* requests refused */
-	uint64_t release_failed;  /* leases or bind phases that could not be written */
-	uint64_t cache_hits;      /* pods read from the pod cache instead of the API server */
+	uint64_t answered;       /* container requests answered */
+	uint64_t consumed;       /* pods consumed (lease released) */
+	uint64_t refused;        /* requests refused */
+	uint64_t release_failed; /* leases or bind phases that could not be written */
+	uint64_t cache_hits;     /* pods read from the pod cache instead of the API server */
 };
 
 void vxpu_dp_apisource_stats(struct vxpu_dp_apisource *s, struct vxpu_dp_apisource_stats *out);

@@ -90,7 +90,8 @@ int vxpu_dp_matcher_pick(struct vxpu_dp_matcher *m, const char *uid, const char 
 	}
 	int pick = -1;
 	for (int pass = 0; pass < 2 && pick < 0; pass++) {
-		enum vxpu_container_kind kind = pass == 0 ? VXPU_CONTAINER_INIT : VXPU_CONTAINER_APP;
+		enum vxpu_container_kind kind =
+		        pass == 0 ? VXPU_CONTAINER_INIT : VXPU_CONTAINER_APP;
 		for (unsigned c = 0; c < a->ncontainers && pick < 0; c++)
 			if (a->containers[c].kind == kind && !(m->answered & (1u << c)) &&
 			    a->containers[c].count == n && served(a, c, cards, ncards))

@@ -47,7 +47,7 @@ struct pod_entry {
 	char uid[64];
 	char *devices;    /* "\n<id>\n<id>\n" (heap) */
 	char *allocation; /* the annotation's text (heap) */
-	bool seen;     /* in the relist under way */
+	bool seen;        /* in the relist under way */
 };
 
 struct vxpu_node_reporter {
@@ -98,7 +98,6 @@ struct pod_ref {
 	char name[VXPU_POD_NAME_MAX];
 	char uid[64];
 };
-
 
 static const char *json_str(const cJSON *obj, const char *a, const char *b)
 {
@@ -270,8 +269,8 @@ static int write_registration(struct vxpu_node_reporter *r)
 	if (!json)
 		return -1;
 	cJSON *patch = cJSON_CreateObject();
-	cJSON *ann = cJSON_AddObjectToObject(cJSON_AddObjectToObject(patch, "metadata"),
-	                                     "annotations");
+	cJSON *ann =
+	        cJSON_AddObjectToObject(cJSON_AddObjectToObject(patch, "metadata"), "annotations");
 	cJSON_AddStringToObject(ann, VXPU_ANNOTATION_NODE, json);
 	vxpu_annotation_free(json);
 	char *body = cJSON_PrintUnformatted(patch);
@@ -296,7 +295,6 @@ static int write_registration(struct vxpu_node_reporter *r)
 		         "error", err, (char *)NULL);
 	return rc < 0 ? -1 : 0;
 }
-
 
 static int post_event(struct vxpu_node_reporter *r, const struct pod_ref *p, bool warning,
                       const char *reason, const char *message)

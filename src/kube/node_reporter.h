@@ -80,12 +80,12 @@ char *vxpu_node_reporter_pod_allocation(void *reporter, const char *ns, const ch
                                         const char *uid);
 
 struct vxpu_node_reporter_stats {
-	uint64_t registrations;        /* patches that landed */
+	uint64_t registrations; /* patches that landed */
 	uint64_t registration_failures;
 	uint64_t events_posted;
 	uint64_t events_failed;
-	unsigned pods;                 /* live pods with an allocation on this node */
-	bool pods_synced;              /* the pod list has been read */
+	unsigned pods;    /* live pods with an allocation on this node */
+	bool pods_synced; /* the pod list has been read */
 };
 
 void vxpu_node_reporter_stats(struct vxpu_node_reporter *r, struct vxpu_node_reporter_stats *out);

@@ -215,13 +215,17 @@ static void test_consumed_and_released(void **state)
 	assert_string_equal(vxpu_dp_apisource_lease(source), "vxpu-system/vxpu-node-n1");
 	unsigned c = 99;
 	assert_int_equal(lookup("G0::0", &c), -1);
-	assert_string_equal(err, "no pod holds this node's allocation lease vxpu-system/vxpu-node-n1");
-	create_pod("two", allocation_text("two", "n1",
-	                                  "{\"name\":\"a\",\"kind\":\"app\",\"priority\":0,"
-	                                  "\"devices\":[" DEV("G0", 0) "]},"
-	                                  "{\"name\":\"b\",\"kind\":\"app\",\"priority\":1,"
-	                                  "\"devices\":[" DEV("G1", 1) "]}"),
-	           uid, sizeof(uid));
+	assert_string_equal(err,
+	                    "no pod holds this node's allocation lease vxpu-system/vxpu-node-n1");
+	create_pod(
+	        "two",
+	        allocation_text("two", "n1",
+	                        "{\"name\":\"a\",\"kind\":\"app\",\"priority\":0,"
+	                        "\"devices\":[" DEV(
+	                                "G0", 0) "]},"
+	                                         "{\"name\":\"b\",\"kind\":\"app\",\"priority\":1,"
+	                                         "\"devices\":[" DEV("G1", 1) "]}"),
+	        uid, sizeof(uid));
 	hold_lease("two", uid);
 	assert_int_equal(lookup("G0::0", &c), 0);
 	assert_string_equal(alloc.containers[c].name, "a");
@@ -261,11 +265,12 @@ static void test_refusals_free_the_node(void **state)
 	assert_int_equal(lookup("G0::1", &c), -1);
 	assert_string_equal(err, "pod ns/bare has no vxpu.io/allocation annotation");
 
-	create_pod("elsewhere",
-	           allocation_text("elsewhere", "n2",
-	                           "{\"name\":\"a\",\"kind\":\"app\",\"priority\":0,\"devices\":[" DEV(
-	                                   "G0", 0) "]}"),
-	           uid, sizeof(uid));
+	create_pod(
+	        "elsewhere",
+	        allocation_text("elsewhere", "n2",
+	                        "{\"name\":\"a\",\"kind\":\"app\",\"priority\":0,\"devices\":[" DEV(
+	                                "G0", 0) "]}"),
+	        uid, sizeof(uid));
 	hold_lease("elsewhere", uid);
 	assert_int_equal(lookup("G0::2", &c), -1);
 	assert_string_equal(err, "pod ns/elsewhere: allocation annotation is for node \"n2\", "
@@ -288,11 +293,12 @@ static void test_refusals_that_change_nothing(void **state)
 	char uid[64];
 	unsigned c;
 	/* The Lease names a pod that was replaced (another uid). */
-	create_pod("again",
-	           allocation_text("again", "n1",
-	                           "{\"name\":\"a\",\"kind\":\"app\",\"priority\":0,\"devices\":[" DEV(
-	                                   "G0", 0) "]}"),
-	           uid, sizeof(uid));
+	create_pod(
+	        "again",
+	        allocation_text("again", "n1",
+	                        "{\"name\":\"a\",\"kind\":\"app\",\"priority\":0,\"devices\":[" DEV(
+	                                "G0", 0) "]}"),
+	        uid, sizeof(uid));
 	hold_lease("again", "uid-of-the-old-pod");
 	assert_int_equal(lookup("G0::0", &c), -1);
 	assert_non_null(strstr(err, "but lease vxpu-system/vxpu-node-n1 is held by uid "
@@ -321,7 +327,7 @@ static char *cache(void *ctx, const char *ns, const char *name, const char *uid)
 	(void)uid;
 	cache_calls++;
 	return strcmp(ns, "ns") == 0 && strcmp(name, "cached") == 0 ? strdup((const char *)ctx)
-	                                                          : NULL;
+	                                                            : NULL;
 }
 
 static void test_pods_from_the_cache(void **state)

@@ -37,8 +37,9 @@ static void decode(const char *pod, const char *containers, struct vxpu_pod_allo
 static struct vxpu_pod_allocation train, next;
 
 /* One request: a retry for holder (NULL = no lease), else a fresh pick. */
-static int request(struct vxpu_dp_matcher *m, const char *holder, const struct vxpu_pod_allocation *a,
-                   const char *id1, const char *id2, unsigned *c, bool *consumed, char *err)
+static int request(struct vxpu_dp_matcher *m, const char *holder,
+                   const struct vxpu_pod_allocation *a, const char *id1, const char *id2,
+                   unsigned *c, bool *consumed, char *err)
 {
 	const char *ids[2] = {id1, id2};
 	char key[VXPU_DP_REQUEST_KEY_MAX];
@@ -66,12 +67,14 @@ static void test_containers_in_kubelet_order(void **state)
 	static struct vxpu_dp_matcher m;
 	vxpu_dp_matcher_init(&m);
 	decode("train",
-	       "{\"name\":\"main\",\"kind\":\"app\",\"priority\":1,\"devices\":[" DEV("G0", 0) "," DEV(
-	               "G1", 1) "]},"
-	                        "{\"name\":\"side\",\"kind\":\"app\",\"priority\":1,\"devices\":[" DEV(
-	                                "G0", 0) "]},"
-	                                         "{\"name\":\"fetch\",\"kind\":\"init\",\"priority\":1,"
-	                                         "\"devices\":[" DEV("G1", 1) "]}",
+	       "{\"name\":\"main\",\"kind\":\"app\",\"priority\":1,\"devices\":[" DEV(
+	               "G0", 0) "," DEV("G1", 1) "]},"
+	                                         "{\"name\":\"side\",\"kind\":\"app\",\"priority\":"
+	                                         "1,\"devices\":[" DEV(
+	                                                 "G0", 0) "]},"
+	                                                          "{\"name\":\"fetch\",\"kind\":"
+	                                                          "\"init\",\"priority\":1,"
+	                                                          "\"devices\":[" DEV("G1", 1) "]}",
 	       &train);
 	unsigned c = 99;
 	bool consumed;
@@ -96,7 +99,8 @@ static void test_containers_in_kubelet_order(void **state)
 	assert_int_equal(request(&m, NULL, &train, "G0::9", NULL, &c, &consumed, err), -1);
 
 	/* The next pod gets the same IDs from kubelet: its own answer, not the old one. */
-	decode("next", "{\"name\":\"solo\",\"kind\":\"app\",\"priority\":0,\"devices\":[" DEV("G1", 1) "]}",
+	decode("next",
+	       "{\"name\":\"solo\",\"kind\":\"app\",\"priority\":0,\"devices\":[" DEV("G1", 1) "]}",
 	       &next);
 	assert_int_equal(request(&m, "uid-next", &next, "G1::0", NULL, &c, &consumed, err), 0);
 	assert_string_equal(next.containers[c].name, "solo");
@@ -118,8 +122,10 @@ static void test_cards_of_the_plugin(void **state)
 	static struct vxpu_dp_matcher m;
 	vxpu_dp_matcher_init(&m);
 	decode("mixed",
-	       "{\"name\":\"a\",\"kind\":\"app\",\"priority\":0,\"devices\":[" DEV("G0", 0) "]},"
-	       "{\"name\":\"b\",\"kind\":\"app\",\"priority\":0,\"devices\":[" DEV("N0", 1) "]}",
+	       "{\"name\":\"a\",\"kind\":\"app\",\"priority\":0,\"devices\":[" DEV(
+	               "G0", 0) "]},"
+	                        "{\"name\":\"b\",\"kind\":\"app\",\"priority\":0,\"devices\":[" DEV(
+	                                "N0", 1) "]}",
 	       &train);
 	const char *npu_cards[] = {"N0", "N1"}, *gpu_cards[] = {"G0"};
 	const char *ids[1] = {"N0::0"};
@@ -176,7 +182,8 @@ static void test_one_plugin_per_vendor_resource(void **state)
 	assert_int_equal(plans[0].cards[0], 0);
 	assert_int_equal(plans[0].cards[1], 2);
 	assert_int_equal(plans[0].slices[0], node.devices[0].slice_capacity);
-	assert_string_equal(plans[1].resource, node.devices[1].profile->resources[VXPU_RESOURCE_COUNT]);
+	assert_string_equal(plans[1].resource,
+	                    node.devices[1].profile->resources[VXPU_RESOURCE_COUNT]);
 	assert_int_equal(plans[1].ncards, 1);
 	assert_int_equal(plans[1].cards[0], 1);
 	/* --slices applies to every card; --resource cannot merge two resources. */
