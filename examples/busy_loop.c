@@ -17,8 +17,10 @@
  * cuLaunchCooperativeKernel, or cuGraphLaunch of a graph captured once with
  * K busy kernels (a "unit" of work is then the graph). --period-us P is the
  * latency mode: one unit every P us (paced on the host clock), each waited
- * for; it prints the p50/p99/max latency from the planned launch time to
- * completion.
+ * for; it prints the p50/p99/max latency from the launch call to the unit's
+ * end on the device (its event's time), so the host's own scheduling delays
+ * (waking up on time, waking from the synchronisation) are not counted:
+ * what remains is the device's queue and whatever held the launch back.
  *
  * Measuring: a reference event is recorded on an idle stream at the start
  * (its host time is known), and an event after every unit. A unit's end in
@@ -30,8 +32,10 @@
  * what a limiter makes them do. With a compute limit of P %, it reads P %.
  *
  * Prints one line: units launched, units per second, device_share_percent,
- * the parameters; with --interval-ms, one "interval" line per interval; in
- * latency mode, latency_p50_us / latency_p99_us / latency_max_us.
+ * the parameters, and when launching started and stopped and when the last
+ * unit ended on the device (CLOCK_MONOTONIC seconds, to line up several
+ * programs' timelines); with --interval-ms, one "interval" line per
+ * interval; in latency mode, latency_p50_us / _p90_ / _p99_ / _max_us.
  */
 #include "cuda/cuda_abi.h"
 
@@ -148,20 +152,26 @@ static struct {
 	double *bins;                  /* busy seconds per interval */
 	size_t nbins;
 	double t0;
+	double last_end; /* when the last unit ended on the device */
 } m;
 
 /* Adds a unit that occupied the device over [end - duration, end]. */
 static void account(double end, double duration)
 {
 	double a = end - duration, b = end;
+	if (end > m.last_end)
+		m.last_end = end;
 	double s = a > m.window_from ? a : m.window_from;
 	double t = b < m.window_to ? b : m.window_to;
 	if (t > s)
 		m.busy += t - s;
 	if (m.interval <= 0)
 		return;
-	for (size_t k = 0; k < m.nbins; k++) {
+	size_t first = a > m.t0 ? (size_t)((a - m.t0) / m.interval) : 0;
+	for (size_t k = first; k < m.nbins; k++) {
 		double lo = m.t0 + (double)k * m.interval, hi = lo + m.interval;
+		if (lo >= b)
+			break;
 		double x = a > lo ? a : lo, y = b < hi ? b : hi;
 		if (y > x)
 			m.bins[k] += y - x;
@@ -197,8 +207,8 @@ int main(int argc, char **argv)
 				return usage("invalid --warmup-ms");
 			i++;
 		} else if (strcmp(argv[i], "--interval-ms") == 0) {
-			if (parse_count(val, 10, 3600000, &interval_ms) != 0)
-				return usage("invalid --interval-ms (10..3600000)");
+			if (parse_count(val, 1, 3600000, &interval_ms) != 0)
+				return usage("invalid --interval-ms (1..3600000)");
 			i++;
 		} else if (strcmp(argv[i], "--period-us") == 0) {
 			if (parse_count(val, 1, 10000000, &period_us) != 0)
@@ -346,10 +356,12 @@ int main(int argc, char **argv)
 		}
 		TRY(cu.EventRecord(end[slot], work));
 		launched++;
-		if (period_us) { /* latency mode: wait for it, from the planned launch */
+		if (period_us) { /* latency mode: from the launch call to the end on the device */
+			float ms = 0;
 			TRY(cu.EventSynchronize(end[slot]));
-			double lat = now_s() - planned;
-			if (planned >= m.window_from && lat_n < lat_cap)
+			TRY(cu.EventElapsedTime(&ms, ref, end[slot]));
+			double lat = ref_s + (double)ms / 1e3 - at;
+			if (at >= m.window_from && lat_n < lat_cap)
 				latency[lat_n++] = lat;
 		}
 	}
@@ -365,13 +377,14 @@ int main(int argc, char **argv)
 	TRY(cu.StreamSynchronize(work));
 	double window = m.window_to - m.window_from;
 	printf("launched=%llu units_per_second=%.1f device_share_percent=%.2f kernel_us=%lu "
-	       "kernels_per_unit=%lu launch=%s per_thread=%d\n",
+	       "kernels_per_unit=%lu launch=%s per_thread=%d start_s=%.6f stop_s=%.6f "
+	       "last_end_s=%.6f\n",
 	       launched, m.busy / unit_s / window, 100.0 * m.busy / window, kernel_us, per_unit,
 	       kind == LAUNCH_PLAIN         ? "plain"
 	       : kind == LAUNCH_EX          ? "ex"
 	       : kind == LAUNCH_COOPERATIVE ? "cooperative"
 	                                    : "graph",
-	       flags == CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM);
+	       flags == CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM, t0, m.window_to, m.last_end);
 	for (size_t k = 0; k < m.nbins; k++) {
 		double lo = (double)k * m.interval;
 		if (m.t0 + lo + m.interval > m.window_to)
@@ -382,10 +395,14 @@ int main(int argc, char **argv)
 	if (period_us && lat_n > 0) {
 		qsort(latency, lat_n, sizeof(double), compare_double);
 		size_t p99 = (lat_n * 99 + 99) / 100 - 1;
-		printf("latency samples=%zu latency_p50_us=%.0f latency_p99_us=%.0f "
-		       "latency_max_us=%.0f\n",
-		       lat_n, latency[lat_n / 2] * 1e6, latency[p99] * 1e6,
+		size_t p90 = (lat_n * 90 + 99) / 100 - 1;
+		printf("latency samples=%zu latency_p50_us=%.0f latency_p90_us=%.0f "
+		       "latency_p99_us=%.0f latency_max_us=%.0f\n",
+		       lat_n, latency[lat_n / 2] * 1e6, latency[p90] * 1e6, latency[p99] * 1e6,
 		       latency[lat_n - 1] * 1e6);
+		if (getenv("BUSY_LOOP_LATENCIES"))
+			for (size_t k = 0; k < lat_n; k++)
+				printf("%.0f\n", latency[k] * 1e6);
 	}
 	free(latency);
 	free(m.bins);

@@ -50,6 +50,18 @@ uint64_t vxpu_budget_wait(uint64_t vtime, uint64_t now)
 	return vtime > now ? vtime - now : 0;
 }
 
+uint64_t vxpu_budget_rescale(uint64_t vtime, uint64_t now, uint32_t old_percent,
+                             uint32_t new_percent)
+{
+	if (vtime <= now || old_percent == 0 || new_percent == 0 || old_percent == new_percent)
+		return vtime;
+	uint64_t debt = vtime - now;
+	/* debt <= burst-bounded charges in practice; saturate anyway */
+	if (debt > UINT64_MAX / 100)
+		return vtime;
+	return now + debt * old_percent / new_percent;
+}
+
 uint32_t vxpu_budget_effective(uint32_t limit, uint32_t priority, bool high_active, uint32_t floor)
 {
 	uint32_t pct = limit == 0 || limit > 100 ? 100 : limit;

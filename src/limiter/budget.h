@@ -30,9 +30,9 @@
 /* Device time a container may use at once after idling (per device). */
 #define VXPU_BUDGET_BURST_NS (10ULL * 1000000ULL)
 /* A high-priority container counts as active this long after its last launch. */
-#define VXPU_BUDGET_HIGH_WINDOW_NS (8ULL * 1000000ULL)
+#define VXPU_BUDGET_HIGH_WINDOW_NS (6ULL * 1000000ULL)
 /* Safety margin when fitting a held container's kernel into a high one's idle gap. */
-#define VXPU_BUDGET_GAP_MARGIN_NS (500ULL * 1000ULL)
+#define VXPU_BUDGET_GAP_MARGIN_NS (1000ULL * 1000ULL)
 
 /*
  * The budget clock after charging cost_ns (negative: a refund) at percent
@@ -47,6 +47,16 @@ uint64_t vxpu_budget_charge(uint64_t vtime, uint64_t now, int64_t cost_ns, uint3
 
 /* How long a launch at now waits: 0 when the budget is not in debt. */
 uint64_t vxpu_budget_wait(uint64_t vtime, uint64_t now);
+
+/*
+ * The budget clock when the share changes from old_percent to new_percent:
+ * a debt (vtime ahead of now) is wall time at the old share; at the new
+ * share the same device time is repaid in debt * old / new. So a raised
+ * limit, or a held container whose high neighbour went idle, continues at
+ * once, and a lowered one repays its recent use at the lower share.
+ */
+uint64_t vxpu_budget_rescale(uint64_t vtime, uint64_t now, uint32_t old_percent,
+                             uint32_t new_percent);
 
 /*
  * The share that applies now: the device's limit (0 = none, i.e. 100), or,

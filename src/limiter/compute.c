@@ -59,6 +59,7 @@
 
 #define RING 32
 #define INFLIGHT_HELD 2 /* normal/low containers taking part in priority */
+#define HIGH_RECENT_NS (200ULL * 1000000ULL)
 #define REBASE_NS (25ULL * 1000000ULL)
 #define REBASE_STALE_NS (5ULL * 1000000000ULL)
 #define ANCHOR_NS (1000ULL * 1000000ULL)
@@ -184,6 +185,23 @@ static void budget_charge(int dev, int64_t cost_ns, uint32_t percent)
 	while (!atomic_compare_exchange_weak(&c->vtime_ns, &v, next));
 	credit_ns[dev] =
 	        credit_ns[dev] + left > CREDIT_MAX_NS ? CREDIT_MAX_NS : credit_ns[dev] + left;
+}
+
+/*
+ * The share in force changed (live limit change, priority hold starting or
+ * ending): the process that notices first re-expresses the outstanding debt
+ * at the new share (vxpu_budget_rescale). effective_limit records the share
+ * the debt is expressed in.
+ */
+static void rate_change(struct vxpu_region_compute *c, uint32_t pct, uint64_t now)
+{
+	uint32_t old = atomic_load_explicit(&c->effective_limit, memory_order_relaxed);
+	if (old == pct || !atomic_compare_exchange_strong(&c->effective_limit, &old, pct))
+		return;
+	uint64_t v = atomic_load(&c->vtime_ns);
+	while (!atomic_compare_exchange_weak(&c->vtime_ns, &v,
+	                                     vxpu_budget_rescale(v, now, old, pct)))
+		;
 }
 
 /* Device time this process used on dev, for the statistics. */
@@ -486,28 +504,39 @@ void limiter_compute_enter(struct limiter_compute_ticket *t, CUstream stream, bo
 	bool high = h && priority == VXPU_PRIORITY_HIGH;
 	bool yields = h && !high;
 	uint64_t now = mono_ns();
-	bool high_active = yields && vxpu_budget_high_active(atomic_load(&h->high_last_ns), now,
-	                                                     VXPU_BUDGET_HIGH_WINDOW_NS);
+	uint64_t high_seen = h ? atomic_load(&h->high_last_ns) : 0;
+	bool high_active =
+	        yields && vxpu_budget_high_active(high_seen, now, VXPU_BUDGET_HIGH_WINDOW_NS);
+	/* A high container was here lately: keep no queue it could find in its way. */
+	bool high_recent = yields && vxpu_budget_high_active(high_seen, now, HIGH_RECENT_NS);
 	uint32_t pct = current_percent(dev, h ? priority : VXPU_PRIORITY_UNSET, high_active);
 	bind(cd, dev, ctx, ordinal);
 	if (!cd->conservative) {
 		poll_completions(cd, dev, pct);
-		/* Bound what runs unmeasured: one launch until the first measurement. */
-		unsigned cap = !cd->measured ? 1 : yields ? INFLIGHT_HELD : RING;
+		/*
+		 * Bound what runs unmeasured: one launch until the first
+		 * measurement; a normal or low container keeps one kernel in flight
+		 * while a high one was active within the last 200 ms, so that it
+		 * never has a queue for the high container's kernels to wait behind
+		 * (not even when a late high launch lets it run freely for a moment).
+		 */
+		unsigned cap = !cd->measured || high_recent ? 1 : yields ? INFLIGHT_HELD : RING;
 		if (high && cd->count >= RING) {
-			pthread_mutex_unlock(&cd->lock);
-			vxpu_devcoord_high_launch(coord, now, cd->prev_high_ns, cd->estimate_ns);
+			vxpu_devcoord_high_mark(coord, now, cd->prev_high_ns, cd->estimate_ns);
 			cd->prev_high_ns = now;
+			pthread_mutex_unlock(&cd->lock);
+			t->device = dev;
+			t->wake_held = true;
 			return; /* never held back: this one goes untimed */
 		}
 		while (!high && cd->count >= cap) {
 			wait_oldest(cd, dev, pct);
-			cap = yields ? INFLIGHT_HELD : RING;
+			cap = high_recent ? 1 : yields ? INFLIGHT_HELD : RING;
 		}
 	}
 	rebase(cd, dev, now, pct);
 	if (high) {
-		vxpu_devcoord_high_launch(coord, now, cd->prev_high_ns, cd->estimate_ns);
+		vxpu_devcoord_high_mark(coord, now, cd->prev_high_ns, cd->estimate_ns);
 		cd->prev_high_ns = now;
 	}
 	uint64_t own_estimate = cd->estimate_ns;
@@ -522,7 +551,7 @@ void limiter_compute_enter(struct limiter_compute_ticket *t, CUstream stream, bo
 		high_active = yields &&
 		              vxpu_budget_high_active(high_last, now, VXPU_BUDGET_HIGH_WINDOW_NS);
 		pct = current_percent(dev, h ? priority : VXPU_PRIORITY_UNSET, high_active);
-		atomic_store_explicit(&shared->effective_limit, pct, memory_order_relaxed);
+		rate_change(shared, pct, now);
 		if (pct >= 100)
 			break;
 		uint64_t wait = vxpu_budget_wait(atomic_load(&shared->vtime_ns), now);
@@ -554,6 +583,7 @@ void limiter_compute_enter(struct limiter_compute_ticket *t, CUstream stream, bo
 		                          memory_order_relaxed);
 	}
 	t->device = dev;
+	t->wake_held = high;
 	t->percent = pct;
 	t->launch_ns = now;
 	t->synchronise = cd->conservative;
@@ -571,6 +601,8 @@ void limiter_compute_leave(struct limiter_compute_ticket *t, CUstream stream, bo
 		return;
 	int dev = t->device;
 	struct compute_device *cd = &devices[dev];
+	if (t->wake_held && cd->coord.header)
+		vxpu_devcoord_high_wake(&cd->coord);
 	if (rc != CUDA_SUCCESS) {
 		pthread_mutex_lock(&cd->lock);
 		budget_charge(dev, -t->provisional_ns, t->percent);

@@ -49,6 +49,7 @@ struct limiter_compute_ticket {
 	int device;       /* container device, -1: nothing to do after the launch */
 	bool record;      /* record a completion event after the launch */
 	bool synchronise; /* conservative mode: synchronise and time on the host */
+	bool wake_held;   /* a high launch: wake held containers after it */
 	uint32_t percent; /* share the provisional charge was made at */
 	int64_t provisional_ns;
 	uint64_t launch_ns;

@@ -169,8 +169,8 @@ void vxpu_devcoord_close(struct vxpu_devcoord *c)
 	c->entry = -1;
 }
 
-void vxpu_devcoord_high_launch(struct vxpu_devcoord *c, uint64_t now, uint64_t prev_ns,
-                               uint64_t busy_ns)
+void vxpu_devcoord_high_mark(struct vxpu_devcoord *c, uint64_t now, uint64_t prev_ns,
+                             uint64_t busy_ns)
 {
 	struct vxpu_devcoord_header *h = c->header;
 	uint64_t last = atomic_load_explicit(&h->high_last_ns, memory_order_relaxed);
@@ -192,6 +192,11 @@ void vxpu_devcoord_high_launch(struct vxpu_devcoord *c, uint64_t now, uint64_t p
 		                      memory_order_relaxed);
 		atomic_fetch_add_explicit(&c->entries[c->entry].launches, 1, memory_order_relaxed);
 	}
+}
+
+void vxpu_devcoord_high_wake(struct vxpu_devcoord *c)
+{
+	struct vxpu_devcoord_header *h = c->header;
 	atomic_fetch_add(&h->high_seq, 1);
 	if (atomic_load(&h->waiters) > 0)
 		syscall(SYS_futex, &h->high_seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);

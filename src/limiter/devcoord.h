@@ -93,12 +93,19 @@ int vxpu_devcoord_open(struct vxpu_devcoord *c, const char *dir, const char *nam
 void vxpu_devcoord_close(struct vxpu_devcoord *c);
 
 /*
- * A high container's launch at now whose previous launch was at prev_ns
- * (0: none) and whose launches take busy_ns of device time: updates the
- * summary and wakes held launches if any sleep.
+ * A high container is about to launch at now; its previous launch was at
+ * prev_ns (0: none) and its launches take busy_ns of device time: updates
+ * the summary, so that held containers see it active from now on.
  */
-void vxpu_devcoord_high_launch(struct vxpu_devcoord *c, uint64_t now, uint64_t prev_ns,
-                               uint64_t busy_ns);
+void vxpu_devcoord_high_mark(struct vxpu_devcoord *c, uint64_t now, uint64_t prev_ns,
+                             uint64_t busy_ns);
+
+/*
+ * After that launch reached the driver: wakes held launches if any sleep.
+ * Waking them only now puts their kernels behind the high one's, never in
+ * front of it.
+ */
+void vxpu_devcoord_high_wake(struct vxpu_devcoord *c);
 
 /*
  * Sleeps until a high launch, a wake, or until deadline_ns (CLOCK_MONOTONIC),

@@ -67,6 +67,20 @@ static void test_refunds_and_credit(void **state)
 	assert_int_equal(left, 20 * MS);
 }
 
+static void test_rescale(void **state)
+{
+	(void)state;
+	uint64_t now = 100 * S;
+	/* 20 ms of debt at 20 % is 4 ms of device time: at 60 %, 6.67 ms of debt. */
+	assert_int_equal(vxpu_budget_rescale(now + 20 * MS, now, 20, 60), now + 20 * MS / 3);
+	/* Held to 5 % after running at 100 %: 1 ms of debt becomes 20 ms. */
+	assert_int_equal(vxpu_budget_rescale(now + MS, now, 100, 5), now + 20 * MS);
+	/* No debt, or no change: the clock stays. */
+	assert_int_equal(vxpu_budget_rescale(now - MS, now, 20, 60), now - MS);
+	assert_int_equal(vxpu_budget_rescale(now + MS, now, 0, 60), now + MS);
+	assert_int_equal(vxpu_budget_rescale(now + MS, now, 60, 60), now + MS);
+}
+
 static void test_effective_share(void **state)
 {
 	(void)state;
@@ -159,6 +173,7 @@ int main(void)
 	        cmocka_unit_test(test_charge_scales_by_share),
 	        cmocka_unit_test(test_burst_is_bounded),
 	        cmocka_unit_test(test_refunds_and_credit),
+	        cmocka_unit_test(test_rescale),
 	        cmocka_unit_test(test_effective_share),
 	        cmocka_unit_test(test_high_activity_window),
 	        cmocka_unit_test(test_occupancy),
