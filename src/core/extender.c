@@ -6,6 +6,11 @@
  * the call, and keeps per node whether it fit, its score, or its refusal.
  * Answers are built as cJSON trees; node objects of the question are put in
  * the answer by reference, not copied.
+ *
+ * The memo (extender.h) carries filter's per-node fits and scores over to
+ * prioritize; scores are turned into priorities by one function
+ * (priorities()) whether they come from a fresh evaluation or a memo, so
+ * both paths answer the same.
  */
 #include "core/extender.h"
 
@@ -63,6 +68,12 @@ static int check_unique(const char **names, size_t count, const char *path, char
                         size_t errlen)
 {
 	if (count < 2)
+		return 0;
+	/* kube-scheduler lists nodes in name order: then neighbours suffice. */
+	size_t ascending = 1;
+	while (ascending < count && strcmp(names[ascending - 1], names[ascending]) < 0)
+		ascending++;
+	if (ascending == count)
 		return 0;
 	const char **sorted = malloc(count * sizeof(*sorted));
 	if (!sorted)
@@ -237,8 +248,34 @@ static bool resolvable(const struct vxpu_refusal *why)
 	return why->counts[VXPU_REASON_NUMA] > 0;
 }
 
+/*
+ * The model's node of that name (NULL if none). Names usually come in the
+ * model's order (both sorted by strcmp): the node after the previous one
+ * found (*hint) is tried before a binary search.
+ */
+static const struct vxpu_ext_node *node_at(const struct vxpu_ext_model *m, const char *name,
+                                           size_t *hint)
+{
+	if (*hint < m->nnodes && strcmp(m->nodes[*hint]->node.name, name) == 0)
+		return m->nodes[(*hint)++];
+	size_t lo = 0, hi = m->nnodes;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(m->nodes[mid]->node.name, name);
+		if (c == 0) {
+			*hint = mid + 1;
+			return m->nodes[mid];
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
 static int evaluate(const struct vxpu_ext_model *m, const struct vxpu_extender_args *a,
-                    bool want_scores, struct evaluation *ev)
+                    bool want_scores, bool want_reasons, struct evaluation *ev)
 {
 	memset(ev, 0, sizeof(*ev));
 	const struct vxpu_kube_pod *kp = a->pod;
@@ -275,8 +312,9 @@ static int evaluate(const struct vxpu_ext_model *m, const struct vxpu_extender_a
 	vxpu_frag_cache_init(frag, &m->shapes);
 	struct vxpu_fit_options opt = {
 	        .device_policy = dp, .quota = &m->quota, .shapes = &m->shapes, .frag_cache = frag};
+	size_t next = 0; /* the model node after the last one found */
 	for (size_t i = 0; i < a->count; i++) {
-		const struct vxpu_ext_node *en = vxpu_ext_model_node(m, a->names[i]);
+		const struct vxpu_ext_node *en = node_at(m, a->names[i], &next);
 		char line[VXPU_EXT_PROBLEM_MAX + 64];
 		if (!en) {
 			ev->verdict[i] = V_UNRESOLVABLE;
@@ -296,7 +334,7 @@ static int evaluate(const struct vxpu_ext_model *m, const struct vxpu_extender_a
 			ev->verdict[i] = resolvable(&why) ? V_REFUSED : V_UNRESOLVABLE;
 			vxpu_refusal_format(&why, line, sizeof(line));
 		}
-		if (!want_scores && !(ev->reason[i] = text_copy(line))) {
+		if (want_reasons && !(ev->reason[i] = text_copy(line))) {
 			rc = -1;
 			goto out;
 		}
@@ -310,7 +348,155 @@ out:
 	return rc;
 }
 
+/* ---- answer text ------------------------------------------------------------ */
+
+/*
+ * The answers that list every node (filter by name, prioritize) are
+ * written straight into one growing buffer: building a cJSON tree of a
+ * thousand nodes and printing it cost more than deciding them (an
+ * allocation per value, and cJSON prints every number with printf and
+ * reads it back with sscanf). The text is what cJSON_PrintUnformatted
+ * writes for the same tree, escapes included.
+ */
+struct jbuf {
+	char *data;
+	size_t len, cap;
+	bool failed;
+};
+
+static void jb_grow(struct jbuf *b, size_t add)
+{
+	if (b->failed || b->len + add + 1 <= b->cap)
+		return;
+	size_t cap = b->cap ? b->cap : 4096;
+	while (cap < b->len + add + 1)
+		cap *= 2;
+	char *data = realloc(b->data, cap);
+	if (!data) {
+		b->failed = true;
+		return;
+	}
+	b->data = data;
+	b->cap = cap;
+}
+
+static void jb_raw(struct jbuf *b, const char *text)
+{
+	size_t n = strlen(text);
+	jb_grow(b, n);
+	if (b->failed)
+		return;
+	memcpy(b->data + b->len, text, n + 1);
+	b->len += n;
+}
+
+/* A JSON string, escaped as cJSON escapes it. */
+static void jb_string(struct jbuf *b, const char *text)
+{
+	jb_grow(b, 2 + 6 * strlen(text));
+	if (b->failed)
+		return;
+	char *o = b->data + b->len;
+	*o++ = '"';
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+		switch (*p) {
+		case '"':
+			*o++ = '\\';
+			*o++ = '"';
+			break;
+		case '\\':
+			*o++ = '\\';
+			*o++ = '\\';
+			break;
+		case '\b':
+			*o++ = '\\';
+			*o++ = 'b';
+			break;
+		case '\f':
+			*o++ = '\\';
+			*o++ = 'f';
+			break;
+		case '\n':
+			*o++ = '\\';
+			*o++ = 'n';
+			break;
+		case '\r':
+			*o++ = '\\';
+			*o++ = 'r';
+			break;
+		case '\t':
+			*o++ = '\\';
+			*o++ = 't';
+			break;
+		default:
+			if (*p < 0x20) {
+				snprintf(o, 7, "\\u%04x", *p);
+				o += 6;
+			} else {
+				*o++ = (char)*p;
+			}
+		}
+	}
+	*o++ = '"';
+	*o = '\0';
+	b->len = (size_t)(o - b->data);
+}
+
+static void jb_int(struct jbuf *b, int v)
+{
+	char num[16];
+	snprintf(num, sizeof(num), "%d", v);
+	jb_raw(b, num);
+}
+
+/* The text, or NULL (and nothing to free) when memory ran out. */
+static char *jb_take(struct jbuf *b)
+{
+	if (b->failed) {
+		free(b->data);
+		return NULL;
+	}
+	return b->data;
+}
+
 /* ---- filter -------------------------------------------------------------- */
+
+/* The ExtenderFilterResult of a NodeNames question. */
+static char *filter_by_name(const struct vxpu_extender_args *a, const struct evaluation *ev,
+                            struct vxpu_extender_outcome *oc)
+{
+	struct jbuf b = {0};
+	jb_raw(&b, "{\"Nodes\":null,\"NodeNames\":[");
+	for (size_t i = 0; i < a->count; i++) {
+		if (!ev->passthrough && ev->verdict[i] != V_FIT)
+			continue;
+		if (oc->feasible++)
+			jb_raw(&b, ",");
+		jb_string(&b, a->names[i]);
+	}
+	static const char *const keys[2] = {"],\"FailedNodes\":{",
+	                                    "},\"FailedAndUnresolvableNodes\":{"};
+	for (int pass = 0; pass < 2; pass++) {
+		jb_raw(&b, keys[pass]);
+		enum verdict want = pass == 0 ? V_REFUSED : V_UNRESOLVABLE;
+		bool first = true;
+		for (size_t i = 0; i < a->count && !ev->passthrough; i++) {
+			if (ev->verdict[i] != want)
+				continue;
+			if (!first)
+				jb_raw(&b, ",");
+			first = false;
+			oc->failed++;
+			jb_string(&b, a->names[i]);
+			jb_raw(&b, ":");
+			jb_string(&b, ev->error[0] ? ev->error : ev->reason[i]);
+		}
+	}
+	jb_raw(&b, "},\"Error\":");
+	jb_string(&b, ev->error);
+	jb_raw(&b, "}");
+	return jb_take(&b);
+}
 
 static cJSON *node_list(void)
 {
@@ -323,13 +509,99 @@ static cJSON *node_list(void)
 	return list;
 }
 
-char *vxpu_extender_filter(const struct vxpu_ext_model *m, const struct vxpu_extender_args *a,
-                           struct vxpu_extender_outcome *outcome)
+static int name_entry_cmp(const void *x, const void *y)
+{
+	const struct vxpu_extender_memo_node *a = x, *b = y;
+	return strcmp(a->name, b->name);
+}
+
+void vxpu_extender_memo_free(struct vxpu_extender_memo *memo)
+{
+	free(memo->nodes);
+	free(memo->names);
+	memset(memo, 0, sizeof(*memo));
+}
+
+/* Keeps the evaluation's fits and scores in memo, names sorted. */
+static void memo_fill(struct vxpu_extender_memo *memo, const struct vxpu_ext_model *m,
+                      const struct vxpu_extender_args *a, const struct evaluation *ev)
+{
+	const struct vxpu_kube_pod *kp = a->pod;
+	if (!kp->uid[0] || !kp->resource_version[0])
+		return;
+	size_t bytes = 0;
+	for (size_t i = 0; i < a->count; i++)
+		bytes += strlen(a->names[i]) + 1;
+	memo->nodes = malloc((a->count ? a->count : 1) * sizeof(*memo->nodes));
+	memo->names = malloc(bytes ? bytes : 1);
+	if (!memo->nodes || !memo->names) {
+		vxpu_extender_memo_free(memo);
+		return;
+	}
+	char *at = memo->names;
+	for (size_t i = 0; i < a->count; i++) {
+		size_t n = strlen(a->names[i]) + 1;
+		memcpy(at, a->names[i], n);
+		memo->nodes[i].name = at;
+		at += n;
+		memo->nodes[i].fit = !ev->passthrough && !ev->error[0] && ev->verdict[i] == V_FIT;
+		memo->nodes[i].score = memo->nodes[i].fit ? ev->score[i] : (struct vxpu_score){0};
+	}
+	size_t ascending = 1;
+	while (ascending < a->count &&
+	       strcmp(memo->nodes[ascending - 1].name, memo->nodes[ascending].name) < 0)
+		ascending++;
+	if (ascending < a->count)
+		qsort(memo->nodes, a->count, sizeof(*memo->nodes), name_entry_cmp);
+	memo->count = a->count;
+	memo->no_scores = ev->passthrough || ev->error[0];
+	memo->generation = m->generation;
+	snprintf(memo->uid, sizeof(memo->uid), "%s", kp->uid);
+	snprintf(memo->resource_version, sizeof(memo->resource_version), "%s",
+	         kp->resource_version);
+	memo->valid = true;
+}
+
+static const struct vxpu_extender_memo_node *memo_find(const struct vxpu_extender_memo *memo,
+                                                       const char *name)
+{
+	struct vxpu_extender_memo_node key = {.name = name};
+	return bsearch(&key, memo->nodes, memo->count, sizeof(*memo->nodes), name_entry_cmp);
+}
+
+bool vxpu_extender_memo_matches(const struct vxpu_extender_memo *memo,
+                                const struct vxpu_ext_model *m, const struct vxpu_extender_args *a)
+{
+	if (!memo->valid || memo->generation != m->generation || !a->pod->uid[0] ||
+	    strcmp(memo->uid, a->pod->uid) != 0 ||
+	    strcmp(memo->resource_version, a->pod->resource_version) != 0)
+		return false;
+	for (size_t i = 0; i < a->count; i++)
+		if (!memo_find(memo, a->names[i]))
+			return false;
+	return true;
+}
+
+static char *filter(const struct vxpu_ext_model *m, const struct vxpu_extender_args *a,
+                    struct vxpu_extender_outcome *outcome, struct vxpu_extender_memo *memo)
 {
 	struct vxpu_extender_outcome oc = {0};
 	struct evaluation ev;
-	if (evaluate(m, a, false, &ev) < 0)
+	if (memo)
+		vxpu_extender_memo_free(memo);
+	if (evaluate(m, a, memo != NULL, true, &ev) < 0)
 		return NULL;
+	if (memo)
+		memo_fill(memo, m, a, &ev);
+	if (!a->node_objects) {
+		char *answer = filter_by_name(a, &ev, &oc);
+		evaluation_free(&ev, a->count);
+		oc.passthrough = ev.passthrough;
+		oc.error = ev.error[0] != '\0';
+		if (outcome)
+			*outcome = oc;
+		return answer;
+	}
 	oc.passthrough = ev.passthrough;
 	oc.error = ev.error[0] != '\0';
 	cJSON *res = cJSON_CreateObject();
@@ -383,26 +655,37 @@ out:
 	return text;
 }
 
+char *vxpu_extender_filter(const struct vxpu_ext_model *m, const struct vxpu_extender_args *a,
+                           struct vxpu_extender_outcome *outcome)
+{
+	return filter(m, a, outcome, NULL);
+}
+
+char *vxpu_extender_filter_memo(const struct vxpu_ext_model *m, const struct vxpu_extender_args *a,
+                                struct vxpu_extender_outcome *outcome,
+                                struct vxpu_extender_memo *memo)
+{
+	return filter(m, a, outcome, memo);
+}
+
 /* ---- prioritize ------------------------------------------------------------ */
 
-int vxpu_extender_scores(const struct vxpu_ext_model *m, const struct vxpu_extender_args *a,
-                         int *scores)
+/*
+ * Priorities from per-node fits and scores: the best node gets the maximum;
+ * the others are spread over 0..max-1 by their primary score; ties go to
+ * the smaller name; nodes that do not fit get 0.
+ */
+static void priorities(const struct vxpu_extender_args *a, const bool *fit,
+                       const struct vxpu_score *score, int *scores)
 {
-	struct evaluation ev;
-	if (evaluate(m, a, true, &ev) < 0)
-		return -1;
 	for (size_t i = 0; i < a->count; i++)
 		scores[i] = 0;
-	if (ev.passthrough || ev.error[0]) {
-		evaluation_free(&ev, a->count);
-		return 0;
-	}
 	long best = -1;
 	double lo = 0, hi = 0;
 	for (size_t i = 0; i < a->count; i++) {
-		if (ev.verdict[i] != V_FIT)
+		if (!fit[i])
 			continue;
-		double p = ev.score[i].primary;
+		double p = score[i].primary;
 		if (best < 0) {
 			best = (long)i;
 			lo = hi = p;
@@ -410,46 +693,92 @@ int vxpu_extender_scores(const struct vxpu_ext_model *m, const struct vxpu_exten
 		}
 		lo = p < lo ? p : lo;
 		hi = p > hi ? p : hi;
-		int c = vxpu_score_compare(ev.score[i], ev.score[best]);
+		int c = vxpu_score_compare(score[i], score[best]);
 		if (c > 0 || (c == 0 && strcmp(a->names[i], a->names[best]) < 0))
 			best = (long)i;
 	}
 	for (size_t i = 0; i < a->count && best >= 0; i++) {
-		if (ev.verdict[i] != V_FIT)
+		if (!fit[i])
 			continue;
 		if ((long)i == best) {
 			scores[i] = VXPU_EXTENDER_MAX_PRIORITY;
 			continue;
 		}
 		double span = hi - lo;
-		double f = span > 0 ? (ev.score[i].primary - lo) / span : 1.0;
+		double f = span > 0 ? (score[i].primary - lo) / span : 1.0;
 		if (!(f >= 0))
 			f = 0;
 		int s = (int)(f * (VXPU_EXTENDER_MAX_PRIORITY - 1) +
 		              1e-9); /* f >= 0: truncation is floor */
 		scores[i] = s > VXPU_EXTENDER_MAX_PRIORITY - 1 ? VXPU_EXTENDER_MAX_PRIORITY - 1 : s;
 	}
+}
+
+int vxpu_extender_scores(const struct vxpu_ext_model *m, const struct vxpu_extender_args *a,
+                         int *scores)
+{
+	struct evaluation ev;
+	if (evaluate(m, a, true, false, &ev) < 0)
+		return -1;
+	size_t n = a->count ? a->count : 1;
+	bool *fit = calloc(n, sizeof(*fit));
+	if (!fit) {
+		evaluation_free(&ev, a->count);
+		return -1;
+	}
+	for (size_t i = 0; i < a->count; i++)
+		fit[i] = !ev.passthrough && !ev.error[0] && ev.verdict[i] == V_FIT;
+	priorities(a, fit, ev.score, scores);
+	free(fit);
 	evaluation_free(&ev, a->count);
 	return 0;
+}
+
+/* The HostPriorityList of scores for a's nodes. */
+static char *priority_list(const struct vxpu_extender_args *a, const int *scores)
+{
+	struct jbuf b = {0};
+	jb_raw(&b, "[");
+	for (size_t i = 0; i < a->count; i++) {
+		jb_raw(&b, i ? ",{\"Host\":" : "{\"Host\":");
+		jb_string(&b, a->names[i]);
+		jb_raw(&b, ",\"Score\":");
+		jb_int(&b, scores[i]);
+		jb_raw(&b, "}");
+	}
+	jb_raw(&b, "]");
+	return jb_take(&b);
+}
+
+char *vxpu_extender_prioritize_memo(const struct vxpu_extender_memo *memo,
+                                    const struct vxpu_extender_args *a)
+{
+	size_t n = a->count ? a->count : 1;
+	int *scores = malloc(n * sizeof(*scores));
+	bool *fit = calloc(n, sizeof(*fit));
+	struct vxpu_score *score = calloc(n, sizeof(*score));
+	char *text = NULL;
+	if (scores && fit && score) {
+		for (size_t i = 0; i < a->count; i++) {
+			const struct vxpu_extender_memo_node *e = memo_find(memo, a->names[i]);
+			fit[i] = e && !memo->no_scores && e->fit;
+			score[i] = fit[i] ? e->score : (struct vxpu_score){0};
+		}
+		priorities(a, fit, score, scores);
+		text = priority_list(a, scores);
+	}
+	free(scores);
+	free(fit);
+	free(score);
+	return text;
 }
 
 char *vxpu_extender_prioritize(const struct vxpu_ext_model *m, const struct vxpu_extender_args *a)
 {
 	int *scores = malloc((a->count ? a->count : 1) * sizeof(*scores));
-	cJSON *list = cJSON_CreateArray();
 	char *text = NULL;
-	if (!scores || !list || vxpu_extender_scores(m, a, scores) < 0)
-		goto out;
-	for (size_t i = 0; i < a->count; i++) {
-		cJSON *hp = cJSON_CreateObject();
-		if (!hp || !cJSON_AddItemToArray(list, hp) ||
-		    !cJSON_AddStringToObject(hp, "Host", a->names[i]) ||
-		    !cJSON_AddNumberToObject(hp, "Score", scores[i]))
-			goto out;
-	}
-	text = cJSON_PrintUnformatted(list);
-out:
-	cJSON_Delete(list);
+	if (scores && vxpu_extender_scores(m, a, scores) == 0)
+		text = priority_list(a, scores);
 	free(scores);
 	return text;
 }

@@ -42,11 +42,13 @@
 
 #include "core/extender_kube.h"
 #include "core/extender_model.h"
+#include "core/policy.h"
 
 #include <cjson/cJSON.h>
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define VXPU_EXTENDER_MAX_PRIORITY 10
 
@@ -89,6 +91,52 @@ char *vxpu_extender_prioritize(const struct vxpu_ext_model *m, const struct vxpu
  */
 int vxpu_extender_scores(const struct vxpu_ext_model *m, const struct vxpu_extender_args *a,
                          int *scores);
+
+/*
+ * A filter's per-node results kept for the prioritize call that follows
+ * it. kube-scheduler asks prioritize for the nodes filter found feasible,
+ * for the same pod, usually before the model changed: with a memo of the
+ * fit and score of every node filter looked at, prioritize only parses and
+ * answers. A memo belongs to one pod version (uid and resourceVersion) and
+ * one model generation; any change makes it unusable, never wrong.
+ */
+struct vxpu_extender_memo_node {
+	const char *name; /* into names */
+	bool fit;
+	struct vxpu_score score;
+};
+
+struct vxpu_extender_memo {
+	bool valid;
+	char uid[VXPU_UID_MAX];
+	char resource_version[VXPU_RESOURCE_VERSION_MAX];
+	uint64_t generation;
+	bool no_scores;                        /* passthrough or refused request: all 0 */
+	size_t count;                          /* nodes, sorted by name */
+	struct vxpu_extender_memo_node *nodes; /* heap */
+	char *names;                           /* heap */
+};
+
+void vxpu_extender_memo_free(struct vxpu_extender_memo *memo);
+
+/*
+ * vxpu_extender_filter that also fills *memo (freed first) with every
+ * node's fit and score, when the pod has a uid and a resourceVersion
+ * (otherwise memo->valid is false). The answer is the same.
+ */
+char *vxpu_extender_filter_memo(const struct vxpu_ext_model *m, const struct vxpu_extender_args *a,
+                                struct vxpu_extender_outcome *outcome,
+                                struct vxpu_extender_memo *memo);
+
+/* True when memo answers prioritize for a on m: same pod version, same
+ * model generation, and every node of a in it. */
+bool vxpu_extender_memo_matches(const struct vxpu_extender_memo *memo,
+                                const struct vxpu_ext_model *m, const struct vxpu_extender_args *a);
+
+/* The HostPriorityList JSON from a matching memo (the same answer as
+ * vxpu_extender_prioritize), NULL on no memory. */
+char *vxpu_extender_prioritize_memo(const struct vxpu_extender_memo *memo,
+                                    const struct vxpu_extender_args *a);
 
 struct vxpu_extender_binding {
 	char ns[VXPU_NAMESPACE_MAX];

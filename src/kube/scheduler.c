@@ -147,6 +147,7 @@ struct pod_event {
 };
 
 #define EVENT_QUEUE 256
+#define MEMO_SLOTS 16
 
 struct watch {
 	struct vxpu_scheduler *s;
@@ -178,6 +179,7 @@ struct vxpu_scheduler {
 	struct histogram latency[VERBS];
 	uint64_t outcomes[VERBS][OUTCOMES];
 	uint64_t lease_waits, lease_takeovers, node_syncs;
+	uint64_t memo_hits, memo_misses; /* prioritize answered from filter's memo, or not */
 
 	pthread_mutex_t queue_lock;
 	pthread_cond_t queue_cond;
@@ -186,6 +188,12 @@ struct vxpu_scheduler {
 	uint64_t events_posted, events_dropped;
 	pthread_t event_thread;
 	bool event_started;
+
+	/* Filter's per-node results for the prioritize call that follows
+	 * (extender.h), one slot per pod, the oldest slot reused. */
+	pthread_mutex_t memo_lock;
+	struct vxpu_extender_memo memos[MEMO_SLOTS];
+	size_t memo_next;
 
 	struct vxpu_sched_ledger *ledger; /* NULL = no ledger */
 	char project_label[VXPU_KUBE_NAME_MAX];
@@ -582,6 +590,7 @@ int vxpu_scheduler_new(const struct vxpu_vendor_table *vendors, struct vxpu_kube
 		s->opt.shape_window = 1000;
 	pthread_rwlock_init(&s->lock, NULL);
 	pthread_mutex_init(&s->stats_lock, NULL);
+	pthread_mutex_init(&s->memo_lock, NULL);
 	pthread_mutex_init(&s->queue_lock, NULL);
 	pthread_cond_init(&s->queue_cond, NULL);
 	atomic_init(&s->stop, false);
@@ -665,6 +674,9 @@ void vxpu_scheduler_free(struct vxpu_scheduler *s)
 	vxpu_ext_model_free(&s->model);
 	pthread_rwlock_destroy(&s->lock);
 	pthread_mutex_destroy(&s->stats_lock);
+	for (size_t i = 0; i < MEMO_SLOTS; i++)
+		vxpu_extender_memo_free(&s->memos[i]);
+	pthread_mutex_destroy(&s->memo_lock);
 	pthread_mutex_destroy(&s->queue_lock);
 	pthread_cond_destroy(&s->queue_cond);
 	free(s);
@@ -682,11 +694,12 @@ void vxpu_scheduler_read(struct vxpu_scheduler *s,
 
 static void answer_text(struct vxpu_scheduler_answer *out, int status, char *cjson_text)
 {
-	/* cJSON's allocator is malloc here; hand out a malloc'd copy regardless. */
+	/* No cJSON hooks are installed anywhere in vxpu, so cJSON's text is
+	 * malloc'd and is handed out as it is (a copy of a 1,000-node answer
+	 * cost more than deciding it). */
 	out->status = status;
-	out->body = cjson_text ? copy_text(cjson_text) : NULL;
+	out->body = cjson_text;
 	out->len = out->body ? strlen(out->body) : 0;
-	cJSON_free(cjson_text);
 	if (!out->body) {
 		out->status = 500;
 		out->body = copy_text("{\"error\":\"out of memory\"}");
@@ -714,9 +727,24 @@ void vxpu_scheduler_filter(struct vxpu_scheduler *s, const char *body, size_t le
 		return;
 	}
 	struct vxpu_extender_outcome oc;
+	struct vxpu_extender_memo memo = {0};
 	pthread_rwlock_rdlock(&s->lock);
-	char *text = vxpu_extender_filter(&s->model, &a, &oc);
+	char *text = vxpu_extender_filter_memo(&s->model, &a, &oc, &memo);
 	pthread_rwlock_unlock(&s->lock);
+	if (memo.valid) {
+		pthread_mutex_lock(&s->memo_lock);
+		size_t slot = s->memo_next;
+		for (size_t i = 0; i < MEMO_SLOTS; i++)
+			if (s->memos[i].valid && strcmp(s->memos[i].uid, memo.uid) == 0)
+				slot = i;
+		if (slot == s->memo_next)
+			s->memo_next = (s->memo_next + 1) % MEMO_SLOTS;
+		vxpu_extender_memo_free(&s->memos[slot]);
+		s->memos[slot] = memo;
+		pthread_mutex_unlock(&s->memo_lock);
+	} else {
+		vxpu_extender_memo_free(&memo);
+	}
 	enum outcome o = oc.passthrough ? OUT_PASSTHROUGH
 	                 : oc.error     ? OUT_REFUSED
 	                 : oc.feasible  ? OUT_FEASIBLE
@@ -741,8 +769,22 @@ void vxpu_scheduler_prioritize(struct vxpu_scheduler *s, const char *body, size_
 		return;
 	}
 	pthread_rwlock_rdlock(&s->lock);
-	char *text = vxpu_extender_prioritize(&s->model, &a);
+	char *text = NULL;
+	bool reused = false;
+	pthread_mutex_lock(&s->memo_lock);
+	for (size_t i = 0; i < MEMO_SLOTS && !reused; i++)
+		if (vxpu_extender_memo_matches(&s->memos[i], &s->model, &a)) {
+			text = vxpu_extender_prioritize_memo(&s->memos[i], &a);
+			reused = true;
+		}
+	pthread_mutex_unlock(&s->memo_lock);
+	if (!reused)
+		text = vxpu_extender_prioritize(&s->model, &a);
 	pthread_rwlock_unlock(&s->lock);
+	pthread_mutex_lock(&s->stats_lock);
+	s->memo_hits += reused;
+	s->memo_misses += !reused;
+	pthread_mutex_unlock(&s->stats_lock);
 	vxpu_extender_args_free(&a);
 	answer_text(out, 200, text);
 	observe(s, VERB_PRIORITIZE, OUT_OK, mono_s() - t0);
@@ -1410,6 +1452,7 @@ char *vxpu_scheduler_metrics(struct vxpu_scheduler *s, size_t *len)
 	memcpy(outcomes, s->outcomes, sizeof(outcomes));
 	memcpy(lat, s->latency, sizeof(lat));
 	uint64_t waits = s->lease_waits, takeovers = s->lease_takeovers, syncs = s->node_syncs;
+	uint64_t memo_hits = s->memo_hits, memo_misses = s->memo_misses;
 	pthread_mutex_unlock(&s->stats_lock);
 	vxpu_prom_family(&w, "vxpu_scheduler_requests_total", VXPU_PROM_COUNTER,
 	                 "Requests answered, by verb and outcome.");
@@ -1436,6 +1479,12 @@ char *vxpu_scheduler_metrics(struct vxpu_scheduler *s, size_t *len)
 		gauge(&w, "vxpu_scheduler_ledger_queue_length",
 		      "Ledger records waiting for the writer.", (double)ls.queued);
 	}
+	counter(&w, "vxpu_scheduler_prioritize_memo_hits_total",
+	        "Prioritize calls answered from the preceding filter's per-node results.",
+	        (double)memo_hits);
+	counter(&w, "vxpu_scheduler_prioritize_memo_misses_total",
+	        "Prioritize calls that evaluated the nodes again (the pod or the model changed).",
+	        (double)memo_misses);
 	counter(&w, "vxpu_scheduler_lease_waits_total",
 	        "Binds that waited for a node's allocation lease.", (double)waits);
 	counter(&w, "vxpu_scheduler_lease_takeovers_total",

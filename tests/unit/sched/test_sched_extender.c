@@ -286,6 +286,79 @@ static void prioritize_ranks_deterministically(void **state)
 	vxpu_ext_model_free(&m);
 }
 
+/* The pod of scores_of with a resourceVersion, as the API server sends it. */
+static char *versioned_pod(const char *rv)
+{
+	char *pod = sf_pod_json("ns", "p", "uid-x", NULL, gpu20g, NULL);
+	cJSON *doc = cJSON_Parse(pod);
+	cJSON *meta = cJSON_GetObjectItem(doc, "metadata");
+	cJSON_DeleteItemFromObject(meta, "resourceVersion");
+	cJSON_AddStringToObject(meta, "resourceVersion", rv);
+	char *text = cJSON_PrintUnformatted(doc);
+	char *out = sf_format("%s", text);
+	cJSON_free(text);
+	cJSON_Delete(doc);
+	free(pod);
+	return out;
+}
+
+static void prioritize_from_the_filter_memo_answers_the_same(void **state)
+{
+	(void)state;
+	struct vxpu_ext_model m;
+	model_setup(&m, VXPU_POLICY_BINPACK);
+	occupy(&m, "u1", "node-d", "30000");
+	char *pod = versioned_pod("41");
+	char *body = args_by_name(pod, "\"node-d\",\"node-b\",\"node-a\",\"node-c\"");
+	struct vxpu_extender_args a;
+	parse_args(body, &a);
+	struct vxpu_extender_memo memo = {0};
+	struct vxpu_extender_outcome oc;
+	char *plain = vxpu_extender_filter(&m, &a, &oc);
+	char *with = vxpu_extender_filter_memo(&m, &a, &oc, &memo);
+	assert_string_equal(plain, with); /* the memo changes nothing in the answer */
+	assert_true(memo.valid);
+	assert_int_equal(memo.count, 4);
+	cJSON_free(plain);
+	cJSON_free(with);
+	vxpu_extender_args_free(&a);
+	free(body);
+	/* kube-scheduler then asks for the feasible nodes, in its order. */
+	body = args_by_name(pod, "\"node-d\",\"node-a\"");
+	parse_args(body, &a);
+	assert_true(vxpu_extender_memo_matches(&memo, &m, &a));
+	char *fresh = vxpu_extender_prioritize(&m, &a);
+	char *reused = vxpu_extender_prioritize_memo(&memo, &a);
+	assert_string_equal(fresh, reused);
+	assert_non_null(strstr(fresh, "{\"Host\":\"node-d\",\"Score\":10}"));
+	cJSON_free(fresh);
+	cJSON_free(reused);
+	/* Any change of the model makes the memo unusable. */
+	occupy(&m, "u2", "node-a", "1000");
+	assert_false(vxpu_extender_memo_matches(&memo, &m, &a));
+	vxpu_extender_args_free(&a);
+	free(body);
+	free(pod);
+	/* So do another version of the pod and a node filter did not see. */
+	char *newer = versioned_pod("42");
+	body = args_by_name(newer, "\"node-d\"");
+	parse_args(body, &a);
+	memo.generation = m.generation;
+	assert_false(vxpu_extender_memo_matches(&memo, &m, &a));
+	vxpu_extender_args_free(&a);
+	free(body);
+	free(newer);
+	pod = versioned_pod("41");
+	body = args_by_name(pod, "\"node-d\",\"node-e\"");
+	parse_args(body, &a);
+	assert_false(vxpu_extender_memo_matches(&memo, &m, &a));
+	vxpu_extender_args_free(&a);
+	free(body);
+	free(pod);
+	vxpu_extender_memo_free(&memo);
+	vxpu_ext_model_free(&m);
+}
+
 /* The template with its "%s" (if any) replaced by value. */
 static char *fill(const char *tmpl, const char *value)
 {
@@ -536,6 +609,7 @@ int main(void)
 	        cmocka_unit_test(pods_without_devices_pass_through),
 	        cmocka_unit_test(refused_request_fails_every_node_with_error),
 	        cmocka_unit_test(prioritize_ranks_deterministically),
+	        cmocka_unit_test(prioritize_from_the_filter_memo_answers_the_same),
 	        cmocka_unit_test(malformed_bodies_are_refused_with_the_field),
 	        cmocka_unit_test(binding_args),
 	        cmocka_unit_test(fuzz_parsers_never_crash),
