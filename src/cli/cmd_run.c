@@ -320,6 +320,17 @@ static void clear_inherited_limits(void)
 	}
 }
 
+/* A share's compute limit in percent of its device, 0 when none was asked for. */
+static uint32_t share_core_percent(const struct vxpu_local *l, const struct vxpu_local_share *s)
+{
+	int pos = vxpu_local_device_pos(l, s->device_index);
+	uint32_t units = pos >= 0 ? l->node.devices[pos].unit_count : 100;
+	if (s->compute_units == 0 || units == 0)
+		return 0;
+	unsigned pct = (unsigned)((s->compute_units * 100 + units - 1) / units);
+	return pct > 100 ? 100 : pct;
+}
+
 /* Environment of the workload: visible devices, limits, region, preload. */
 static int prepare_environment(const struct vxpu_local *l, const struct vxpu_local_alloc *a,
 			       const struct run_flags *f, const char *limiter)
@@ -336,12 +347,10 @@ static int prepare_environment(const struct vxpu_local *l, const struct vxpu_loc
 		snprintf(name, sizeof(name), "VXPU_MEMORY_LIMIT_%u", i);
 		snprintf(value, sizeof(value), "%lluMiB", (unsigned long long)a->shares[i].memory_mib);
 		setenv(name, value, 1);
-		int pos = vxpu_local_device_pos(l, a->shares[i].device_index);
-		uint32_t units = pos >= 0 ? l->node.devices[pos].unit_count : 100;
-		if (a->shares[i].compute_units > 0 && units > 0) {
-			unsigned pct = (unsigned)((a->shares[i].compute_units * 100 + units - 1) / units);
+		uint32_t pct = share_core_percent(l, &a->shares[i]);
+		if (pct > 0) {
 			snprintf(name, sizeof(name), "VXPU_CORE_LIMIT_%u", i);
-			snprintf(value, sizeof(value), "%u", pct > 100 ? 100 : pct);
+			snprintf(value, sizeof(value), "%u", pct);
 			setenv(name, value, 1);
 		}
 	}
@@ -366,15 +375,23 @@ static int prepare_environment(const struct vxpu_local *l, const struct vxpu_loc
 
 /*
  * Creates the allocation's region before the workload starts, "managed":
- * its limits and device UUIDs come from the allocation, and a process's own
- * environment can no longer widen them (docs/limiter.md).
+ * its limits (memory, compute share), priority and device UUIDs come from
+ * the allocation, and a process's own environment can no longer widen them
+ * (docs/limiter.md).
  */
-static int create_region(const struct vxpu_local_alloc *a, char *err, size_t errlen)
+static int create_region(const struct vxpu_local *l, const struct vxpu_local_alloc *a,
+			 const char *priority, char *err, size_t errlen)
 {
 	struct vxpu_region_init init;
 	vxpu_region_init_default(&init);
 	init.managed = true;
+	init.priority = VXPU_PRIORITY_NORMAL;
+	if (strcmp(priority, "high") == 0)
+		init.priority = VXPU_PRIORITY_HIGH;
+	else if (strcmp(priority, "low") == 0)
+		init.priority = VXPU_PRIORITY_LOW;
 	for (uint32_t i = 0; i < a->nshares && i < VXPU_REGION_MAX_DEVICES; i++) {
+		init.core_limit[i] = share_core_percent(l, &a->shares[i]);
 		init.memory_limit[i] = a->shares[i].memory_mib << 20;
 		init.uuid_set[i] = vxpu_region_parse_uuid(a->shares[i].device_uuid, init.uuid[i]) == 0;
 	}
@@ -773,7 +790,7 @@ static int run_run(int argc, char **argv)
 		vxpu_local_close(&l);
 		return vxpu_cli_fail(RUN, "too many devices for CUDA_VISIBLE_DEVICES");
 	}
-	if (create_region(&a, err, sizeof(err)) != 0) {
+	if (create_region(&l, &a, f.priority, err, sizeof(err)) != 0) {
 		release(&l, &a, false, 0, err, sizeof(err));
 		close(lock_fd);
 		vxpu_local_close(&l);

@@ -104,6 +104,8 @@ struct compute_device {
 };
 
 static struct compute_device devices[VXPU_REGION_MAX_DEVICES];
+/* Each device's coordination file once open (read without the device lock). */
+static _Atomic(struct vxpu_devcoord_header *) coord_headers[VXPU_REGION_MAX_DEVICES];
 static pthread_once_t devices_once = PTHREAD_ONCE_INIT;
 
 static void devices_init(void)
@@ -467,7 +469,24 @@ static struct vxpu_devcoord *coord_of(struct compute_device *cd, int dev, uint32
 		         "error", err, (char *)NULL);
 		return NULL;
 	}
+	atomic_store_explicit(&coord_headers[dev], cd->coord.header, memory_order_release);
 	return &cd->coord;
+}
+
+/*
+ * For a normal or low container without a compute limit: true when no high
+ * container has launched on the device lately, so the launch needs nothing
+ * (no measurement, no lock). One load from the coordination file once it
+ * is open.
+ */
+static bool quiet_device(int dev)
+{
+	struct vxpu_devcoord_header *h =
+	        atomic_load_explicit(&coord_headers[dev], memory_order_acquire);
+	if (!h)
+		return false; /* not open yet: the slow path opens it */
+	uint64_t last = atomic_load_explicit(&h->high_last_ns, memory_order_relaxed);
+	return !vxpu_budget_high_active(last, mono_ns(), HIGH_RECENT_NS);
 }
 
 /* ---- the launch ---------------------------------------------------------------------- */
@@ -487,12 +506,15 @@ void limiter_compute_enter(struct limiter_compute_ticket *t, CUstream stream, bo
 	CUcontext ctx;
 	int ordinal;
 	int dev = limiter_current_device(&ctx, &ordinal);
-	if (dev < 0 || stream_capturing(stream, ptsz))
-		return; /* the driver reports the error / a captured launch runs later */
+	if (dev < 0)
+		return; /* the driver reports the error */
 	uint32_t limit = device_limit(dev);
 	uint32_t priority = container_priority();
-	if (limit == 0 && priority == VXPU_PRIORITY_UNSET)
+	if (limit == 0 && (priority == VXPU_PRIORITY_UNSET ||
+	                   (priority != VXPU_PRIORITY_HIGH && quiet_device(dev))))
 		return;
+	if (stream_capturing(stream, ptsz))
+		return; /* a captured launch runs later, as part of a graph launch */
 	pthread_once(&devices_once, devices_init);
 	struct compute_device *cd = &devices[dev];
 	struct vxpu_region_compute *shared = vxpu_region_compute(&limiter.region, (unsigned)dev);
@@ -651,6 +673,7 @@ void limiter_compute_atfork_child(void)
 		if (cd->coord.fd >= 0)
 			close(cd->coord.fd);
 		memset(cd, 0, sizeof(*cd));
+		atomic_store(&coord_headers[d], NULL);
 		pthread_mutex_init(&cd->lock, NULL);
 		cd->coord.fd = -1;
 		cd->coord.entry = -1;
