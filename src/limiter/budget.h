@@ -29,6 +29,13 @@
 
 /* Device time a container may use at once after idling (per device). */
 #define VXPU_BUDGET_BURST_NS (10ULL * 1000000ULL)
+/*
+ * A launch may go while the budget clock is at most this far ahead of now,
+ * so a container at a high share keeps a kernel or two queued and a late
+ * wake-up of its host thread does not leave the device idle (the share is
+ * unchanged: the clock still advances by every charge). Not while held.
+ */
+#define VXPU_BUDGET_AHEAD_NS (4ULL * 1000000ULL)
 /* A high-priority container counts as active this long after its last launch. */
 #define VXPU_BUDGET_HIGH_WINDOW_NS (6ULL * 1000000ULL)
 /* Safety margin when fitting a held container's kernel into a high one's idle gap. */

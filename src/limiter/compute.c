@@ -576,7 +576,8 @@ void limiter_compute_enter(struct limiter_compute_ticket *t, CUstream stream, bo
 		rate_change(shared, pct, now);
 		if (pct >= 100)
 			break;
-		uint64_t wait = vxpu_budget_wait(atomic_load(&shared->vtime_ns), now);
+		uint64_t ahead = high_active ? 0 : VXPU_BUDGET_AHEAD_NS;
+		uint64_t wait = vxpu_budget_wait(atomic_load(&shared->vtime_ns), now + ahead);
 		bool gap = !high_active ||
 		           vxpu_budget_gap_fits(now, high_last, atomic_load(&h->high_period_ns),
 		                                atomic_load(&h->high_busy_ns), own_estimate,

@@ -8,7 +8,7 @@
 #     per-thread-stream (_ptsz) forms are held to a 25 % limit like plain
 #     launches (+-2 points);
 #   - `vxpu region set-limit` from 20 to 60 % while the workload runs: the new
-#     share holds from one second after the change;
+#     share holds from one second after the command returned;
 #   - a memory limit lowered below the current use refuses allocations until
 #     the use falls under it.
 # A measurement outside its margin is taken once more.
@@ -45,16 +45,20 @@ loop() {
 share() { sed -n 's/^launched=.*device_share_percent=\([0-9.]*\).*/\1/p' "$WORK/$1.out"; }
 within() { awk -v a="$1" -v b="$2" -v m="$3" 'BEGIN { exit !(a != "" && a - b <= m && b - a <= m) }'; }
 
-# The live change: once the workload launches, 2 s later, 20 -> 60 %.
+# The live change: once the workload launches, 2 s later, 20 -> 60 %. The
+# change lands somewhere while `vxpu region set-limit` runs; the clock
+# (CLOCK_BOOTTIME via /proc/uptime, which is the monotonic clock busy_loop
+# prints on a machine that does not suspend) is read before and after.
 live_change() {
 	local r="$WORK/live.region"
 	for _ in $(seq 100); do
-		n=$("$VXPU" region show --json "$r" 2>/dev/null | jq '.devices[8].compute.launches // 0' 2>/dev/null || echo 0)
-		[ "${n:-0}" -gt 0 ] && break
+		[ -e "$r" ] && break
 		sleep 0.05
 	done
 	sleep 2
+	cut -d' ' -f1 /proc/uptime >"$WORK/change.before"
 	"$VXPU" region set-limit "$r" 8 60
+	cut -d' ' -f1 /proc/uptime >"$WORK/change.after"
 }
 
 measure() {
@@ -68,7 +72,7 @@ measure() {
 	loop ptsz 25 --device 5 --seconds 4 --per-thread &
 	loop ptsz_graph 25 --device 6 --seconds 4 --per-thread --launch graph &
 	loop ptsz_coop 25 --device 7 --seconds 4 --per-thread --launch cooperative &
-	loop live 20 --device 8 --seconds 5 --interval-ms 500 &
+	loop live 20 --device 8 --seconds 6 --interval-ms 500 &
 	live_change
 	wait
 }
@@ -96,12 +100,20 @@ check_all() {
 			bad=1
 		fi
 	done
-	before=$(sed -n 's/^interval from_ms=\(1000\|1500\) share_percent=\([0-9.]*\)$/\2/p' "$WORK/live.out")
-	after=$(sed -n 's/^interval from_ms=\(3[05]00\|4[05]00\) share_percent=\([0-9.]*\)$/\2/p' "$WORK/live.out")
-	echo "live 20 -> 60 % at ~2 s: before $(echo $before) after 3 s $(echo $after)"
+	# intervals after the first second that ended before the change began,
+	# and those that started a second or more after it was done
+	local start b a
+	start=$(sed -n 's/^launched=.* start_s=\([0-9.]*\).*/\1/p' "$WORK/live.out")
+	b=$(cat "$WORK/change.before")
+	a=$(cat "$WORK/change.after")
+	before=$(awk -v s="$start" -v c="$b" '/^interval / { sub("from_ms=", "", $2); sub("share_percent=", "", $3)
+		t = s + $2 / 1000; if ($2 >= 1000 && t + 0.5 <= c) print $3 }' "$WORK/live.out")
+	after=$(awk -v s="$start" -v c="$a" '/^interval / { sub("from_ms=", "", $2); sub("share_percent=", "", $3)
+		t = s + $2 / 1000; if (t >= c + 1) print $3 }' "$WORK/live.out")
+	echo "live 20 -> 60 %: before the change $(echo $before), from 1 s after it $(echo $after)"
 	for v in $before; do within "$v" 20 2 || bad=1; done
 	for v in $after; do within "$v" 60 2 || bad=1; done
-	[ "$(wc -w <<<"$before")" = 2 ] && [ "$(wc -w <<<"$after")" -ge 3 ] || bad=1
+	[ "$(wc -w <<<"$before")" -ge 1 ] && [ "$(wc -w <<<"$after")" -ge 2 ] || bad=1
 	return $bad
 }
 
