@@ -12,7 +12,7 @@
  *   3. binds per second: `vxpu scheduler`'s bind sequence (read the pod,
  *      take the node's lease, reserve, annotate, create the Binding) from
  *      8 threads against the test API server (tests/unit/sched/
- *      fake_apiserver.py with its stand-in node agent), 400 pods over 100
+ *      fake_apiserver.py with its stand-in node agent), 1,000 pods over 100
  *      nodes (target: >= 500 binds/s). The test API server is a single
  *      Python process; its request rate bounds this figure.
  * Clusters are synthetic and seeded, so runs compare.
@@ -500,7 +500,7 @@ static void fake_stop(struct fake *f)
 	waitpid(f->pid, &st, 0);
 }
 
-enum { BIND_NODES = 100, BIND_PODS = 400, BIND_THREADS = 8 };
+enum { BIND_NODES = 100, BIND_PODS = 1000, BIND_THREADS = 8 };
 
 static char pod_uids[BIND_PODS][64];
 

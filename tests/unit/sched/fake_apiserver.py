@@ -71,7 +71,9 @@ class Store:
         self.lock = threading.Condition()
         self.objects = {}  # resource -> {(ns, name): obj}
         self.version = 1
-        self.events = []  # (version, resource, type, obj), by version
+        # (version, resource, type, obj, line), by version: obj a private copy
+        # for field selectors, line the watch event already encoded.
+        self.events = []
         self.versions = []  # the events' versions, for bisect
         self.history = history
         self.oldest = 1  # watches from a version below this get 410
@@ -84,7 +86,9 @@ class Store:
         return str(self.version)
 
     def record(self, resource, etype, obj):
-        self.events.append((self.version, resource, etype, copy.deepcopy(obj)))
+        # One encoding per event (not one copy plus one per watcher).
+        line = (json.dumps({"type": etype, "object": obj}) + "\n").encode()
+        self.events.append((self.version, resource, etype, json.loads(line)["object"], line))
         self.versions.append(self.version)
         if len(self.events) > self.history:
             drop = len(self.events) - self.history
@@ -373,7 +377,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                         "metadata": meta, "items": page})
 
     def chunk(self, obj):
-        data = (json.dumps(obj) + "\n").encode()
+        self.chunk_line((json.dumps(obj) + "\n").encode())
+
+    def chunk_line(self, data):
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
         self.wfile.flush()
 
@@ -389,29 +395,37 @@ class Handler(http.server.BaseHTTPRequestHandler):
         since = int(query.get("resourceVersion") or st.version)
         try:
             with st.lock:
-                if since + 1 < st.oldest:
-                    self.chunk({"type": "ERROR", "object": status(
-                        410, "Expired", "too old resource version: %d (%d)" % (since, st.oldest - 1))})
-                    self.wfile.write(b"0\r\n\r\n")
-                    return None
-                while not self.server.stopping:
-                    sent = False
+                expired = since + 1 < st.oldest
+                oldest = st.oldest
+            if expired:
+                self.chunk({"type": "ERROR", "object": status(
+                    410, "Expired", "too old resource version: %d (%d)" % (since, oldest - 1))})
+                self.wfile.write(b"0\r\n\r\n")
+                return None
+            # Events are picked under the lock and written after it is
+            # released (recorded objects are copies nobody changes), so a
+            # slow watcher never holds up the other requests.
+            while not self.server.stopping:
+                with st.lock:
                     start = bisect.bisect_right(st.versions, since)
-                    for version, res, etype, obj in st.events[start:]:
+                    batch = []
+                    for version, res, etype, obj, line in st.events[start:]:
                         since = version
                         if res == resource and selected(obj, ns, selector):
-                            self.chunk({"type": etype, "object": obj})
-                            sent = True
+                            batch.append(line)
                     left = deadline - time.time()
-                    if left <= 0:
-                        break
-                    if not sent:
+                    if not batch and left > 0:
                         st.lock.wait(min(left, 0.5))
-                if query.get("allowWatchBookmarks") == "true":
-                    self.chunk({"type": "BOOKMARK", "object": {
-                        "kind": KINDS[resource], "apiVersion": "v1",
-                        "metadata": {"resourceVersion": str(st.version)}}})
-                self.wfile.write(b"0\r\n\r\n")
+                for line in batch:
+                    self.chunk_line(line)
+                if deadline - time.time() <= 0:
+                    break
+            if query.get("allowWatchBookmarks") == "true":
+                # Every event up to since was looked at (and sent if selected).
+                self.chunk({"type": "BOOKMARK", "object": {
+                    "kind": KINDS[resource], "apiVersion": "v1",
+                    "metadata": {"resourceVersion": str(since)}}})
+            self.wfile.write(b"0\r\n\r\n")
         except (ConnectionError, ssl.SSLError):
             self.close_connection = True
         return None
