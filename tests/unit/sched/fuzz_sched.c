@@ -81,6 +81,21 @@ static void extender_args(const char *body, size_t len)
 	char *p = vxpu_extender_prioritize(&model, &a);
 	if (!f || !p || oc.feasible + oc.failed != a.count)
 		abort();
+	/* The memo path answers exactly the same. */
+	struct vxpu_extender_memo memo = {0};
+	char *fm = vxpu_extender_filter_memo(&model, &a, &oc, &memo);
+	if (!fm || strcmp(f, fm) != 0)
+		abort();
+	if (memo.valid) {
+		if (!vxpu_extender_memo_matches(&memo, &model, &a))
+			abort();
+		char *pm = vxpu_extender_prioritize_memo(&memo, &a);
+		if (!pm || strcmp(p, pm) != 0)
+			abort();
+		cJSON_free(pm);
+	}
+	vxpu_extender_memo_free(&memo);
+	cJSON_free(fm);
 	cJSON_free(f);
 	cJSON_free(p);
 	vxpu_extender_args_free(&a);
