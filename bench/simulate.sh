@@ -5,7 +5,9 @@
 #      default trace on 2 threads: the runtime figure of the issue);
 #   2. the unallocated GPU % measured next to the paper's table;
 #   3. the time of one placement decision over the 1213 nodes;
-#   4. fgd against fragaware on random mixes of the same kind.
+#   4. fgd against fragaware on random mixes of the same kind;
+#   5. the same on fresh mixes: another draw of that kind, and mixes heavy in
+#      shared GPUs, multi-GPU tasks, GPU-less tasks and model-bound tasks.
 # Needs ../shared/trace-v2023 beside the repository; says so and skips if not.
 set -euo pipefail
 BUILD=${1:?usage: bench/simulate.sh BUILD_DIR}
@@ -76,3 +78,11 @@ echo
 
 echo "-- 4. fgd (told the mix) against fragaware (learns it) on 12 random mixes of gpuspec10's tasks"
 "$BENCH" remix "$NODES" "$TRACE/openb_pod_list_gpuspec10.csv" 12 4
+echo
+
+echo "-- 5. fgd against fragaware on fresh mixes: another draw, then the paper's trace variants exaggerated"
+for kind in "like 7" "share 2023" "multi 2023" "cpu 2023" "spec 2023"; do
+	read -r k draw <<<"$kind"
+	"$BENCH" remix "$NODES" "$TRACE/openb_pod_list_gpuspec10.csv" 8 4 "$k" "$draw"
+	echo
+done
