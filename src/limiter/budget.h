@@ -36,7 +36,7 @@
  * unchanged: the clock still advances by every charge). Not while held.
  */
 #define VXPU_BUDGET_AHEAD_NS (4ULL * 1000000ULL)
-/* A high-priority container counts as active this long after its last launch. */
+/* A high-priority container counts as active at least this long after its last launch. */
 #define VXPU_BUDGET_HIGH_WINDOW_NS (6ULL * 1000000ULL)
 /* Safety margin when fitting a held container's kernel into a high one's idle gap. */
 #define VXPU_BUDGET_GAP_MARGIN_NS (1000ULL * 1000ULL)
@@ -71,6 +71,13 @@ uint64_t vxpu_budget_rescale(uint64_t vtime, uint64_t now, uint32_t old_percent,
  * the smaller of that and the floor. A high container is never lowered.
  */
 uint32_t vxpu_budget_effective(uint32_t limit, uint32_t priority, bool high_active, uint32_t floor);
+
+/*
+ * How long after its last launch a high container counts as active: its
+ * launch period (0: unknown) plus 2 ms for a late host wake-up, at least
+ * VXPU_BUDGET_HIGH_WINDOW_NS and at most 20 ms.
+ */
+uint64_t vxpu_budget_high_window(uint64_t period_ns);
 
 /* True while a high container's last launch is within window_ns of now. */
 bool vxpu_budget_high_active(uint64_t high_last_ns, uint64_t now, uint64_t window_ns);

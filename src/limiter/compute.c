@@ -13,7 +13,7 @@
  * from the later of its launch and the end of the process's previous work
  * up to that end. That is exact while the container has the device to
  * itself. While other containers' kernels run in between, completion
- * timing also counts the time spent queued behind them; so every 100 ms
+ * timing also counts the time spent queued behind them; so every 25 ms
  * the process asks the management library for its own busy share of the
  * device over the last window (per-process utilisation, which the driver
  * attributes per process) and replaces the window's event-timed charges by
@@ -489,6 +489,12 @@ static bool quiet_device(int dev)
 	return !vxpu_budget_high_active(last, mono_ns(), HIGH_RECENT_NS);
 }
 
+/* The activity window of the device's high containers (budget.h). */
+static uint64_t high_window(struct vxpu_devcoord_header *h)
+{
+	return vxpu_budget_high_window(h ? atomic_load(&h->high_period_ns) : 0);
+}
+
 /* ---- the launch ---------------------------------------------------------------------- */
 
 static bool stream_capturing(CUstream stream, bool ptsz)
@@ -527,10 +533,7 @@ void limiter_compute_enter(struct limiter_compute_ticket *t, CUstream stream, bo
 	bool yields = h && !high;
 	uint64_t now = mono_ns();
 	uint64_t high_seen = h ? atomic_load(&h->high_last_ns) : 0;
-	bool high_active =
-	        yields && vxpu_budget_high_active(high_seen, now, VXPU_BUDGET_HIGH_WINDOW_NS);
-	/* A high container was here lately: keep no queue it could find in its way. */
-	bool high_recent = yields && vxpu_budget_high_active(high_seen, now, HIGH_RECENT_NS);
+	bool high_active = yields && vxpu_budget_high_active(high_seen, now, high_window(h));
 	uint32_t pct = current_percent(dev, h ? priority : VXPU_PRIORITY_UNSET, high_active);
 	bind(cd, dev, ctx, ordinal);
 	if (!cd->conservative) {
@@ -538,11 +541,10 @@ void limiter_compute_enter(struct limiter_compute_ticket *t, CUstream stream, bo
 		/*
 		 * Bound what runs unmeasured: one launch until the first
 		 * measurement; a normal or low container keeps one kernel in flight
-		 * while a high one was active within the last 200 ms, so that it
-		 * never has a queue for the high container's kernels to wait behind
-		 * (not even when a late high launch lets it run freely for a moment).
+		 * while a high one is active and two otherwise, so that it never has
+		 * a queue for the high container's kernels to wait behind.
 		 */
-		unsigned cap = !cd->measured || high_recent ? 1 : yields ? INFLIGHT_HELD : RING;
+		unsigned cap = !cd->measured || high_active ? 1 : yields ? INFLIGHT_HELD : RING;
 		if (high && cd->count >= RING) {
 			vxpu_devcoord_high_mark(coord, now, cd->prev_high_ns, cd->estimate_ns);
 			cd->prev_high_ns = now;
@@ -553,7 +555,7 @@ void limiter_compute_enter(struct limiter_compute_ticket *t, CUstream stream, bo
 		}
 		while (!high && cd->count >= cap) {
 			wait_oldest(cd, dev, pct);
-			cap = high_recent ? 1 : yields ? INFLIGHT_HELD : RING;
+			cap = high_active ? 1 : yields ? INFLIGHT_HELD : RING;
 		}
 	}
 	rebase(cd, dev, now, pct);
@@ -565,13 +567,12 @@ void limiter_compute_enter(struct limiter_compute_ticket *t, CUstream stream, bo
 	pthread_mutex_unlock(&cd->lock);
 
 	/* The budget: wait while in debt (and, when held, for a gap). */
-	uint64_t waited_from = 0;
+	uint64_t waited_from = 0, gap_from = 0;
 	for (;;) {
 		now = mono_ns();
 		uint32_t seq = h ? atomic_load(&h->high_seq) : 0;
 		uint64_t high_last = h ? atomic_load(&h->high_last_ns) : 0;
-		high_active = yields &&
-		              vxpu_budget_high_active(high_last, now, VXPU_BUDGET_HIGH_WINDOW_NS);
+		high_active = yields && vxpu_budget_high_active(high_last, now, high_window(h));
 		pct = current_percent(dev, h ? priority : VXPU_PRIORITY_UNSET, high_active);
 		rate_change(shared, pct, now);
 		if (pct >= 100)
@@ -584,10 +585,23 @@ void limiter_compute_enter(struct limiter_compute_ticket *t, CUstream stream, bo
 		                                VXPU_BUDGET_GAP_MARGIN_NS);
 		if (wait == 0 && gap)
 			break;
+		/*
+		 * The floor is owed: a launch that the budget allows but that
+		 * found no gap for two of the high container's periods goes
+		 * anyway (its own estimate may be too large for any gap).
+		 */
+		if (wait == 0) {
+			uint64_t period = atomic_load(&h->high_period_ns);
+			if (!gap_from)
+				gap_from = now;
+			else if (now - gap_from >=
+			         2 * (period ? period : VXPU_BUDGET_HIGH_WINDOW_NS))
+				break;
+		}
 		if (!waited_from)
 			waited_from = now;
 		if (high_active) {
-			uint64_t deadline = high_last + VXPU_BUDGET_HIGH_WINDOW_NS;
+			uint64_t deadline = high_last + high_window(h);
 			if (wait && now + wait < deadline)
 				deadline = now + wait;
 			vxpu_devcoord_wait(coord, seq, now, deadline);

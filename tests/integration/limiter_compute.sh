@@ -13,6 +13,8 @@ source "$(dirname "$0")/lib.sh"
 
 LOOP="$BUILD/examples/busy_loop"
 LIB="$BUILD/libvxpu.so"
+# In a sanitizer build the program carries ASan, whose runtime must come first.
+PRELOAD="$(ldd "$LOOP" | awk '/libasan/ { printf "%s ", $3 }')$LIB"
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 unset VXPU_MEMORY_LIMIT VXPU_CORE_LIMIT CUDA_DEVICE_SM_LIMIT VXPU_PRIORITY CUDA_TASK_PRIORITY \
@@ -27,7 +29,7 @@ export LD_LIBRARY_PATH="$BUILD/sim${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 run() {
 	local limit=(VXPU_CORE_LIMIT="$3")
 	[ "$3" = none ] && limit=()
-	env VXPU_REGION="$WORK/$1.region" "${limit[@]}" LD_PRELOAD="$LIB" \
+	env VXPU_REGION="$WORK/$1.region" "${limit[@]}" LD_PRELOAD="$PRELOAD" \
 		"$LOOP" --device "$2" --kernel-us "$4" --seconds 4 --warmup-ms 1000 >"$WORK/$1.out" 2>&1
 }
 

@@ -56,14 +56,15 @@ low_window() {
 				if (t[i] >= hs + 1 && t[i] + 0.001 <= hstop - 0.01) { held += s[i]; nh++ }
 				if (t[i] >= hend + 0.5) { after += s[i]; na++ }
 			}
-			# the first 1 ms bin that starts 5 ms at >= 50 % busy each (held
-			# to the floor, the loop runs single 1 ms kernels 20 ms apart)
+			# the first busy 1 ms bin that starts 5 ms at >= 50 % busy on
+			# average (held to the floor, the loop runs single 1 ms kernels
+			# 20 ms apart: at most 20 % over 5 ms)
 			resume = -1
 			for (i = 0; i + 5 < n && resume < 0; i++) {
-				if (t[i] < hend) continue
-				ok = 1
-				for (j = i; j < i + 5; j++) if (s[j] < 50) ok = 0
-				if (ok) resume = (t[i] - hend) * 1000
+				if (t[i] < hend || s[i] < 50) continue
+				sum = 0
+				for (j = i; j < i + 5; j++) sum += s[j]
+				if (sum >= 5 * 50) resume = (t[i] - hend) * 1000
 			}
 			printf "%.2f %.2f %.1f\n", nh ? held / nh : -1, na ? after / na : -1, resume
 		}' "$WORK/$1.out"
