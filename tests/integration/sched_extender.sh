@@ -121,7 +121,8 @@ expect_exit 0 "$VXPU" scheduler --help && expect_output "POST /filter, /prioriti
 start_sched() {
 	local log=$1
 	shift
-	VXPU_LOG=info "$VXPU" scheduler --kubeconfig "$SCRATCH/kubeconfig" \
+	# The default ledger goes to a scratch home, not the machine's.
+	VXPU_LOG=info VXPU_HOME="$SCRATCH/home" "$VXPU" scheduler --kubeconfig "$SCRATCH/kubeconfig" \
 		--listen 127.0.0.1:0 "$@" 2>"$log" &
 	SCHED_PID=$!
 	PORT=""
@@ -168,6 +169,8 @@ for _ in $(seq 1 100); do
 	sleep 0.1
 done
 same "readyz after the caches synced" "$STATUS" 200
+same "the default ledger is the single-machine one" \
+	"$(grep -c "ledger=$SCRATCH/home/vxpu.db" "$SCRATCH/sched.log")" 1
 get "$EXT_URL/healthz"
 same "healthz" "$STATUS" 200
 get "http://127.0.0.1:$MET/readyz"
