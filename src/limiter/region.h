@@ -8,7 +8,7 @@
  *   - a header (magic, layout version, sizes, readiness flag);
  *   - per container device (index i = the device the environment calls
  *     VXPU_MEMORY_LIMIT_<i>): the memory limit, the device UUID once known,
- *     and space reserved for the compute budget;
+ *     and the compute limit and time budget (struct vxpu_region_compute);
  *   - fixed process slots that never move: pid, host pid, and per device the
  *     bytes the process has charged ("charge") and is about to charge
  *     ("reserve").
