@@ -149,6 +149,14 @@ static uint32_t device_limit(int dev)
 
 bool limiter_compute_refresh(uint64_t generation)
 {
+	static _Atomic int told;
+	if (atomic_load_explicit(&limiter.region.header->priority, memory_order_relaxed) !=
+	            VXPU_PRIORITY_UNSET &&
+	    !limiter.config.device_dir[0] && !atomic_exchange(&told, 1))
+		vxpu_log(VXPU_LOG_WARN,
+		         "a priority is set but VXPU_DEVICE_DIR is not: there is no coordination "
+		         "file to share it through, so it is not applied",
+		         "region", limiter.config.region_path, (char *)NULL);
 	bool on = container_priority() != VXPU_PRIORITY_UNSET;
 	for (unsigned d = 0; d < VXPU_REGION_MAX_DEVICES && !on; d++)
 		on = device_limit((int)d) != 0;

@@ -459,6 +459,60 @@ static void test_read_view(void **state)
 	vxpu_region_close(&a);
 }
 
+/* Compute fields: created from init, changed live, shown, reset per claim. */
+static void test_compute_fields(void **state)
+{
+	(void)state;
+	struct vxpu_region_init init;
+	vxpu_region_init_default(&init);
+	init.core_limit[2] = 30;
+	init.priority = VXPU_PRIORITY_LOW;
+	struct vxpu_region a, reader;
+	open_ok(&a, VXPU_REGION_OPEN_CREATE, &init);
+	assert_int_equal(atomic_load(&a.devices[2].core_limit), 30);
+	assert_int_equal(atomic_load(&a.header->priority), VXPU_PRIORITY_LOW);
+	assert_string_equal(vxpu_priority_name(VXPU_PRIORITY_LOW), "low");
+	assert_string_equal(vxpu_priority_name(VXPU_PRIORITY_UNSET), "none");
+
+	/* A live change bumps the generation (the limiter's cue) and the wake word. */
+	uint64_t gen = atomic_load(&a.header->limits_generation);
+	struct vxpu_region_compute *c = vxpu_region_compute(&a, 2);
+	uint32_t wake = atomic_load(&c->wake);
+	vxpu_region_set_core_limit(&a, 2, 60);
+	assert_int_equal(atomic_load(&a.devices[2].core_limit), 60);
+	assert_int_equal(atomic_load(&a.header->limits_generation), gen + 1);
+	assert_int_equal(atomic_load(&c->wake), wake + 1);
+	vxpu_region_set_priority(&a, VXPU_PRIORITY_HIGH);
+	assert_int_equal(atomic_load(&a.header->limits_generation), gen + 2);
+
+	/* The overlays sit in the reserved bytes: budget at device offset 40. */
+	assert_ptr_equal((char *)c, (char *)&a.devices[2] + 40);
+	atomic_store(&c->charged_ns, 1234);
+	atomic_store(&c->effective_limit, 5);
+	int slot = vxpu_region_claim(&a, 100, NULL);
+	struct vxpu_region_slot_compute *sc = vxpu_region_slot_compute(&a, (unsigned)slot);
+	assert_ptr_equal((char *)sc, (char *)&a.slots[slot] + 320);
+	atomic_store(&sc->used_ns[2], 999);
+
+	open_ok(&reader, VXPU_REGION_OPEN_READ, NULL);
+	struct vxpu_region_view *v = malloc(sizeof(*v));
+	vxpu_region_read(&reader, v);
+	assert_int_equal(v->priority, VXPU_PRIORITY_HIGH);
+	assert_true(v->device_count >= 3);
+	assert_int_equal(v->devices[2].core_limit, 60);
+	assert_int_equal(v->devices[2].effective_limit, 5);
+	assert_true(v->devices[2].charged_ns == 1234);
+	assert_true(v->processes[0].compute_ns[2] == 999);
+	free(v);
+	vxpu_region_close(&reader);
+
+	/* A new claim of the slot starts with no device time. */
+	vxpu_region_release(&a, (unsigned)slot);
+	slot = vxpu_region_claim(&a, 101, NULL);
+	assert_true(atomic_load(&vxpu_region_slot_compute(&a, (unsigned)slot)->used_ns[2]) == 0);
+	vxpu_region_close(&a);
+}
+
 static void test_anonymous_region(void **state)
 {
 	(void)state;
@@ -494,6 +548,7 @@ int main(void)
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_reclaim_pid_only_that_pid, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_host_pid_follows_generation, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_compute_fields, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_uuid_first_writer_wins, setup, teardown),
 	        cmocka_unit_test(test_uuid_text),
 	        cmocka_unit_test_setup_teardown(test_read_view, setup, teardown),
