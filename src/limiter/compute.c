@@ -276,6 +276,12 @@ static void bind(struct compute_device *cd, int dev, CUcontext ctx, int ordinal)
 	cd->conservative = true;
 	if (cd->ratio == 0)
 		cd->ratio = 1024;
+	if (limiter.config.core_timing_sync) {
+		mark_flag(dev, VXPU_COMPUTE_FLAG_UNMEASURED,
+		          "VXPU_CORE_TIMING=sync: every launch under the compute limit is "
+		          "synchronised (conservative mode)");
+		return;
+	}
 	bool ok = limiter.cuda.cuEventCreate && limiter.cuda.cuEventRecord &&
 	          limiter.cuda.cuEventQuery && limiter.cuda.cuEventElapsedTime &&
 	          limiter.cuda.cuStreamCreate &&

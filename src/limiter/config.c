@@ -22,6 +22,7 @@
 #define PRIORITY_ALIAS "CUDA_TASK_PRIORITY"
 #define FLOOR_NAME "VXPU_PRIORITY_FLOOR"
 #define DEVICE_DIR_NAME "VXPU_DEVICE_DIR"
+#define TIMING_NAME "VXPU_CORE_TIMING"
 #define DEFAULT_PRIORITY_FLOOR 5u
 
 /* The value of the first NAME=... in envp, or NULL. */
@@ -242,6 +243,10 @@ int vxpu_limiter_config_parse(char *const *envp, unsigned uid, struct vxpu_limit
 	const char *floor = env_find(envp, FLOOR_NAME);
 	if (floor && parse_percent(FLOOR_NAME, floor, &cfg->priority_floor, err, errlen) != 0)
 		return -1;
+	const char *timing = env_find(envp, TIMING_NAME);
+	if (timing && strcmp(timing, "events") != 0 && strcmp(timing, "sync") != 0)
+		return config_fail(err, errlen, TIMING_NAME, timing, "must be events or sync");
+	cfg->core_timing_sync = timing && strcmp(timing, "sync") == 0;
 	const char *devdir = env_find(envp, DEVICE_DIR_NAME);
 	if (devdir) {
 		if (devdir[0] != '/')

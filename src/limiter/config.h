@@ -11,7 +11,10 @@
  *   VXPU_PRIORITY_FLOOR        percent 1..100 a normal/low container keeps
  *                              while a high one is active (default 5)
  *   VXPU_DEVICE_DIR            absolute path of the per-device coordination
- *                              files (priority); unset: priority is local only
+ *                              files (priority); unset: priority is not applied
+ *   VXPU_CORE_TIMING           events (default) | sync: how device time is
+ *                              measured; sync is the conservative mode (each
+ *                              launch synchronised, host time charged)
  * HAMi-core aliases, accepted so existing deployments keep working:
  *   CUDA_DEVICE_MEMORY_LIMIT[_<i>]   = VXPU_MEMORY_LIMIT[_<i>]
  *   CUDA_DEVICE_MEMORY_SHARED_CACHE  = VXPU_REGION
@@ -61,6 +64,7 @@ struct vxpu_limiter_config {
 	uint32_t priority; /* enum vxpu_priority (region.h); 0 when unset */
 	uint32_t priority_floor;
 	char device_dir[VXPU_LIMITER_PATH_MAX]; /* "" when unset */
+	bool core_timing_sync;                  /* VXPU_CORE_TIMING=sync */
 };
 
 /*

@@ -8,7 +8,7 @@
 # With 100 us kernels the host must launch thousands of kernels a second; on
 # a machine too loaded to do that even without a limit (an unlimited run
 # beside them shows it), a share below the limit is the host's doing and
-# only the upper bound is judged.
+# only the upper bound is judged. Then the conservative mode, once.
 source "$(dirname "$0")/lib.sh"
 
 LOOP="$BUILD/examples/busy_loop"
@@ -20,8 +20,8 @@ trap 'rm -rf "$WORK"' EXIT
 unset VXPU_MEMORY_LIMIT VXPU_CORE_LIMIT CUDA_DEVICE_SM_LIMIT VXPU_PRIORITY CUDA_TASK_PRIORITY \
 	VXPU_DEVICE_DIR VXPU_REGION CUDA_DEVICE_MEMORY_SHARED_CACHE CUDA_VISIBLE_DEVICES VXPU_LOG
 for v in $(env | sed -n 's/^\(VXPU_CORE_LIMIT_[0-9]*\|VXPU_MEMORY_LIMIT_[0-9]*\)=.*/\1/p'); do unset "$v"; done
-# Thirteen devices, one per run.
-printf '{"devices": [%s]}\n' "$(printf '{},%.0s' $(seq 12)){}" >"$WORK/machine.json"
+# Fourteen devices, one per run.
+printf '{"devices": [%s]}\n' "$(printf '{},%.0s' $(seq 13)){}" >"$WORK/machine.json"
 export VXPU_SIM_CONFIG="$WORK/machine.json" VXPU_SIM_STATE="$WORK/sim.state"
 export LD_LIBRARY_PATH="$BUILD/sim${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
@@ -79,6 +79,18 @@ for c in "${pending[@]}"; do
 	FAILS=$((FAILS + 1))
 done
 PASSES=$((PASSES + ${#cases[@]} - ${#pending[@]}))
+
+# The conservative mode (VXPU_CORE_TIMING=sync, what the library falls back to
+# when timing events fail): never more than the limit, and said in the region.
+VXPU_CORE_TIMING=sync run sync 13 25 1000
+got=$(share sync)
+echo "conservative mode, limit 25 %: share ${got:-?} %"
+if awk -v a="$got" 'BEGIN { exit !(a != "" && a <= 27 && a >= 15) }'; then PASSES=$((PASSES + 1)); else
+	echo "FAIL: conservative mode share ${got:-?} % (want 15..27): $(cat "$WORK/sync.out")"
+	FAILS=$((FAILS + 1))
+fi
+expect_exit 0 "$VXPU" region show --json "$WORK/sync.region" || true
+expect_exit 0 jq -e '.devices[13].compute.flags | index("unmeasured")' <<<"$OUT" || true
 
 # The region records what was charged and that timing worked (no conservative mode).
 expect_exit 0 "$VXPU" region show --json "$WORK/c6.region" || true

@@ -207,6 +207,11 @@ static void test_compute_refusals(void **state)
 	expect_error(mixed, "disagree", NULL);
 	char *floor[] = {"VXPU_PRIORITY_FLOOR=0", NULL};
 	expect_error(floor, "VXPU_PRIORITY_FLOOR=\"0\"", NULL);
+	char *timing[] = {"VXPU_CORE_TIMING=fast", NULL};
+	expect_error(timing, "VXPU_CORE_TIMING=\"fast\"", "events or sync");
+	char *sync[] = {"VXPU_CORE_TIMING=sync", NULL};
+	assert_int_equal(parse(sync), 0);
+	assert_true(cfg.core_timing_sync);
 	char *dir[] = {"VXPU_DEVICE_DIR=devices", NULL};
 	expect_error(dir, "VXPU_DEVICE_DIR=\"devices\"", "absolute");
 }
