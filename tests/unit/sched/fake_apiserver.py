@@ -220,6 +220,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
     # -- plumbing --
     def send_json(self, code, body, extra=None):
         data = json.dumps(body).encode()
+        if getattr(self, "deferred", None) is not None:
+            # Encoded now (under the store lock, if held), written once the
+            # handler returned and released it: socket writes never hold up
+            # the other requests.
+            self.deferred.append((code, data, extra))
+            return
+        self.write_json(code, data, extra)
+
+    def write_json(self, code, data, extra=None):
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -261,6 +270,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
 
     def dispatch(self):
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+        streaming = self.command == "GET" and query.get("watch", [""])[0] in ("1", "true")
+        self.deferred = None if streaming else []
+        try:
+            return self.dispatch_now()
+        finally:
+            replies, self.deferred = self.deferred, None
+            for code, data, extra in replies or []:
+                self.write_json(code, data, extra)
+
+    def dispatch_now(self):
         url = urllib.parse.urlsplit(self.path)
         query = dict(urllib.parse.parse_qsl(url.query, keep_blank_values=True))
         path = url.path
