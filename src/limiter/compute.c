@@ -75,32 +75,32 @@ struct pending {
 	uint32_t percent;
 };
 
+/* Ordered by size, so the per-device state has no padding holes. */
 struct compute_device {
 	pthread_mutex_t lock;
-	bool bound;
-	bool conservative;
+	nvmlProcessUtilizationSample_t samples[SAMPLES];
+	struct pending ring[RING];
+	CUevent events[RING];
+	struct vxpu_devcoord coord;
 	CUcontext ctx;
-	int ordinal;
 	CUstream aux;
 	CUevent anchor;
+	nvmlDevice_t nvml;
 	uint64_t anchor_ns;
-	CUevent events[RING];
-	struct pending ring[RING];
-	unsigned head, count;
 	uint64_t last_end_ns;
 	uint64_t estimate_ns;
-	bool measured;
 	/* utilisation windows */
-	bool nvml_tried, nvml_ok;
-	nvmlDevice_t nvml;
 	uint64_t window_mono_ns, window_real_us, window_events_ns;
 	uint64_t window_raw_ns; /* the same before scaling */
-	uint32_t ratio;         /* utilisation / completion timing, in 1/1024, <= 1024 */
-	nvmlProcessUtilizationSample_t samples[SAMPLES];
-	/* priority */
+	uint64_t prev_high_ns;  /* priority: this process's previous high launch */
+	int ordinal;
+	unsigned head, count;
+	uint32_t ratio; /* utilisation / completion timing, in 1/1024, <= 1024 */
+	bool bound;
+	bool conservative;
+	bool measured;
+	bool nvml_tried, nvml_ok;
 	bool coord_tried;
-	struct vxpu_devcoord coord;
-	uint64_t prev_high_ns;
 };
 
 static struct compute_device devices[VXPU_REGION_MAX_DEVICES];
@@ -420,7 +420,7 @@ static void rebase(struct compute_device *cd, int dev, uint64_t now, uint32_t pe
 				uint64_t q = busy >= cd->window_raw_ns
 				                     ? 1024
 				                     : busy * 1024 / cd->window_raw_ns;
-				cd->ratio = (uint32_t)((cd->ratio * 3 + q) / 4);
+				cd->ratio = (uint32_t)(((uint64_t)cd->ratio * 3 + q) / 4);
 				if (cd->ratio < 16)
 					cd->ratio = 16;
 			}
