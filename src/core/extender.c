@@ -71,7 +71,8 @@ static int check_unique(const char **names, size_t count, const char *path, char
 		return 0;
 	/* kube-scheduler lists nodes in name order: then neighbours suffice. */
 	size_t ascending = 1;
-	while (ascending < count && strcmp(names[ascending - 1], names[ascending]) < 0)
+	while (ascending < count && names[ascending - 1] && names[ascending] &&
+	       strcmp(names[ascending - 1], names[ascending]) < 0)
 		ascending++;
 	if (ascending == count)
 		return 0;

@@ -134,7 +134,8 @@ static void running_add(struct vxpu_sched_ledger *l, const char *uid, int64_t st
 	if (!copy)
 		return;
 	memmove(l->running + i + 1, l->running + i, (l->nrunning - i) * sizeof(*l->running));
-	l->running[i] = (struct running){copy, start_ms};
+	l->running[i].uid = copy; /* owned by the set until running_remove/clear */
+	l->running[i].start_ms = start_ms;
 	l->nrunning++;
 }
 
@@ -317,14 +318,14 @@ static void timed_wait(struct vxpu_sched_ledger *l, unsigned ms)
 	pthread_cond_timedwait(&l->queue_cond, &l->queue_lock, &ts);
 }
 
-/* Runs one write with retries; false when it was given up. */
-static bool with_retries(struct vxpu_sched_ledger *l, const struct record *r, bool is_reconcile)
+/* Runs one write (r), or a reconciliation (r NULL), with retries; false
+ * when it was given up. */
+static bool with_retries(struct vxpu_sched_ledger *l, const struct record *r)
 {
 	char err[1024];
 	unsigned backoff = 1000;
 	for (int attempt = 1;; attempt++) {
-		int rc = is_reconcile ? reconcile(l, err, sizeof(err))
-		                      : write_record(l, r, err, sizeof(err));
+		int rc = r ? write_record(l, r, err, sizeof(err)) : reconcile(l, err, sizeof(err));
 		if (rc == 0)
 			return true;
 		pthread_mutex_lock(&l->queue_lock);
@@ -372,7 +373,7 @@ static void *writer_main(void *arg)
 		if (done)
 			return NULL;
 		if (r) {
-			if (!with_retries(l, r, false))
+			if (!with_retries(l, r))
 				vxpu_log(VXPU_LOG_ERROR, "ledger record dropped", "uid", r->uid,
 				         "kind", r->kind == RECORD_START ? "start" : "end",
 				         (char *)NULL);
@@ -386,7 +387,7 @@ static void *writer_main(void *arg)
 			bool stopping = l->stop;
 			pthread_mutex_unlock(&l->queue_lock);
 			if (!stopping)
-				with_retries(l, NULL, true);
+				with_retries(l, NULL);
 			next_reconcile = wall_ms() + l->opt.reconcile_ms;
 		} else if (want) {
 			pthread_mutex_lock(&l->queue_lock);
