@@ -104,6 +104,8 @@ struct compute_device {
 };
 
 static struct compute_device devices[VXPU_REGION_MAX_DEVICES];
+/* Set when a launch on the device went unmeasured (quiet_device). */
+static _Atomic int skipped[VXPU_REGION_MAX_DEVICES];
 /* Each device's coordination file once open (read without the device lock). */
 static _Atomic(struct vxpu_devcoord_header *) coord_headers[VXPU_REGION_MAX_DEVICES];
 static pthread_once_t devices_once = PTHREAD_ONCE_INIT;
@@ -530,9 +532,12 @@ void limiter_compute_enter(struct limiter_compute_ticket *t, CUstream stream, bo
 		return; /* the driver reports the error */
 	uint32_t limit = device_limit(dev);
 	uint32_t priority = container_priority();
-	if (limit == 0 && (priority == VXPU_PRIORITY_UNSET ||
-	                   (priority != VXPU_PRIORITY_HIGH && quiet_device(dev))))
+	if (limit == 0 && priority == VXPU_PRIORITY_UNSET)
 		return;
+	if (limit == 0 && priority != VXPU_PRIORITY_HIGH && quiet_device(dev)) {
+		atomic_store_explicit(&skipped[dev], 1, memory_order_relaxed);
+		return;
+	}
 	if (stream_capturing(stream, ptsz))
 		return; /* a captured launch runs later, as part of a graph launch */
 	pthread_once(&devices_once, devices_init);
@@ -572,6 +577,15 @@ void limiter_compute_enter(struct limiter_compute_ticket *t, CUstream stream, bo
 			cap = high_active ? 1 : yields ? INFLIGHT_HELD : RING;
 		}
 	}
+	/*
+	 * Measurement resumes after a pause (a normal/low container measures
+	 * nothing while no high container is around): the utilisation window
+	 * starts now, so the unmeasured time is not charged all at once.
+	 */
+	if (atomic_exchange_explicit(&skipped[dev], 0, memory_order_relaxed)) {
+		cd->window_mono_ns = 0;
+		cd->last_end_ns = 0;
+	}
 	rebase(cd, dev, now, pct);
 	if (high) {
 		vxpu_devcoord_high_mark(coord, now, cd->prev_high_ns, cd->estimate_ns);
@@ -601,15 +615,21 @@ void limiter_compute_enter(struct limiter_compute_ticket *t, CUstream stream, bo
 			break;
 		/*
 		 * The floor is owed: a launch that the budget allows but that
-		 * found no gap for two of the high container's periods goes
-		 * anyway (its own estimate may be too large for any gap).
+		 * found no gap for two of the high container's periods takes a
+		 * gap without the margin, and after four goes anyway (its own
+		 * estimate may be too large for any gap, or this host too slow to
+		 * wake up within one).
 		 */
 		if (wait == 0) {
 			uint64_t period = atomic_load(&h->high_period_ns);
+			if (!period)
+				period = VXPU_BUDGET_HIGH_WINDOW_NS;
 			if (!gap_from)
 				gap_from = now;
-			else if (now - gap_from >=
-			         2 * (period ? period : VXPU_BUDGET_HIGH_WINDOW_NS))
+			bool tight = vxpu_budget_gap_fits(now, high_last, period,
+			                                  atomic_load(&h->high_busy_ns),
+			                                  own_estimate, 0);
+			if ((now - gap_from >= 2 * period && tight) || now - gap_from >= 4 * period)
 				break;
 		}
 		if (!waited_from)
