@@ -73,7 +73,7 @@ uint32_t vxpu_budget_effective(uint32_t limit, uint32_t priority, bool high_acti
 
 uint64_t vxpu_budget_high_window(uint64_t period_ns)
 {
-	const uint64_t slack = 2ULL * 1000000ULL, most = 20ULL * 1000000ULL;
+	const uint64_t slack = 2ULL * 1000000ULL, most = 9ULL * 1000000ULL;
 	uint64_t w = period_ns > most ? most : period_ns + slack;
 	if (w < VXPU_BUDGET_HIGH_WINDOW_NS)
 		w = VXPU_BUDGET_HIGH_WINDOW_NS;

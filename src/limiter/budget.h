@@ -75,7 +75,8 @@ uint32_t vxpu_budget_effective(uint32_t limit, uint32_t priority, bool high_acti
 /*
  * How long after its last launch a high container counts as active: its
  * launch period (0: unknown) plus 2 ms for a late host wake-up, at least
- * VXPU_BUDGET_HIGH_WINDOW_NS and at most 20 ms.
+ * VXPU_BUDGET_HIGH_WINDOW_NS and at most 9 ms (so others resume within
+ * 10 ms of its last launch, wake-up aside).
  */
 uint64_t vxpu_budget_high_window(uint64_t period_ns);
 

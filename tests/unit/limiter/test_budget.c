@@ -104,11 +104,11 @@ static void test_high_activity_window(void **state)
 	assert_true(vxpu_budget_high_active(now - 7 * MS, now, 8 * MS));
 	assert_false(vxpu_budget_high_active(now - 8 * MS, now, 8 * MS));
 	assert_true(vxpu_budget_high_active(now + MS, now, 8 * MS));
-	/* The window follows the high container's rhythm, within 6..20 ms. */
+	/* The window follows the high container's rhythm, within 6..9 ms. */
 	assert_int_equal(vxpu_budget_high_window(0), 6 * MS);
 	assert_int_equal(vxpu_budget_high_window(2 * MS), 6 * MS);
 	assert_int_equal(vxpu_budget_high_window(5 * MS), 7 * MS);
-	assert_int_equal(vxpu_budget_high_window(50 * MS), 20 * MS);
+	assert_int_equal(vxpu_budget_high_window(50 * MS), 9 * MS);
 }
 
 static void test_occupancy(void **state)
