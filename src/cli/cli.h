@@ -28,6 +28,11 @@ struct vxpu_command {
 	const char *usage;   /* full text for `vxpu help NAME` / `vxpu NAME --help` */
 	/* argv[0] is the subcommand name; argv[argc] is NULL. */
 	int (*run)(int argc, char **argv);
+	/*
+	 * The command has parts with their own usage (`vxpu node monitor --help`):
+	 * main leaves --help to run() instead of printing `usage` itself.
+	 */
+	bool answers_help;
 };
 
 #define VXPU_REGISTER_COMMAND(var)                                                         \

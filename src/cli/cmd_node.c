@@ -1132,5 +1132,6 @@ static const struct vxpu_command node_command = {
                    "and its parts",
         .usage = node_usage,
         .run = node_run,
+        .answers_help = true,
 };
 VXPU_REGISTER_COMMAND(node_command);

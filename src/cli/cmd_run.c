@@ -159,7 +159,7 @@ static int parse_run_flags(int argc, char **argv, struct run_flags *f)
 			if (!v || vxpu_percent_parse(v, &f->cores, err, sizeof(err)) != 0)
 				return vxpu_cli_usage_error(RUN, "invalid --gpu-cores: %s", v ? err : "needs a value");
 		} else if ((v = take_value(argc, argv, &i, "--priority", &missing)) || missing) {
-			if (!v || (strcmp(v, "high") && strcmp(v, "normal") && strcmp(v, "low")))
+			if (!v || (strcmp(v, "high") != 0 && strcmp(v, "normal") != 0 && strcmp(v, "low") != 0))
 				return vxpu_cli_usage_error(RUN, "invalid --priority \"%s\" (use high, normal or low)",
 							    v ? v : "");
 			f->priority = v;

@@ -167,7 +167,7 @@ int main(int argc, char **argv)
 	const struct vxpu_command *cmd = command_find(name);
 	if (!cmd)
 		return vxpu_cli_usage_error(NULL, "unknown command \"%s\"", name);
-	if (cmd != &vxpu_cmd_help && vxpu_cli_wants_help(argc - 1, argv + 1))
+	if (cmd != &vxpu_cmd_help && !cmd->answers_help && vxpu_cli_wants_help(argc - 1, argv + 1))
 		return vxpu_cli_print_usage(cmd);
 	return cmd->run(argc - 1, argv + 1);
 }

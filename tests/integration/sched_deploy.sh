@@ -302,7 +302,7 @@ clusters: [{name: c, cluster: {server: "http://127.0.0.1:$API_PORT"}}]
 users: [{name: u, user: {token: t}}]
 EOF
 VXPU_LOG=info "$VXPU" scheduler --kubeconfig "$SCRATCH/kubeconfig" --listen 127.0.0.1:0 \
-	--lease-namespace vxpu-system 2>"$SCRATCH/sched.log" &
+	--lease-namespace vxpu-system --no-ledger 2>"$SCRATCH/sched.log" &
 SCHED_PID=$!
 PORT=""
 for _ in $(seq 1 100); do
