@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # tests/gpu/run.sh [--build DIR] [--driver-dir DIR] - libvxpu against a real
 # NVIDIA driver: the allocation tests of tests/integration/limiter_*.sh (the
-# same probe program, built here against the machine's libcuda.so.1) and a
-# PyTorch workload under a 4 GiB limit. Not part of CTest: it needs a GPU.
+# same probe program, built here against the machine's libcuda.so.1), a
+# PyTorch workload under a 4 GiB limit, and PyTorch matmul throughput at
+# compute limits 100/50/25 % plus the priority pair (tests/gpu/torch_compute.py).
+# Not part of CTest: it needs a GPU.
 #
 #   --build DIR       the vxpu build holding libvxpu.so (default: build/;
 #                     built with `make build` when missing)
@@ -191,6 +193,64 @@ else
 	echo "$out" | sed 's/^/      /'
 	check "pytorch: 4 GiB limit held, out-of-memory raised, mem_get_info total = 4 GiB" \
 		has_line "$out" "torch: ok"
+fi
+
+# 9. Compute shares (issue: libvxpu part 2): a PyTorch matmul loop alone
+#    and at VXPU_CORE_LIMIT 50 and 25; throughput ratio to the unlimited run
+#    and the utilisation NVML reports meanwhile. Then the priority pair: a
+#    high-priority latency loop (a matmul every 5 ms) alone and beside a
+#    saturating low-priority loop, whose share must stay >= the 5 % floor.
+if [ -n "$DRIVER_DIR" ]; then
+	echo "skip  pytorch compute (simulated driver)"
+elif ! python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
+	echo "skip  pytorch compute (python3 with a CUDA-enabled torch is not installed)"
+else
+	TORCH_COMPUTE="$ROOT/tests/gpu/torch_compute.py"
+	# nvml_util FILE: mean of the utilisation samples nvidia-smi wrote
+	nvml_util() { awk '$1 ~ /^[0-9]+$/ { s += $1; n++ } END { printf "%.0f", n ? s / n : -1 }' "$1"; }
+	compute_run() { # compute_run NAME LIMIT|none : prints iters_per_s, NVML mean utilisation
+		local name=$1 limit=$2 env_limit=()
+		[ "$limit" != none ] && env_limit=(VXPU_CORE_LIMIT="$limit")
+		nvidia-smi --query-gpu=utilization.gpu --format=csv,noheader,nounits -i 0 -lms 200 \
+			>"$WORK/$name.util" 2>/dev/null &
+		local smi=$!
+		env LD_PRELOAD="$LIB" VXPU_REGION="$WORK/$name" "${env_limit[@]}" \
+			python3 "$TORCH_COMPUTE" throughput 8 >"$WORK/$name.out" 2>&1 || true
+		kill "$smi" 2>/dev/null || true
+		wait "$smi" 2>/dev/null || true
+		echo "$(sed -n 's/.*iters_per_s=\([0-9.]*\).*/\1/p' "$WORK/$name.out") $(nvml_util "$WORK/$name.util")"
+	}
+	read -r full full_util <<<"$(compute_run c-100 none)"
+	echo "      unlimited: ${full:-?} matmuls/s, NVML utilisation ${full_util} %"
+	for pct in 50 25; do
+		read -r got util <<<"$(compute_run "c-$pct" "$pct")"
+		ratio=$(awk -v g="${got:-0}" -v f="${full:-0}" 'BEGIN { printf "%.3f", f > 0 ? g / f : -1 }')
+		echo "      limit $pct %: ${got:-?} matmuls/s = ${ratio} of unlimited, NVML utilisation ${util} %"
+		check "pytorch compute at $pct %: throughput ratio $ratio within 0.05 of $((pct))/100" \
+			awk -v r="$ratio" -v p="$pct" 'BEGIN { exit !(r > 0 && r >= p / 100 - 0.05 && r <= p / 100 + 0.05) }'
+	done
+
+	export VXPU_DEVICE_DIR="$WORK/devices"
+	env LD_PRELOAD="$LIB" VXPU_REGION="$WORK/p-alone" VXPU_PRIORITY=high \
+		python3 "$TORCH_COMPUTE" latency 6 5 >"$WORK/p-alone.out" 2>&1 || true
+	env LD_PRELOAD="$LIB" VXPU_REGION="$WORK/p-low" VXPU_PRIORITY=low \
+		python3 "$TORCH_COMPUTE" throughput 10 >"$WORK/p-low.out" 2>&1 &
+	low=$!
+	sleep 3
+	env LD_PRELOAD="$LIB" VXPU_REGION="$WORK/p-high" VXPU_PRIORITY=high \
+		python3 "$TORCH_COMPUTE" latency 6 5 >"$WORK/p-high.out" 2>&1 || true
+	wait "$low" || true
+	unset VXPU_DEVICE_DIR
+	alone=$(sed -n 's/.*p99_ms=\([0-9.]*\).*/\1/p' "$WORK/p-alone.out")
+	beside=$(sed -n 's/.*p99_ms=\([0-9.]*\).*/\1/p' "$WORK/p-high.out")
+	low_rate=$(sed -n 's/.*iters_per_s=\([0-9.]*\).*/\1/p' "$WORK/p-low.out")
+	low_share=$(awk -v g="${low_rate:-0}" -v f="${full:-0}" 'BEGIN { printf "%.3f", f > 0 ? g / f : -1 }')
+	echo "      priority: high p99 ${alone:-?} ms alone, ${beside:-?} ms beside the low loop;" \
+		"low loop ${low_share} of unlimited over its 10 s (high active for 6 s of them)"
+	check "priority: high p99 beside the low loop <= 1.2 x alone" \
+		awk -v a="${alone:-0}" -v b="${beside:-0}" 'BEGIN { exit !(a > 0 && b > 0 && b <= 1.2 * a) }'
+	check "priority: the low loop progressed (>= the 5 % floor)" \
+		awk -v s="$low_share" 'BEGIN { exit !(s >= 0.05) }'
 fi
 
 echo "gpu: $PASSES passed, $FAILS failed"
