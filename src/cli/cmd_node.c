@@ -546,25 +546,6 @@ static void plugin_down(struct node_output *o, unsigned k)
 	vxpu_dp_stop(p);
 }
 
-/* "--name VALUE" / "--name=VALUE" at argv[*i]: the value, else NULL. */
-static const char *flag_value(int argc, char **argv, int *i, const char *name, bool *matched)
-{
-	size_t n = strlen(name);
-	*matched = false;
-	if (strncmp(argv[*i], name, n) != 0)
-		return NULL;
-	if (argv[*i][n] == '=') {
-		*matched = true;
-		return argv[*i] + n + 1;
-	}
-	if (argv[*i][n] != '\0')
-		return NULL;
-	*matched = true;
-	if (*i + 1 >= argc)
-		return NULL;
-	return argv[++*i];
-}
-
 /* --heartbeat etc.: a health duration (ms, s, m, h) within [min_ns, max_ns]. */
 static int parse_bounded(const char *value, uint64_t min_ns, uint64_t max_ns, const char *range,
                          uint64_t *out, char *why, size_t whylen)
@@ -596,7 +577,7 @@ static int plugin_flag(int argc, char **argv, int *i, struct plugin_flags *pf)
 	const char *value = NULL;
 	for (int k = 0; k < 9 && which < 0; k++) {
 		bool matched;
-		value = flag_value(argc, argv, i, names[k], &matched);
+		value = vxpu_cli_flag_value(argc, argv, i, names[k], &matched);
 		if (matched)
 			which = k;
 	}
@@ -795,7 +776,7 @@ static int node_health(int argc, char **argv, enum node_mode mode)
 		const char *value = NULL;
 		for (int k = 0; k < 5 && which < 0; k++) {
 			bool matched;
-			value = flag_value(argc, argv, &i, names[k], &matched);
+			value = vxpu_cli_flag_value(argc, argv, &i, names[k], &matched);
 			if (matched)
 				which = k;
 		}
@@ -1072,7 +1053,7 @@ static int node_host_pids(int argc, char **argv)
 		const char *value = NULL;
 		for (int k = 0; k < 3 && which < 0; k++) {
 			bool matched;
-			value = flag_value(argc, argv, &i, names[k], &matched);
+			value = vxpu_cli_flag_value(argc, argv, &i, names[k], &matched);
 			if (matched)
 				which = k;
 		}

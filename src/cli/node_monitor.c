@@ -64,26 +64,6 @@ void vxpu_node_monitor_flags_default(struct vxpu_node_monitor_flags *f)
 	vxpu_watchdog_policy_default(&f->watchdog);
 }
 
-/* "--name value" / "--name=value" at argv[*i]; *matched when the name is
- * this flag; the value, or NULL when missing. */
-static const char *flag_value(int argc, char **argv, int *i, const char *name, bool *matched)
-{
-	size_t n = strlen(name);
-	*matched = false;
-	if (strncmp(argv[*i], name, n) != 0)
-		return NULL;
-	if (argv[*i][n] == '=') {
-		*matched = true;
-		return argv[*i] + n + 1;
-	}
-	if (argv[*i][n] != '\0')
-		return NULL;
-	*matched = true;
-	if (*i + 1 >= argc)
-		return NULL;
-	return argv[++*i];
-}
-
 static int parse_duration(const char *cmd, const char *flag, const char *value, uint64_t min_ns,
                           uint64_t max_ns, const char *range, uint64_t *out)
 {
@@ -127,7 +107,7 @@ int vxpu_node_monitor_flag(const char *cmd, int argc, char **argv, int i,
 	const char *value = NULL;
 	for (int k = 0; k < 7 && which < 0; k++) {
 		bool matched;
-		value = flag_value(argc, argv, &at, names[k], &matched);
+		value = vxpu_cli_flag_value(argc, argv, &at, names[k], &matched);
 		if (matched)
 			which = k;
 	}
@@ -231,7 +211,7 @@ int vxpu_node_monitor_command(int argc, char **argv)
 			continue;
 		}
 		bool matched;
-		const char *value = flag_value(argc, argv, &i, "--duration", &matched);
+		const char *value = vxpu_cli_flag_value(argc, argv, &i, "--duration", &matched);
 		if (matched) {
 			if (!value || !*value)
 				return vxpu_cli_usage_error(cmd, "flag --duration needs a value");
@@ -240,7 +220,7 @@ int vxpu_node_monitor_command(int argc, char **argv)
 				return VXPU_EXIT_USAGE;
 			continue;
 		}
-		value = flag_value(argc, argv, &i, "--node", &matched);
+		value = vxpu_cli_flag_value(argc, argv, &i, "--node", &matched);
 		if (matched) {
 			if (!value || !*value || strlen(value) >= VXPU_MONITOR_NAME_MAX)
 				return vxpu_cli_usage_error(cmd, "invalid --node \"%s\"",
