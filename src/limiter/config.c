@@ -57,57 +57,37 @@ static int parse_limit(const char *name, const char *value, uint64_t *bytes, cha
 	return 0;
 }
 
-/*
- * Reads NAME and its ALIAS (either may be absent). Both set to different
- * values is a refusal. Returns 1 when a value was found, 0 when neither is
- * set, -1 on a refusal.
- */
-static int parse_limit_pair(char *const *envp, const char *name, const char *alias, uint64_t *bytes,
-                            char *err, size_t errlen)
-{
-	const char *v = env_find(envp, name);
-	const char *a = env_find(envp, alias);
-	uint64_t vb = 0, ab = 0;
-	if (v && parse_limit(name, v, &vb, err, errlen) != 0)
-		return -1;
-	if (a && parse_limit(alias, a, &ab, err, errlen) != 0)
-		return -1;
-	if (v && a && vb != ab) {
-		if (err && errlen)
-			snprintf(err, errlen, "%s=\"%s\" and %s=\"%s\" disagree (set one of them)",
-			         name, v, alias, a);
-		return -1;
-	}
-	if (!v && !a)
-		return 0;
-	*bytes = v ? vb : ab;
-	return 1;
-}
-
 /* Parses a percentage 1..100 (core/percent.h). */
-static int parse_percent(const char *name, const char *value, uint32_t *pct, char *err,
+static int parse_percent(const char *name, const char *value, uint64_t *pct, char *err,
                          size_t errlen)
 {
 	char why[192];
 	int v = 0;
 	if (vxpu_percent_parse(value, &v, why, sizeof(why)) != 0)
 		return config_fail(err, errlen, name, value, why);
-	*pct = (uint32_t)v;
+	*pct = (uint64_t)v;
 	return 0;
 }
 
-/* The percent twin of parse_limit_pair (same return convention). */
-static int parse_percent_pair(char *const *envp, const char *name, const char *alias, uint32_t *pct,
-                              char *err, size_t errlen)
+typedef int (*value_parser)(const char *name, const char *value, uint64_t *out, char *err,
+                            size_t errlen);
+
+/*
+ * Reads NAME and its ALIAS (either may be absent) with `parse`. Both set to
+ * different values is a refusal. Returns 1 when a value was found (in *out),
+ * 0 when neither is set (*out untouched), -1 on a refusal.
+ */
+static int parse_pair(char *const *envp, const char *name, const char *alias, value_parser parse,
+                      uint64_t *out, char *err, size_t errlen)
 {
 	const char *v = env_find(envp, name);
 	const char *a = env_find(envp, alias);
-	uint32_t vp = 0, ap = 0;
-	if (v && parse_percent(name, v, &vp, err, errlen) != 0)
+	uint64_t vv = 0, av = 0;
+	if (v && parse(name, v, &vv, err, errlen) != 0)
 		return -1;
-	if (a && parse_percent(alias, a, &ap, err, errlen) != 0)
+	if (a && parse(alias, a, &av, err, errlen) != 0)
 		return -1;
-	if (v && a && vp != ap) {
+	if (v && a && vv != av) {
 		if (err && errlen)
 			snprintf(err, errlen, "%s=\"%s\" and %s=\"%s\" disagree (set one of them)",
 			         name, v, alias, a);
@@ -115,7 +95,7 @@ static int parse_percent_pair(char *const *envp, const char *name, const char *a
 	}
 	if (!v && !a)
 		return 0;
-	*pct = v ? vp : ap;
+	*out = v ? vv : av;
 	return 1;
 }
 
@@ -199,7 +179,7 @@ int vxpu_limiter_config_parse(char *const *envp, unsigned uid, struct vxpu_limit
 		return -1;
 
 	uint64_t all = VXPU_REGION_UNLIMITED;
-	int found = parse_limit_pair(envp, LIMIT_NAME, LIMIT_ALIAS, &all, err, errlen);
+	int found = parse_pair(envp, LIMIT_NAME, LIMIT_ALIAS, parse_limit, &all, err, errlen);
 	if (found < 0)
 		return -1;
 	for (unsigned d = 0; d < VXPU_REGION_MAX_DEVICES; d++) {
@@ -212,7 +192,7 @@ int vxpu_limiter_config_parse(char *const *envp, unsigned uid, struct vxpu_limit
 		snprintf(name, sizeof(name), "%s_%u", LIMIT_NAME, d);
 		snprintf(alias, sizeof(alias), "%s_%u", LIMIT_ALIAS, d);
 		uint64_t bytes = 0;
-		int got = parse_limit_pair(envp, name, alias, &bytes, err, errlen);
+		int got = parse_pair(envp, name, alias, parse_limit, &bytes, err, errlen);
 		if (got < 0)
 			return -1;
 		if (got == 1) {
@@ -222,18 +202,18 @@ int vxpu_limiter_config_parse(char *const *envp, unsigned uid, struct vxpu_limit
 		}
 	}
 
-	uint32_t core_all = 0;
-	int core_found = parse_percent_pair(envp, CORE_NAME, CORE_ALIAS, &core_all, err, errlen);
+	uint64_t core_all = 0;
+	int core_found = parse_pair(envp, CORE_NAME, CORE_ALIAS, parse_percent, &core_all, err, errlen);
 	if (core_found < 0)
 		return -1;
 	for (unsigned d = 0; d < VXPU_REGION_MAX_DEVICES; d++) {
 		char name[48], alias[48];
 		snprintf(name, sizeof(name), "%s_%u", CORE_NAME, d);
 		snprintf(alias, sizeof(alias), "%s_%u", CORE_ALIAS, d);
-		uint32_t pct = core_all;
-		if (parse_percent_pair(envp, name, alias, &pct, err, errlen) < 0)
+		uint64_t pct = core_all;
+		if (parse_pair(envp, name, alias, parse_percent, &pct, err, errlen) < 0)
 			return -1;
-		cfg->core_limit[d] = pct;
+		cfg->core_limit[d] = (uint32_t)pct;
 		if (pct != 0)
 			cfg->any_core_limit = true;
 	}
@@ -241,8 +221,11 @@ int vxpu_limiter_config_parse(char *const *envp, unsigned uid, struct vxpu_limit
 		return -1;
 	cfg->priority_floor = DEFAULT_PRIORITY_FLOOR;
 	const char *floor = env_find(envp, FLOOR_NAME);
-	if (floor && parse_percent(FLOOR_NAME, floor, &cfg->priority_floor, err, errlen) != 0)
+	uint64_t floor_pct = 0;
+	if (floor && parse_percent(FLOOR_NAME, floor, &floor_pct, err, errlen) != 0)
 		return -1;
+	if (floor)
+		cfg->priority_floor = (uint32_t)floor_pct;
 	const char *timing = env_find(envp, TIMING_NAME);
 	if (timing && strcmp(timing, "events") != 0 && strcmp(timing, "sync") != 0)
 		return config_fail(err, errlen, TIMING_NAME, timing, "must be events or sync");
