@@ -248,22 +248,36 @@ static int region_show(int argc, char **argv)
 	return rc;
 }
 
+/*
+ * "VALUE" (every device: *device = -1) or "I=VALUE" (device I) of FLAG;
+ * *rest is the VALUE part. Returns VXPU_EXIT_OK or a usage error.
+ */
+static int split_device_prefix(const char *flag, const char *value, int *device,
+                               const char **rest)
+{
+	*device = -1;
+	*rest = value;
+	const char *eq = strchr(value, '=');
+	if (!eq)
+		return VXPU_EXIT_OK;
+	char *end;
+	long d = strtol(value, &end, 10);
+	if (end != eq || end == value || d < 0 || d >= (long)VXPU_REGION_MAX_DEVICES)
+		return vxpu_cli_usage_error("region", "%s \"%s\": the device must be 0..%u", flag,
+		                            value, VXPU_REGION_MAX_DEVICES - 1);
+	*device = (int)d;
+	*rest = eq + 1;
+	return VXPU_EXIT_OK;
+}
+
 /* "SIZE" (every device) or "I=SIZE" (device I); a bare number is MiB. */
 static int parse_limit_flag(const char *value, struct vxpu_region_init *init)
 {
-	const char *size = value;
-	int device = -1;
-	const char *eq = strchr(value, '=');
-	if (eq) {
-		char *end;
-		long d = strtol(value, &end, 10);
-		if (end != eq || end == value || d < 0 || d >= (long)VXPU_REGION_MAX_DEVICES)
-			return vxpu_cli_usage_error("region",
-			                            "--limit \"%s\": the device must be 0..%u",
-			                            value, VXPU_REGION_MAX_DEVICES - 1);
-		device = (int)d;
-		size = eq + 1;
-	}
+	const char *size;
+	int device;
+	int rc = split_device_prefix("--limit", value, &device, &size);
+	if (rc != VXPU_EXIT_OK)
+		return rc;
 	uint64_t bytes;
 	char why[192];
 	if (vxpu_size_parse(size, VXPU_SIZE_BARE_MIB, &bytes, why, sizeof(why)) != 0)
@@ -280,19 +294,11 @@ static int parse_limit_flag(const char *value, struct vxpu_region_init *init)
 /* "PCT" (every device) or "I=PCT" (device I) into core[]. */
 static int parse_core_flag(const char *value, uint32_t core[VXPU_REGION_MAX_DEVICES])
 {
-	const char *pct_text = value;
-	int device = -1;
-	const char *eq = strchr(value, '=');
-	if (eq) {
-		char *end;
-		long d = strtol(value, &end, 10);
-		if (end != eq || end == value || d < 0 || d >= (long)VXPU_REGION_MAX_DEVICES)
-			return vxpu_cli_usage_error("region",
-			                            "--core \"%s\": the device must be 0..%u",
-			                            value, VXPU_REGION_MAX_DEVICES - 1);
-		device = (int)d;
-		pct_text = eq + 1;
-	}
+	const char *pct_text;
+	int device;
+	int rc = split_device_prefix("--core", value, &device, &pct_text);
+	if (rc != VXPU_EXIT_OK)
+		return rc;
 	int pct;
 	char why[192];
 	if (vxpu_percent_parse(pct_text, &pct, why, sizeof(why)) != 0)
