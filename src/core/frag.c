@@ -2,12 +2,11 @@
  * frag.c - the fragmentation measure and the learned shape distribution
  * (see frag.h for the definitions).
  *
- * Distribution: the tracked shapes live in a flat array searched linearly
- * (a scheduler sees tens to hundreds of distinct shapes; max_tracked bounds
- * the worst case). Exponential decay is applied lazily: instead of scaling
- * every weight down at each observation, the increment grows by 2^(1/h) per
- * observation, and all weights are rescaled together before the increment
- * could overflow. Relative weights - all that matters - are identical.
+ * Distribution: the counting (lazy exponential decay, eviction of the
+ * lightest, ranking, drift since the last compile) is the shared decayed
+ * counter of decay_counter.h, over heap storage of max_tracked entries keyed
+ * by the canonical shape (memory zeroed unless it is checked, the model mask
+ * zeroed when any model will do) and ordered by shape_cmp.
  *
  * Compiled set: the shapes kept for evaluation are stored sorted by
  * dev_milli, so that F(node) is one merge walk over the node's idle
@@ -16,26 +15,16 @@
  * idle list. Shapes without devices contribute p * idle whatever the node,
  * so they are folded into one constant.
  *
- * Drift: each tracked shape remembers its share of the weight at the last
- * compile; the drift is half the sum of |share now - share then|, the total
- * variation distance over the tracked shapes (a shape evicted since takes
- * its old share with it, which can only understate the drift).
- *
  * Invariants: probabilities of the compiled set sum to 1 (or the set is
  * empty); ties in the ranking are broken by the shape's fields, never by
  * insertion order, so the same counts always compile to the same set.
  */
 #include "core/frag.h"
 
-#include <math.h>
+#include "core/decay_counter.h"
+
 #include <stdlib.h>
 #include <string.h>
-
-struct tracked_shape {
-	struct vxpu_frag_shape shape;
-	double weight;
-	double share_at_compile; /* its share of the weight at the last compile */
-};
 
 struct compiled_shape {
 	uint32_t cpu_milli;
@@ -49,11 +38,9 @@ struct compiled_shape {
 
 struct vxpu_frag_dist {
 	struct vxpu_frag_dist_config cfg;
-	struct tracked_shape *tracked;
-	size_t tracked_len;
-	double increment; /* weight of the next observation (lazy decay) */
-	double growth;    /* increment multiplier per observation */
-	uint64_t observations;
+	struct vxpu_decay_counter counter;
+	struct vxpu_decay_slot *slots; /* counter storage: max_tracked each */
+	struct vxpu_frag_shape *tracked;
 	uint64_t version;
 	/* Evaluated set: device shapes sorted by dev_milli; no-device mass. */
 	struct compiled_shape *compiled;
@@ -73,16 +60,10 @@ static bool shape_valid(const struct vxpu_frag_shape *s)
 	return s->dev_milli >= 1 && s->dev_milli <= VXPU_FRAG_DEVICE_MILLI;
 }
 
-static bool shape_equal(const struct vxpu_frag_shape *a, const struct vxpu_frag_shape *b)
-{
-	return a->cpu_milli == b->cpu_milli && a->mem_mib == b->mem_mib &&
-	       a->dev_count == b->dev_count && a->dev_milli == b->dev_milli &&
-	       a->any_model == b->any_model && (a->any_model || a->model_mask == b->model_mask);
-}
-
 /* A total order on shapes, used to break weight ties deterministically. */
-static int shape_cmp(const struct vxpu_frag_shape *a, const struct vxpu_frag_shape *b)
+static int shape_cmp(const void *pa, const void *pb)
 {
+	const struct vxpu_frag_shape *a = pa, *b = pb;
 #define CMP_FIELD(f)                                                                               \
 	if (a->f != b->f)                                                                          \
 		return a->f < b->f ? -1 : 1;
@@ -98,7 +79,8 @@ static int shape_cmp(const struct vxpu_frag_shape *a, const struct vxpu_frag_sha
 
 struct vxpu_frag_dist *vxpu_frag_dist_new(const struct vxpu_frag_dist_config *cfg)
 {
-	if (!cfg || !(cfg->coverage > 0.0 && cfg->coverage <= 1.0) || !(cfg->half_life >= 0.0))
+	/* The half-life is checked by the counter. */
+	if (!cfg || !(cfg->coverage > 0.0 && cfg->coverage <= 1.0))
 		return NULL;
 	struct vxpu_frag_dist *d = calloc(1, sizeof(*d));
 	if (!d)
@@ -108,13 +90,14 @@ struct vxpu_frag_dist *vxpu_frag_dist_new(const struct vxpu_frag_dist_config *cf
 		d->cfg.max_shapes = 64;
 	if (d->cfg.max_tracked == 0)
 		d->cfg.max_tracked = 1024;
+	d->slots = calloc(d->cfg.max_tracked, sizeof(*d->slots));
 	d->tracked = calloc(d->cfg.max_tracked, sizeof(*d->tracked));
-	if (!d->tracked) {
-		free(d);
+	if (!d->slots || !d->tracked ||
+	    vxpu_decay_counter_init(&d->counter, sizeof(*d->tracked), d->cfg.max_tracked,
+	                            cfg->half_life, shape_cmp) != 0) {
+		vxpu_frag_dist_free(d);
 		return NULL;
 	}
-	d->increment = 1.0;
-	d->growth = cfg->half_life > 0.0 ? exp2(1.0 / cfg->half_life) : 1.0;
 	return d;
 }
 
@@ -122,71 +105,28 @@ void vxpu_frag_dist_free(struct vxpu_frag_dist *d)
 {
 	if (!d)
 		return;
+	free(d->slots);
 	free(d->tracked);
 	free(d->compiled);
 	free(d->ranked);
 	free(d);
 }
 
-/* Keeps weights finite under lazy decay: rescale everything together. */
-static void rescale(struct vxpu_frag_dist *d)
-{
-	const double scale = 1.0 / d->increment;
-	for (size_t i = 0; i < d->tracked_len; i++)
-		d->tracked[i].weight *= scale;
-	d->increment = 1.0;
-}
-
 int vxpu_frag_dist_observe(struct vxpu_frag_dist *d, const struct vxpu_frag_shape *s)
 {
 	if (!shape_valid(s))
 		return -1;
-	struct vxpu_frag_shape key = *s;
-	if (!d->cfg.check_memory)
-		key.mem_mib = 0; /* memory is not part of the measure: do not split shapes by it */
-	if (key.any_model)
-		key.model_mask = 0;
-	const double weight = d->increment;
-
-	size_t found = d->tracked_len;
-	for (size_t i = 0; i < d->tracked_len; i++) {
-		if (shape_equal(&d->tracked[i].shape, &key)) {
-			found = i;
-			break;
-		}
-	}
-	if (found == d->tracked_len) {
-		if (d->tracked_len < d->cfg.max_tracked) {
-			d->tracked_len++;
-		} else {
-			/* Evict the lightest (ties: the greatest shape, a stable choice). */
-			found = 0;
-			for (size_t i = 1; i < d->tracked_len; i++) {
-				const struct tracked_shape *a = &d->tracked[i],
-				                           *b = &d->tracked[found];
-				if (a->weight < b->weight ||
-				    (a->weight == b->weight && shape_cmp(&a->shape, &b->shape) > 0))
-					found = i;
-			}
-		}
-		d->tracked[found].shape = key;
-		d->tracked[found].weight = 0.0;
-		d->tracked[found].share_at_compile = 0.0;
-	}
-	d->tracked[found].weight += weight;
-	d->observations++;
-	d->increment *= d->growth;
-	if (d->increment > 1e200)
-		rescale(d);
+	struct vxpu_frag_shape key;
+	memset(&key, 0, sizeof(key)); /* padding too: the counter compares bytes */
+	key.cpu_milli = s->cpu_milli;
+	/* Memory is not part of the measure unless checked: do not split shapes by it. */
+	key.mem_mib = d->cfg.check_memory ? s->mem_mib : 0;
+	key.dev_count = s->dev_count;
+	key.dev_milli = s->dev_milli;
+	key.any_model = s->any_model;
+	key.model_mask = s->any_model ? 0 : s->model_mask;
+	vxpu_decay_counter_add(&d->counter, d->slots, d->tracked, &key);
 	return 0;
-}
-
-static int ranked_cmp(const void *pa, const void *pb)
-{
-	const struct tracked_shape *a = pa, *b = pb;
-	if (a->weight != b->weight)
-		return a->weight > b->weight ? -1 : 1;
-	return shape_cmp(&a->shape, &b->shape);
 }
 
 static int milli_cmp(const void *pa, const void *pb)
@@ -212,8 +152,8 @@ static void compile_one(struct compiled_shape *c, const struct vxpu_frag_shape *
 
 int vxpu_frag_dist_compile(struct vxpu_frag_dist *d)
 {
-	size_t n = d->tracked_len;
-	struct tracked_shape *order = malloc((n ? n : 1) * sizeof(*order));
+	const size_t n = d->counter.len;
+	size_t *order = malloc((n ? n : 1) * sizeof(*order));
 	struct compiled_shape *compiled = malloc((n ? n : 1) * sizeof(*compiled));
 	struct compiled_shape *ranked = malloc((n ? n : 1) * sizeof(*ranked));
 	if (!order || !compiled || !ranked) {
@@ -222,34 +162,28 @@ int vxpu_frag_dist_compile(struct vxpu_frag_dist *d)
 		free(ranked);
 		return -1;
 	}
-	memcpy(order, d->tracked, n * sizeof(*order));
-	qsort(order, n, sizeof(*order), ranked_cmp);
-
-	double total = 0.0;
-	for (size_t i = 0; i < n; i++)
-		total += order[i].weight;
+	const double total = vxpu_decay_counter_snapshot(&d->counter, d->slots, d->tracked, order);
 	size_t keep = 0;
 	double kept = 0.0;
-	while (keep < n && keep < d->cfg.max_shapes && order[keep].weight > 0.0 &&
+	while (keep < n && keep < d->cfg.max_shapes && d->slots[order[keep]].weight > 0.0 &&
 	       kept < d->cfg.coverage * total * (1.0 - 1e-12)) {
-		kept += order[keep].weight;
+		kept += d->slots[order[keep]].weight;
 		keep++;
 	}
 
 	size_t dev_len = 0;
 	double no_device = 0.0;
 	for (size_t i = 0; i < keep; i++) {
-		const double prob = order[i].weight / kept;
-		compile_one(&ranked[i], &order[i].shape, prob);
-		if (order[i].shape.dev_count == 0)
+		const struct vxpu_frag_shape *shape = &d->tracked[order[i]];
+		const double prob = d->slots[order[i]].weight / kept;
+		compile_one(&ranked[i], shape, prob);
+		if (shape->dev_count == 0)
 			no_device += prob;
 		else
-			compile_one(&compiled[dev_len++], &order[i].shape, prob);
+			compile_one(&compiled[dev_len++], shape, prob);
 	}
 	qsort(compiled, dev_len, sizeof(*compiled), milli_cmp);
 	free(order);
-	for (size_t i = 0; i < n; i++)
-		d->tracked[i].share_at_compile = total > 0.0 ? d->tracked[i].weight / total : 0.0;
 
 	free(d->compiled);
 	free(d->ranked);
@@ -264,18 +198,7 @@ int vxpu_frag_dist_compile(struct vxpu_frag_dist *d)
 
 double vxpu_frag_dist_drift(const struct vxpu_frag_dist *d)
 {
-	if (d->version == 0)
-		return 1.0;
-	double total = 0.0, moved = 0.0;
-	for (size_t i = 0; i < d->tracked_len; i++)
-		total += d->tracked[i].weight;
-	if (!(total > 0.0))
-		return 0.0;
-	for (size_t i = 0; i < d->tracked_len; i++) {
-		const double diff = d->tracked[i].weight / total - d->tracked[i].share_at_compile;
-		moved += diff < 0 ? -diff : diff;
-	}
-	return moved / 2.0;
+	return vxpu_decay_counter_drift(&d->counter, d->slots);
 }
 
 uint64_t vxpu_frag_dist_version(const struct vxpu_frag_dist *d)
@@ -285,7 +208,7 @@ uint64_t vxpu_frag_dist_version(const struct vxpu_frag_dist *d)
 
 uint64_t vxpu_frag_dist_observations(const struct vxpu_frag_dist *d)
 {
-	return d->observations;
+	return d->counter.observations;
 }
 
 size_t vxpu_frag_dist_shapes(const struct vxpu_frag_dist *d, struct vxpu_frag_shape *shapes,

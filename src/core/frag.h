@@ -31,7 +31,9 @@
  *
  * The distribution (struct vxpu_frag_dist) counts observed shapes with an
  * optional exponential decay (half-life in observations), so it follows the
- * recent mix without being told a trace in advance. vxpu_frag_dist_compile()
+ * recent mix without being told a trace in advance. The counting is the
+ * decayed counter of decay_counter.h, which the allocator's distribution
+ * (shapes.h) shares. vxpu_frag_dist_compile()
  * freezes the most frequent shapes that together cover `coverage` of the
  * weight into the evaluated set; evaluation never sees half-updated state,
  * and every compile bumps a version number so callers can cache F per node.
@@ -71,7 +73,7 @@ struct vxpu_frag_node {
 };
 
 struct vxpu_frag_dist_config {
-	double half_life;     /* in observations; 0 = never forget */
+	double half_life;     /* in observations, >= 1/64 (decay_counter.h); 0 = never forget */
 	double coverage;      /* evaluate the top shapes covering this weight share, (0, 1] */
 	uint32_t max_shapes;  /* and at most this many (0 = 64) */
 	uint32_t max_tracked; /* distinct shapes remembered (0 = 1024); the lightest is evicted */

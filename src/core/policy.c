@@ -268,7 +268,7 @@ static void add_to(struct vxpu_device_usage *u, const struct vxpu_share *s)
 static struct set_score choose_frag(const struct choice *c, uint8_t *out)
 {
 	const struct vxpu_node *n = c->n;
-	if (!c->frag || !c->frag->stats || c->frag->stats->n == 0) {
+	if (!c->frag || !c->frag->stats || vxpu_shapes_count(c->frag->stats) == 0) {
 		struct set_score sc = choose_by_util(c, true, out);
 		return (struct set_score){0.0, sc.k1, 0}; /* F is 0 before and after */
 	}

@@ -8,14 +8,37 @@
 
 #include "core/fit.h"
 
+#include <math.h>
 #include <string.h>
 
 void vxpu_shapes_init(struct vxpu_shape_stats *s, uint32_t window)
 {
 	memset(s, 0, sizeof(*s));
-	if (window < 1)
-		window = 1;
-	s->decay = 1.0 - 1.0 / (double)window;
+	/* Keeping 1 - 1/window per observation is a half-life h with
+	 * 2^(-1/h) = 1 - 1/window; a window of 1 keeps nothing, which the
+	 * shortest half-life approximates (earlier weight below 2^-64). */
+	double half_life = window > 1 ? -1.0 / log2(1.0 - 1.0 / (double)window) : 0.0;
+	if (half_life < VXPU_DECAY_MIN_HALF_LIFE)
+		half_life = VXPU_DECAY_MIN_HALF_LIFE;
+	/* Cannot fail: key size, capacity and half-life are all in range. Keys
+	 * are ordered by their bytes (memcmp): only eviction ties use it. */
+	(void)vxpu_decay_counter_init(&s->counter, sizeof(s->shapes[0]), VXPU_SHAPES_MAX, half_life,
+	                              NULL);
+}
+
+uint32_t vxpu_shapes_count(const struct vxpu_shape_stats *s)
+{
+	return (uint32_t)s->counter.len;
+}
+
+uint64_t vxpu_shapes_observed(const struct vxpu_shape_stats *s)
+{
+	return s->counter.observations;
+}
+
+double vxpu_shapes_share(const struct vxpu_shape_stats *s, uint32_t i)
+{
+	return s->weights[i].weight / vxpu_decay_counter_total(&s->counter, s->weights);
 }
 
 static uint64_t bucket_memory(uint64_t mib)
@@ -35,47 +58,14 @@ void vxpu_shapes_observe_container(struct vxpu_shape_stats *s,
 {
 	if (c->count == 0)
 		return;
-	struct vxpu_shape key = {
-	        .count = (uint16_t)c->count,
-	        .memory_percent = c->memory_percent ? bucket_percent(c->memory_percent) : 0,
-	        .compute_percent = bucket_percent(c->compute_percent),
-	        .exclusive = c->exclusive,
-	        .memory_mib = c->memory_percent ? 0 : bucket_memory(c->memory_mib),
-	};
-	double add = 1.0 - s->decay;
-	if (add <= 0.0)
-		add = 1.0;
-	for (uint32_t i = 0; i < s->n; i++)
-		s->shapes[i].weight *= s->decay;
-	uint32_t at = s->n;
-	for (uint32_t i = 0; i < s->n; i++) {
-		const struct vxpu_shape *h = &s->shapes[i];
-		if (h->count == key.count && h->memory_percent == key.memory_percent &&
-		    h->compute_percent == key.compute_percent && h->exclusive == key.exclusive &&
-		    h->memory_mib == key.memory_mib) {
-			at = i;
-			break;
-		}
-	}
-	if (at == s->n) {
-		if (s->n < VXPU_SHAPES_MAX) {
-			s->n++;
-		} else {
-			/* Replace the lightest; among equals the last, so old entries stay. */
-			at = 0;
-			for (uint32_t i = 1; i < s->n; i++)
-				if (s->shapes[i].weight <= s->shapes[at].weight)
-					at = i;
-		}
-		s->shapes[at] = key;
-		s->shapes[at].weight = 0.0;
-	}
-	s->shapes[at].weight += add;
-	/* Summing afresh keeps the total exact however long the sequence. */
-	s->total = 0.0;
-	for (uint32_t i = 0; i < s->n; i++)
-		s->total += s->shapes[i].weight;
-	s->observed++;
+	struct vxpu_shape key;
+	memset(&key, 0, sizeof(key)); /* padding too: the counter compares bytes */
+	key.count = (uint16_t)c->count;
+	key.memory_percent = c->memory_percent ? bucket_percent(c->memory_percent) : 0;
+	key.compute_percent = bucket_percent(c->compute_percent);
+	key.exclusive = c->exclusive;
+	key.memory_mib = c->memory_percent ? 0 : bucket_memory(c->memory_mib);
+	vxpu_decay_counter_add(&s->counter, s->weights, s->shapes, &key);
 }
 
 void vxpu_shapes_observe(struct vxpu_shape_stats *s, const struct vxpu_pod_request *pod)
@@ -94,9 +84,11 @@ static double free_amount(const struct vxpu_device *d, const struct vxpu_device_
 	return in_service(d) ? vxpu_device_free_fraction(d, u) : 0.0;
 }
 
+/* The latest observation's weight never underflows, so once a shape is
+ * learnt the total is positive. */
 static bool learnt(const struct vxpu_shape_stats *s)
 {
-	return s && s->n > 0 && s->total > 0.0;
+	return s && s->counter.len > 0;
 }
 
 /* A shape's share on device d, resolved as if d were empty. */
@@ -120,11 +112,11 @@ static void build_kind(struct vxpu_frag_kind *k, const struct vxpu_device *d,
 	k->profile = d->profile;
 	k->memory_mib = d->memory_mib;
 	k->unit_count = d->unit_count;
-	k->nshapes = s->n;
+	k->nshapes = vxpu_shapes_count(s);
 	k->possible = k->exclusive = 0;
 	uint8_t by_mem[VXPU_SHAPES_MAX] = {0}, by_units[VXPU_SHAPES_MAX] = {0};
 	uint64_t mem[VXPU_SHAPES_MAX] = {0}, units[VXPU_SHAPES_MAX] = {0};
-	for (uint32_t i = 0; i < s->n; i++) {
+	for (uint32_t i = 0; i < k->nshapes; i++) {
 		struct vxpu_share share = {0};
 		if (resolve(d, &s->shapes[i], &share))
 			k->possible |= 1u << i;
@@ -146,7 +138,7 @@ static void build_kind(struct vxpu_frag_kind *k, const struct vxpu_device *d,
 		by_units[b] = (uint8_t)i;
 	}
 	k->memory_prefix[0] = k->units_prefix[0] = 0;
-	for (uint32_t i = 0; i < s->n; i++) {
+	for (uint32_t i = 0; i < k->nshapes; i++) {
 		k->memory_sorted[i] = mem[by_mem[i]];
 		k->memory_prefix[i + 1] = k->memory_prefix[i] | 1u << by_mem[i];
 		k->units_sorted[i] = units[by_units[i]];
@@ -163,8 +155,9 @@ void vxpu_frag_cache_init(struct vxpu_frag_cache *c, const struct vxpu_shape_sta
 	if (!learnt(s))
 		return;
 	double w[VXPU_SHAPES_MAX] = {0};
-	for (uint32_t i = 0; i < s->n; i++) {
-		w[i] = s->shapes[i].weight / s->total;
+	const double total = vxpu_decay_counter_total(&s->counter, s->weights);
+	for (uint32_t i = 0; i < vxpu_shapes_count(s); i++) {
+		w[i] = s->weights[i].weight / total;
 		if (s->shapes[i].count > 1)
 			c->multi |= 1u << i;
 	}
@@ -224,7 +217,7 @@ static uint32_t usable_mask(const struct vxpu_frag_context *ctx, uint32_t pos,
 	if (!k) {
 		/* The memo was full: resolve each shape for this device. */
 		uint32_t m = 0;
-		for (uint32_t i = 0; i < ctx->stats->n; i++) {
+		for (uint32_t i = 0; i < vxpu_shapes_count(ctx->stats); i++) {
 			struct vxpu_share share = {0};
 			if (resolve(d, &ctx->stats->shapes[i], &share) &&
 			    !(share.exclusive && u->slices) && share.memory_mib <= free_mem &&

@@ -7,10 +7,12 @@
  * much memory (MiB, or percent of the device) and compute, exclusive or not.
  * Shapes are bucketed (memory up to 1 GiB steps below 16 GiB and 4 GiB steps
  * above, percentages up to steps of 5) so that similar requests share an
- * entry. Every observed container adds weight (1 - decay) to its shape after
- * all weights were multiplied by decay: an exponential moving distribution
- * with a memory of about 1 / (1 - decay) requests, no trace needed in
- * advance. When the table is full the lightest shape (then the last) is
+ * entry. They are counted by the decayed counter of decay_counter.h, in a
+ * fixed table inside the stats (no heap, copyable by value): with a window
+ * of w requests, each earlier observation keeps 1 - 1/w of its weight per
+ * new one, an exponential moving distribution with a memory of about w
+ * requests, no trace needed in advance. When the table is full the lightest
+ * shape (among equals the one whose key bytes compare greatest) is
  * replaced. Everything is deterministic for a given sequence of requests.
  *
  * Fragmentation of a node for one shape s: a device is *usable* for s when
@@ -27,14 +29,16 @@
  * F grows least (or shrinks most).
  *
  * frag.h measures the same idea on the trace simulator's model (one number
- * of milli-GPU per device and per request). Here a share's size depends on
- * the device it lands on (memory in MiB or percent of that device, slice
- * templates, slice counts, exclusivity, whole devices for some families),
- * so usability is decided per device by the allocator's own fit.
+ * of milli-GPU per device and per request) and learns its distribution with
+ * the same counter; only the shapes and the measure differ. Here a share's
+ * size depends on the device it lands on (memory in MiB or percent of that
+ * device, slice templates, slice counts, exclusivity, whole devices for some
+ * families), so usability is decided per device by the allocator's own fit.
  */
 #ifndef VXPU_CORE_SHAPES_H
 #define VXPU_CORE_SHAPES_H
 
+#include "core/decay_counter.h"
 #include "core/model.h"
 #include "core/request.h"
 
@@ -43,25 +47,32 @@
 
 #define VXPU_SHAPES_MAX 24
 
+/* A counter key: built zeroed (padding included), then bucketed. */
 struct vxpu_shape {
 	uint16_t count;
 	uint16_t memory_percent; /* 0 = memory_mib is absolute */
 	uint16_t compute_percent;
 	bool exclusive;
 	uint64_t memory_mib;
-	double weight;
 };
 
 struct vxpu_shape_stats {
-	double decay;
-	double total;
-	uint64_t observed;
-	uint32_t n;
-	struct vxpu_shape shapes[VXPU_SHAPES_MAX];
+	struct vxpu_decay_counter counter;               /* counter.len shapes in use */
+	struct vxpu_shape shapes[VXPU_SHAPES_MAX];       /* its keys */
+	struct vxpu_decay_slot weights[VXPU_SHAPES_MAX]; /* its slots */
 };
 
-/* Empty distribution remembering about `window` requests (>= 1). */
+/* Empty distribution remembering about `window` requests (0 counts as 1). */
 void vxpu_shapes_init(struct vxpu_shape_stats *s, uint32_t window);
+
+/* Shapes learnt (s->shapes[0..count)). */
+uint32_t vxpu_shapes_count(const struct vxpu_shape_stats *s);
+
+/* Containers observed so far (not decayed). */
+uint64_t vxpu_shapes_observed(const struct vxpu_shape_stats *s);
+
+/* Shape i's share of the recent requests (the shares sum to 1). */
+double vxpu_shapes_share(const struct vxpu_shape_stats *s, uint32_t i);
 
 /* Learns the device containers of a normalized pod (init containers too). */
 void vxpu_shapes_observe(struct vxpu_shape_stats *s, const struct vxpu_pod_request *pod);

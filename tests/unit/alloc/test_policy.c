@@ -199,7 +199,7 @@ static void frag_places_where_expected_fragmentation_grows_least(void **state)
 	fx_use(n, 0, 2048, 0, "a");
 	/* Most recent requests wanted 12 GiB (75 % of a T4). */
 	struct vxpu_shape_stats shapes = learnt(12288, 50);
-	assert_int_equal(shapes.n, 1);
+	assert_int_equal(vxpu_shapes_count(&shapes), 1);
 	/* Device 0 has 14 GiB free: usable for 12 GiB, so nothing is fragmented. */
 	assert_true(vxpu_node_fragmentation(n, n->usage, &shapes) == 0.0);
 	struct vxpu_pod_request *pod = fx_pod("small", 1, 4096, 0, 0);
@@ -270,14 +270,22 @@ static void shapes_are_learnt_online_and_old_ones_fade(void **state)
 	fx_normalize(b);
 	vxpu_shapes_observe(&s, a);
 	vxpu_shapes_observe(&s, a);
-	assert_int_equal(s.n, 1);
+	assert_int_equal(vxpu_shapes_count(&s), 1);
 	assert_int_equal(s.shapes[0].memory_mib, 3072); /* bucketed to 1 GiB steps */
 	for (int i = 0; i < 40; i++)
 		vxpu_shapes_observe(&s, b);
-	assert_int_equal(s.n, 2);
+	assert_int_equal(vxpu_shapes_count(&s), 2);
 	assert_int_equal(s.shapes[1].count, 2);
 	assert_int_equal(s.shapes[1].memory_percent, 50);
-	assert_true(s.shapes[0].weight < 0.05 * s.total);
+	assert_true(vxpu_shapes_share(&s, 0) < 0.05);
+	assert_int_equal(vxpu_shapes_observed(&s), 42);
+	/* A window of one request: only the latest shape counts. */
+	vxpu_shapes_init(&s, 1);
+	vxpu_shapes_observe(&s, b);
+	vxpu_shapes_observe(&s, a);
+	assert_int_equal(vxpu_shapes_count(&s), 2);
+	assert_true(vxpu_shapes_share(&s, 1) == 1.0);
+	assert_true(vxpu_shapes_share(&s, 0) < 1e-18);
 	/* Many distinct shapes: the table stays bounded and deterministic. */
 	struct vxpu_shape_stats t1, t2;
 	vxpu_shapes_init(&t1, 50);
@@ -287,12 +295,11 @@ static void shapes_are_learnt_online_and_old_ones_fade(void **state)
 		vxpu_shapes_observe(&t1, a);
 		vxpu_shapes_observe(&t2, a);
 	}
-	assert_int_equal(t1.n, VXPU_SHAPES_MAX);
-	assert_int_equal(t1.n, t2.n);
-	assert_true(t1.total == t2.total);
-	for (uint32_t i = 0; i < t1.n; i++) {
+	assert_int_equal(vxpu_shapes_count(&t1), VXPU_SHAPES_MAX);
+	assert_int_equal(vxpu_shapes_count(&t1), vxpu_shapes_count(&t2));
+	for (uint32_t i = 0; i < vxpu_shapes_count(&t1); i++) {
 		assert_int_equal(t1.shapes[i].memory_mib, t2.shapes[i].memory_mib);
-		assert_true(t1.shapes[i].weight == t2.shapes[i].weight);
+		assert_true(vxpu_shapes_share(&t1, i) == vxpu_shapes_share(&t2, i));
 	}
 	free(a);
 	free(b);
@@ -304,7 +311,7 @@ static double reference_fragmentation(const struct vxpu_node *n,
                                       const struct vxpu_shape_stats *s)
 {
 	double f = 0.0;
-	for (uint32_t i = 0; i < s->n; i++) {
+	for (uint32_t i = 0; i < vxpu_shapes_count(s); i++) {
 		const struct vxpu_shape *sh = &s->shapes[i];
 		struct vxpu_demand dm = {sh->count, sh->memory_mib, sh->memory_percent,
 		                         sh->compute_percent, sh->exclusive};
@@ -322,9 +329,9 @@ static double reference_fragmentation(const struct vxpu_node *n,
 				unusable += q;
 			}
 		}
-		f += sh->weight * (unusable + (nusable < sh->count ? usable_q : 0.0));
+		f += vxpu_shapes_share(s, i) * (unusable + (nusable < sh->count ? usable_q : 0.0));
 	}
-	return f / s->total;
+	return f;
 }
 
 static void incremental_fragmentation_agrees_with_the_definition(void **state)
@@ -347,7 +354,7 @@ static void incremental_fragmentation_agrees_with_the_definition(void **state)
 		vxpu_shapes_observe(&shapes, pod);
 		free(pod);
 	}
-	assert_int_equal(shapes.n, VXPU_SHAPES_MAX);
+	assert_int_equal(vxpu_shapes_count(&shapes), VXPU_SHAPES_MAX);
 	struct vxpu_frag_cache cache;
 	vxpu_frag_cache_init(&cache, &shapes);
 	int fragmented = 0;

@@ -97,7 +97,7 @@ static void filter_by_names(void **state)
 	/* No side effect: nothing reserved, nothing learnt. */
 	assert_int_equal(m.generation, generation);
 	assert_int_equal(m.npods, 0);
-	assert_int_equal(m.shapes.observed, 0);
+	assert_int_equal(vxpu_shapes_observed(&m.shapes), 0);
 	free(body);
 	free(pod);
 

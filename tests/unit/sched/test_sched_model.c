@@ -268,7 +268,7 @@ static void refused_reservation_changes_nothing(void **state)
 	char *ann = reserve(&m, "team-a", "first", "uid-1", "node-a", shapes[1]);
 	vxpu_annotation_free(ann);
 	char *before = fingerprint(&m);
-	uint64_t shapes_seen = m.shapes.observed;
+	uint64_t shapes_seen = vxpu_shapes_observed(&m.shapes);
 	/* Too large for any device. */
 	assert_int_equal(try_reserve(&m, "uid-2", "node-a",
 	                             "{\"limits\":{\"nvidia.com/gpumem\":\"100000\"}}", NULL),
@@ -294,7 +294,7 @@ static void refused_reservation_changes_nothing(void **state)
 	char *after = fingerprint(&m);
 	assert_string_equal(before, after);
 	assert_true(vxpu_ext_model_pod(&m, "uid-1")->reserved);
-	assert_int_equal(m.shapes.observed, shapes_seen);
+	assert_int_equal(vxpu_shapes_observed(&m.shapes), shapes_seen);
 	free(before);
 	free(after);
 	vxpu_ext_model_free(&m);
@@ -480,8 +480,8 @@ static void node_sync_drops_what_the_api_no_longer_has(void **state)
 	assert_null(vxpu_ext_model_pod(&m, "uid-2"));
 	assert_non_null(vxpu_ext_model_pod(&m, "uid-3")); /* still ours in flight */
 	assert_int_equal(sf_used_mib(&m, "node-a", 0) + sf_used_mib(&m, "node-a", 1) +
-				 sf_used_mib(&m, "node-a", 2) + sf_used_mib(&m, "node-a", 3),
-			 10000);
+	                         sf_used_mib(&m, "node-a", 2) + sf_used_mib(&m, "node-a", 3),
+	                 10000);
 	vxpu_annotation_free(a1);
 	vxpu_annotation_free(a2);
 	vxpu_annotation_free(a3);
