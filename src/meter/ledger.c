@@ -19,9 +19,13 @@
  *
  * A path that is a postgres:// or postgresql:// URI opens the PostgreSQL
  * backend (ledger_pg.c) instead: every public function below validates its
- * input and runs the transaction discipline here, then hands the
- * statements to whichever backend the ledger has (l->pg set or not), so
- * both backends refuse exactly the same inputs with the same messages.
+ * input and runs the transaction discipline and the flow of the call here,
+ * then hands each statement (struct vxpu_ledger_stmt, ledger_sql.h) to
+ * whichever backend the ledger has (l->pg set or not): sqlite_run below or
+ * vxpu_ledger_pg_run. Rows come back as typed cells and become structs
+ * here, so both backends refuse exactly the same inputs and stored rows
+ * with the same messages. Only SQLite's file handling (WAL, the catalogue
+ * check) stays SQLite's; this file does not include libpq.
  */
 #include "meter/ledger.h"
 
@@ -270,29 +274,92 @@ static int prepare(struct vxpu_ledger *l, const char *sql, sqlite3_stmt **stmt, 
 /* Parameters are written $1..$n (ledger_sql.h); SQLite knows them by name. */
 static int param(sqlite3_stmt *stmt, int n)
 {
-	char name[8];
+	char name[16]; /* "$" and any int */
 	snprintf(name, sizeof(name), "$%d", n);
 	return sqlite3_bind_parameter_index(stmt, name);
 }
 
-static void bind_text(sqlite3_stmt *stmt, int n, const char *v)
+/* The SQLite side of struct vxpu_ledger_stmt (ledger_pg.c has the other). */
+static int sqlite_run(struct vxpu_ledger *l, struct vxpu_ledger_stmt *st, char *err, size_t errlen)
 {
-	sqlite3_bind_text(stmt, param(stmt, n), v, -1, SQLITE_STATIC);
+	st->rows = 0;
+	st->changes = 0;
+	st->conflict = false;
+	sqlite3_stmt *stmt;
+	if (prepare(l, st->sql, &stmt, err, errlen) != 0)
+		return -1;
+	for (int i = 0; i < st->nparams; i++) {
+		const struct vxpu_ledger_value *p = &st->params[i];
+		int n = param(stmt, i + 1);
+		switch (p->kind) {
+		case VXPU_LEDGER_KIND_NULL:
+			sqlite3_bind_null(stmt, n);
+			break;
+		case VXPU_LEDGER_KIND_TEXT:
+			sqlite3_bind_text(stmt, n, p->text, -1, SQLITE_STATIC);
+			break;
+		case VXPU_LEDGER_KIND_INT:
+		case VXPU_LEDGER_KIND_I64:
+			sqlite3_bind_int64(stmt, n, p->i64);
+			break;
+		case VXPU_LEDGER_KIND_DOUBLE:
+			sqlite3_bind_double(stmt, n, p->real);
+			break;
+		}
+	}
+	int rc;
+	int result = 0;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		for (int c = 0; c < st->ncells; c++) {
+			struct vxpu_ledger_value *cell = &st->cells[c];
+			/* The type first: a read may convert the value. */
+			cell->null = sqlite3_column_type(stmt, c) == SQLITE_NULL;
+			cell->text = NULL;
+			cell->i64 = 0;
+			cell->real = 0;
+			if (cell->kind == VXPU_LEDGER_KIND_TEXT && !cell->null)
+				cell->text = (const char *)sqlite3_column_text(stmt, c);
+			else if (cell->kind == VXPU_LEDGER_KIND_INT)
+				cell->i64 = sqlite3_column_int(stmt, c);
+			else if (cell->kind == VXPU_LEDGER_KIND_I64)
+				cell->i64 = sqlite3_column_int64(stmt, c);
+			else if (cell->kind == VXPU_LEDGER_KIND_DOUBLE)
+				cell->real = sqlite3_column_double(stmt, c);
+		}
+		st->rows++;
+		if (st->fn && (result = st->fn(st->cells, st->ctx)) != 0)
+			break;
+	}
+	if (result == 0 && rc != SQLITE_DONE) {
+		st->conflict = sqlite3_errcode(l->db) == SQLITE_CONSTRAINT;
+		db_err(l, st->what, err, errlen);
+		result = -1;
+	}
+	if (result == 0 && st->ncells == 0)
+		st->changes = sqlite3_changes(l->db);
+	sqlite3_finalize(stmt);
+	return result;
 }
 
-static void bind_i64(sqlite3_stmt *stmt, int n, int64_t v)
+/* One statement on whichever backend the ledger has. */
+static int run(struct vxpu_ledger *l, struct vxpu_ledger_stmt *st, char *err, size_t errlen)
 {
-	sqlite3_bind_int64(stmt, param(stmt, n), v);
+	return l->pg ? vxpu_ledger_pg_run(l->pg, st, err, errlen) : sqlite_run(l, st, err, errlen);
 }
 
-static void bind_double(sqlite3_stmt *stmt, int n, double v)
+static struct vxpu_ledger_value text_value(const char *v)
 {
-	sqlite3_bind_double(stmt, param(stmt, n), v);
+	return (struct vxpu_ledger_value){.kind = VXPU_LEDGER_KIND_TEXT, .text = v};
 }
 
-static void bind_null(sqlite3_stmt *stmt, int n)
+static struct vxpu_ledger_value i64_value(int64_t v)
 {
-	sqlite3_bind_null(stmt, param(stmt, n));
+	return (struct vxpu_ledger_value){.kind = VXPU_LEDGER_KIND_I64, .i64 = v};
+}
+
+static struct vxpu_ledger_value real_value(double v)
+{
+	return (struct vxpu_ledger_value){.kind = VXPU_LEDGER_KIND_DOUBLE, .real = v};
 }
 
 static int exec(struct vxpu_ledger *l, const char *sql, const char *what, char *err,
@@ -303,6 +370,16 @@ static int exec(struct vxpu_ledger *l, const char *sql, const char *what, char *
 		return -1;
 	}
 	return 0;
+}
+
+/* A statement without parameters or rows (DDL) on either backend. */
+static int command(struct vxpu_ledger *l, const char *sql, const char *what, char *err,
+		   size_t errlen)
+{
+	if (!l->pg)
+		return exec(l, sql, what, err, errlen);
+	struct vxpu_ledger_stmt st = {.sql = sql, .what = what};
+	return run(l, &st, err, errlen);
 }
 
 /* ---- transactions ------------------------------------------------------ */
@@ -396,38 +473,12 @@ enum file_state {
 };
 
 /*
- * Reads the component's version: 0 and *version when found, 1 when the
- * component has no row, -1 on error.
- */
-static int schema_version(struct vxpu_ledger *l, const char *component, int *version, char *err,
-			  size_t errlen)
-{
-	sqlite3_stmt *stmt;
-	if (prepare(l, vxpu_ledger_sql_schema_get, &stmt, err, errlen) != 0)
-		return -1;
-	bind_text(stmt, 1, component);
-	int rc = sqlite3_step(stmt);
-	int result;
-	if (rc == SQLITE_ROW) {
-		*version = sqlite3_column_int(stmt, 0);
-		result = 0;
-	} else if (rc == SQLITE_DONE) {
-		result = 1;
-	} else {
-		db_err(l, "cannot read the schema version", err, errlen);
-		result = -1;
-	}
-	sqlite3_finalize(stmt);
-	return result;
-}
-
-/*
- * Classifies the file for component at version using only reads. Returns
- * 0 with *state, or -1 with a reason when the file must not be touched.
+ * Whether the SQLite file has a vxpu_schema table, using only reads; a file
+ * with other tables and no vxpu_schema is another program's and refused.
  * Engine-specific: sqlite_master is SQLite's catalogue.
  */
-static int inspect(struct vxpu_ledger *l, const char *component, int version,
-		   enum file_state *state, char *err, size_t errlen)
+static int sqlite_has_schema_table(struct vxpu_ledger *l, bool *has_schema, char *err,
+				   size_t errlen)
 {
 	sqlite3_stmt *stmt;
 	if (prepare(l,
@@ -435,14 +486,14 @@ static int inspect(struct vxpu_ledger *l, const char *component, int version,
 		    " AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
 		    &stmt, err, errlen) != 0)
 		return -1;
-	bool has_schema = false;
+	*has_schema = false;
 	int objects = 0;
 	char first[128] = "";
 	int rc;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		const char *name = (const char *)sqlite3_column_text(stmt, 0);
 		if (strcmp(name, "vxpu_schema") == 0)
-			has_schema = true;
+			*has_schema = true;
 		else if (objects++ == 0)
 			snprintf(first, sizeof(first), "%s", name);
 	}
@@ -452,37 +503,62 @@ static int inspect(struct vxpu_ledger *l, const char *component, int version,
 		return -1;
 	}
 	sqlite3_finalize(stmt);
+	if (!*has_schema && objects > 0) {
+		set_err(err, errlen,
+			"ledger %s: a SQLite database of another program (it has table \"%s\" "
+			"and no vxpu_schema table); it was left untouched",
+			l->path, first);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Classifies the database for component at version using only reads.
+ * Returns 0 with *state, or -1 with a reason when it must not be touched.
+ */
+static int inspect(struct vxpu_ledger *l, const char *component, int version,
+		   enum file_state *state, char *err, size_t errlen)
+{
+	bool has_schema;
+	int rc = l->pg ? vxpu_ledger_pg_has_schema_table(l->pg, &has_schema, err, errlen)
+		       : sqlite_has_schema_table(l, &has_schema, err, errlen);
+	if (rc != 0)
+		return -1;
 	if (!has_schema) {
-		if (objects > 0) {
-			set_err(err, errlen,
-				"ledger %s: a SQLite database of another program (it has table \"%s\" "
-				"and no vxpu_schema table); it was left untouched",
-				l->path, first);
-			return -1;
-		}
 		*state = FILE_EMPTY;
 		return 0;
 	}
-	int found = 0;
-	rc = schema_version(l, component, &found, err, errlen);
-	if (rc < 0)
+	struct vxpu_ledger_value key = text_value(component);
+	struct vxpu_ledger_value found = {.kind = VXPU_LEDGER_KIND_INT};
+	struct vxpu_ledger_stmt st = {
+		.sql = vxpu_ledger_sql_schema_get,
+		.what = "cannot read the schema version",
+		.params = &key,
+		.nparams = 1,
+		.cells = &found,
+		.ncells = 1,
+	};
+	if (run(l, &st, err, errlen) != 0)
 		return -1;
-	if (rc == 1) {
+	if (st.rows == 0) {
 		*state = FILE_NO_LEDGER;
 		return 0;
 	}
-	if (found > version) {
+	const char *kind = l->pg ? "database" : "file";
+	int found_version = (int)found.i64;
+	if (found_version > version) {
 		set_err(err, errlen,
 			"ledger %s: %s schema version %d is newer than this vxpu understands (%d); "
-			"use a newer vxpu. The file was left untouched",
-			l->path, component, found, version);
+			"use a newer vxpu. The %s was left untouched",
+			l->path, component, found_version, version, kind);
 		return -1;
 	}
-	if (found < version) {
+	if (found_version < version) {
 		set_err(err, errlen,
 			"ledger %s: %s schema version %d is older than this vxpu's (%d) and cannot "
-			"be migrated; the file was left untouched",
-			l->path, component, found, version);
+			"be migrated; the %s was left untouched",
+			l->path, component, found_version, version, kind);
 		return -1;
 	}
 	*state = FILE_CURRENT;
@@ -497,8 +573,6 @@ int vxpu_ledger_ensure_component(struct vxpu_ledger *l, const char *component, i
 			component ? component : "(null)", version);
 		return -1;
 	}
-	if (l->pg)
-		return vxpu_ledger_pg_ensure_component(l->pg, component, version, ddl, err, errlen);
 	if (vxpu_ledger_in_transaction(l)) {
 		set_err(err, errlen,
 			"ledger %s: cannot create the %s tables inside an open transaction", l->path,
@@ -507,29 +581,31 @@ int vxpu_ledger_ensure_component(struct vxpu_ledger *l, const char *component, i
 	}
 	if (vxpu_ledger_begin(l, err, errlen) != 0)
 		return -1;
-	/* Under the write lock: whatever another process did before is visible. */
+	char what[160];
+	snprintf(what, sizeof(what), "cannot create the %s tables", component);
+	/* SQLite's BEGIN IMMEDIATE already holds the write lock; PostgreSQL
+	 * takes a schema lock. Under it, whatever another process did before
+	 * is visible. */
+	if (l->pg && vxpu_ledger_pg_lock_schema(l->pg, what, err, errlen) != 0)
+		goto fail;
 	enum file_state state;
 	if (inspect(l, component, version, &state, err, errlen) != 0)
 		goto fail;
 	if (state != FILE_CURRENT) {
-		char what[160];
-		snprintf(what, sizeof(what), "cannot create the %s tables", component);
-		if (exec(l, vxpu_ledger_sql_schema_table, what, err, errlen) != 0)
+		if (command(l, vxpu_ledger_sql_schema_table, what, err, errlen) != 0)
 			goto fail;
 		for (size_t i = 0; ddl[i]; i++)
-			if (exec(l, ddl[i], what, err, errlen) != 0)
+			if (command(l, ddl[i], what, err, errlen) != 0)
 				goto fail;
-		sqlite3_stmt *stmt;
-		if (prepare(l, vxpu_ledger_sql_schema_set, &stmt, err, errlen) != 0)
+		struct vxpu_ledger_value row[2] = {text_value(component), i64_value(version)};
+		struct vxpu_ledger_stmt st = {
+			.sql = vxpu_ledger_sql_schema_set,
+			.what = "cannot record the schema version",
+			.params = row,
+			.nparams = 2,
+		};
+		if (run(l, &st, err, errlen) != 0)
 			goto fail;
-		bind_text(stmt, 1, component);
-		bind_i64(stmt, 2, version);
-		int rc = sqlite3_step(stmt);
-		sqlite3_finalize(stmt);
-		if (rc != SQLITE_DONE) {
-			db_err(l, "cannot record the schema version", err, errlen);
-			goto fail;
-		}
 	}
 	return vxpu_ledger_commit(l, err, errlen);
 fail:
@@ -585,6 +661,36 @@ static int make_parent(const char *path, char *err, size_t errlen)
 	return vxpu_home_make_dirs(dir, err, errlen);
 }
 
+/* The second step of opening, on either backend: classify, then (mode
+ * CREATE) create what is missing. Takes l; closes it unless it returns OK. */
+static int open_tables(struct vxpu_ledger *l, enum vxpu_ledger_open_mode mode,
+		       struct vxpu_ledger **out, char *err, size_t errlen)
+{
+	enum file_state state;
+	if (inspect(l, VXPU_LEDGER_COMPONENT, VXPU_LEDGER_SCHEMA_VERSION, &state, err, errlen) != 0)
+		goto fail;
+	if (mode == VXPU_LEDGER_OPEN_EXISTING) {
+		if (state != FILE_CURRENT) {
+			set_err(err, errlen, "ledger %s: has no ledger tables yet", l->path);
+			vxpu_ledger_close(l);
+			return VXPU_LEDGER_ABSENT;
+		}
+	} else {
+		if (!l->pg && use_wal(l, err, errlen) != 0)
+			goto fail;
+		if (state != FILE_CURRENT &&
+		    vxpu_ledger_ensure_component(l, VXPU_LEDGER_COMPONENT,
+						 VXPU_LEDGER_SCHEMA_VERSION, vxpu_ledger_sql_v1,
+						 err, errlen) != 0)
+			goto fail;
+	}
+	*out = l;
+	return VXPU_LEDGER_OK;
+fail:
+	vxpu_ledger_close(l);
+	return VXPU_LEDGER_FAILED;
+}
+
 int vxpu_ledger_open(const char *path, enum vxpu_ledger_open_mode mode, struct vxpu_ledger **out,
 		     char *err, size_t errlen)
 {
@@ -600,13 +706,11 @@ int vxpu_ledger_open(const char *path, enum vxpu_ledger_open_mode mode, struct v
 			return VXPU_LEDGER_FAILED;
 		}
 		vxpu_ledger_pg_shown_uri(path, pl->path, sizeof(pl->path));
-		int rc = vxpu_ledger_pg_open(path, pl->path, mode, &pl->pg, err, errlen);
-		if (rc != VXPU_LEDGER_OK) {
+		if (vxpu_ledger_pg_open(path, pl->path, &pl->pg, err, errlen) != 0) {
 			free(pl);
-			return rc;
+			return VXPU_LEDGER_FAILED;
 		}
-		*out = pl;
-		return VXPU_LEDGER_OK;
+		return open_tables(pl, mode, out, err, errlen);
 	}
 	struct stat st;
 	if (stat(path, &st) != 0) {
@@ -647,34 +751,7 @@ int vxpu_ledger_open(const char *path, enum vxpu_ledger_open_mode mode, struct v
 	if (exec(l, "PRAGMA foreign_keys = ON", "cannot configure", err, errlen) != 0 ||
 	    exec(l, "PRAGMA synchronous = FULL", "cannot configure", err, errlen) != 0)
 		goto fail;
-
-	enum file_state state;
-	if (inspect(l, VXPU_LEDGER_COMPONENT, VXPU_LEDGER_SCHEMA_VERSION, &state, err, errlen) !=
-	    0)
-		goto fail;
-	if (mode == VXPU_LEDGER_OPEN_EXISTING) {
-		if (state != FILE_CURRENT) {
-			set_err(err, errlen, "ledger %s: has no ledger tables yet", path);
-			vxpu_ledger_close(l);
-			return VXPU_LEDGER_ABSENT;
-		}
-	} else {
-		if (use_wal(l, err, errlen) != 0)
-			goto fail;
-		if (state != FILE_CURRENT) {
-			const char *ddl[16];
-			size_t n = vxpu_ledger_sql_v1_count;
-			for (size_t i = 0; i < n; i++)
-				ddl[i] = vxpu_ledger_sql_v1[i];
-			ddl[n] = NULL;
-			if (vxpu_ledger_ensure_component(l, VXPU_LEDGER_COMPONENT,
-							 VXPU_LEDGER_SCHEMA_VERSION, ddl, err,
-							 errlen) != 0)
-				goto fail;
-		}
-	}
-	*out = l;
-	return VXPU_LEDGER_OK;
+	return open_tables(l, mode, out, err, errlen);
 fail:
 	vxpu_ledger_close(l);
 	return VXPU_LEDGER_FAILED;
@@ -704,37 +781,69 @@ int vxpu_ledger_interval_start(struct vxpu_ledger *l, const struct vxpu_ledger_i
 	bool own;
 	if (write_begin(l, &own, err, errlen) != 0)
 		return -1;
-	if (l->pg)
-		return write_end(l, own, vxpu_ledger_pg_interval_insert(l->pg, iv, err, errlen), err,
-				 errlen);
-	sqlite3_stmt *stmt;
-	int rc = -1;
-	if (prepare(l, vxpu_ledger_sql_interval_insert, &stmt, err, errlen) == 0) {
-		bind_text(stmt, 1, iv->allocation_id);
-		bind_i64(stmt, 2, iv->device_index);
-		bind_text(stmt, 3, iv->node);
-		bind_text(stmt, 4, iv->device_uuid);
-		bind_text(stmt, 5, iv->device_model);
-		bind_i64(stmt, 6, iv->device_memory_mib);
-		bind_i64(stmt, 7, iv->memory_mib);
-		bind_i64(stmt, 8, iv->compute_percent);
-		bind_text(stmt, 9, iv->tenant);
-		bind_text(stmt, 10, iv->project);
-		bind_text(stmt, 11, iv->user);
-		bind_text(stmt, 12, iv->command);
-		bind_i64(stmt, 13, iv->start_ms);
-		int step = sqlite3_step(stmt);
-		if (step == SQLITE_DONE)
-			rc = 0;
-		else if (sqlite3_errcode(l->db) == SQLITE_CONSTRAINT)
-			set_err(err, errlen,
-				"ledger %s: allocation %s device %d is already recorded", l->path,
-				iv->allocation_id, iv->device_index);
-		else
-			db_err(l, "cannot record the interval", err, errlen);
-		sqlite3_finalize(stmt);
-	}
+	struct vxpu_ledger_value row[13] = {
+		text_value(iv->allocation_id), i64_value(iv->device_index),
+		text_value(iv->node),          text_value(iv->device_uuid),
+		text_value(iv->device_model),  i64_value(iv->device_memory_mib),
+		i64_value(iv->memory_mib),     i64_value(iv->compute_percent),
+		text_value(iv->tenant),        text_value(iv->project),
+		text_value(iv->user),          text_value(iv->command),
+		i64_value(iv->start_ms),
+	};
+	struct vxpu_ledger_stmt st = {
+		.sql = vxpu_ledger_sql_interval_insert,
+		.what = "cannot record the interval",
+		.params = row,
+		.nparams = 13,
+	};
+	int rc = run(l, &st, err, errlen);
+	if (rc != 0 && st.conflict)
+		set_err(err, errlen, "ledger %s: allocation %s device %d is already recorded",
+			l->path, iv->allocation_id, iv->device_index);
 	return write_end(l, own, rc, err, errlen);
+}
+
+/* The statements of vxpu_ledger_interval_end, inside its transaction. */
+static int end_running(struct vxpu_ledger *l, const char *allocation_id, int64_t end_ms,
+		       bool exited, int exit_status, int *ended_count, char *err, size_t errlen)
+{
+	struct vxpu_ledger_value key = text_value(allocation_id);
+	struct vxpu_ledger_value start = {.kind = VXPU_LEDGER_KIND_I64};
+	struct vxpu_ledger_stmt query = {
+		.sql = vxpu_ledger_sql_interval_open_start,
+		.what = "cannot read the interval",
+		.params = &key,
+		.nparams = 1,
+		.cells = &start,
+		.ncells = 1,
+	};
+	if (run(l, &query, err, errlen) != 0)
+		return -1;
+	if (query.rows == 0 || start.null) /* nothing running */
+		return 0;
+	if (end_ms < start.i64) {
+		set_err(err, errlen,
+			"invalid end time %lld ms for allocation %s: before its start %lld ms",
+			(long long)end_ms, allocation_id, (long long)start.i64);
+		return -1;
+	}
+	struct vxpu_ledger_value row[3] = {
+		key,
+		i64_value(end_ms),
+		exited ? i64_value(exit_status)
+		       : (struct vxpu_ledger_value){.kind = VXPU_LEDGER_KIND_NULL},
+	};
+	struct vxpu_ledger_stmt end = {
+		.sql = vxpu_ledger_sql_interval_end,
+		.what = "cannot end the interval",
+		.params = row,
+		.nparams = 3,
+	};
+	if (run(l, &end, err, errlen) != 0)
+		return -1;
+	if (ended_count)
+		*ended_count = (int)end.changes;
+	return 0;
 }
 
 int vxpu_ledger_interval_end(struct vxpu_ledger *l, const char *allocation_id, int64_t end_ms,
@@ -760,56 +869,72 @@ int vxpu_ledger_interval_end(struct vxpu_ledger *l, const char *allocation_id, i
 	bool own;
 	if (write_begin(l, &own, err, errlen) != 0)
 		return -1;
-	if (l->pg) {
-		int prc = vxpu_ledger_pg_interval_end(l->pg, allocation_id, end_ms, exited,
-						      exit_status, ended_count, err, errlen);
-		prc = write_end(l, own, prc, err, errlen);
-		if (prc != 0 && ended_count)
-			*ended_count = 0;
-		return prc;
-	}
-	int rc = -1;
-	sqlite3_stmt *stmt = NULL;
-	if (prepare(l, vxpu_ledger_sql_interval_open_start, &stmt, err, errlen) != 0)
-		goto done;
-	bind_text(stmt, 1, allocation_id);
-	if (sqlite3_step(stmt) != SQLITE_ROW) {
-		db_err(l, "cannot read the interval", err, errlen);
-		goto done;
-	}
-	if (sqlite3_column_type(stmt, 0) == SQLITE_NULL) { /* nothing running */
-		rc = 0;
-		goto done;
-	}
-	int64_t start_ms = sqlite3_column_int64(stmt, 0);
-	if (end_ms < start_ms) {
-		set_err(err, errlen,
-			"invalid end time %lld ms for allocation %s: before its start %lld ms",
-			(long long)end_ms, allocation_id, (long long)start_ms);
-		goto done;
-	}
-	sqlite3_finalize(stmt);
-	if (prepare(l, vxpu_ledger_sql_interval_end, &stmt, err, errlen) != 0)
-		goto done;
-	bind_text(stmt, 1, allocation_id);
-	bind_i64(stmt, 2, end_ms);
-	if (exited)
-		bind_i64(stmt, 3, exit_status);
-	else
-		bind_null(stmt, 3);
-	if (sqlite3_step(stmt) != SQLITE_DONE) {
-		db_err(l, "cannot end the interval", err, errlen);
-		goto done;
-	}
-	if (ended_count)
-		*ended_count = sqlite3_changes(l->db);
-	rc = 0;
-done:
-	sqlite3_finalize(stmt);
+	int rc = end_running(l, allocation_id, end_ms, exited, exit_status, ended_count, err,
+			     errlen);
 	rc = write_end(l, own, rc, err, errlen);
 	if (rc != 0 && ended_count)
 		*ended_count = 0;
 	return rc;
+}
+
+/* The statements of vxpu_ledger_sample_record, inside its transaction. */
+static int record_sample(struct vxpu_ledger *l, const struct vxpu_ledger_sample *s, char *err,
+			 size_t errlen)
+{
+	struct vxpu_ledger_value key[2] = {text_value(s->allocation_id),
+					   i64_value(s->device_index)};
+	struct vxpu_ledger_value span[3] = {
+		{.kind = VXPU_LEDGER_KIND_I64},
+		{.kind = VXPU_LEDGER_KIND_I64},
+		{.kind = VXPU_LEDGER_KIND_I64},
+	};
+	struct vxpu_ledger_stmt query = {
+		.sql = vxpu_ledger_sql_interval_get,
+		.what = "cannot read the interval",
+		.params = key,
+		.nparams = 2,
+		.cells = span,
+		.ncells = 3,
+	};
+	if (run(l, &query, err, errlen) != 0)
+		return -1;
+	if (query.rows == 0) {
+		set_err(err, errlen, "ledger %s: no interval for allocation %s device %d", l->path,
+			s->allocation_id, s->device_index);
+		return -1;
+	}
+	int64_t start_ms = span[0].i64;
+	bool ended = !span[1].null;
+	int64_t end_ms = span[1].i64;
+	int64_t device_mib = span[2].i64;
+	if (s->minute_ms + VXPU_LEDGER_MINUTE_MS <= start_ms || (ended && s->minute_ms >= end_ms)) {
+		set_err(err, errlen,
+			"invalid sample minute %lld ms: outside allocation %s device %d, which ran "
+			"from %lld ms to %s%lld ms",
+			(long long)s->minute_ms, s->allocation_id, s->device_index,
+			(long long)start_ms, ended ? "" : "(running) ",
+			(long long)(ended ? end_ms : start_ms));
+		return -1;
+	}
+	if (s->used_memory_mib > (double)device_mib) {
+		set_err(err, errlen, "invalid used memory %g MiB: the device has %lld MiB",
+			s->used_memory_mib, (long long)device_mib);
+		return -1;
+	}
+	struct vxpu_ledger_value row[5] = {
+		key[0],
+		key[1],
+		i64_value(s->minute_ms),
+		real_value(s->used_memory_mib),
+		real_value(s->utilisation_percent),
+	};
+	struct vxpu_ledger_stmt upsert = {
+		.sql = vxpu_ledger_sql_sample_upsert,
+		.what = "cannot record the sample",
+		.params = row,
+		.nparams = 5,
+	};
+	return run(l, &upsert, err, errlen);
 }
 
 int vxpu_ledger_sample_record(struct vxpu_ledger *l, const struct vxpu_ledger_sample *s,
@@ -843,66 +968,21 @@ int vxpu_ledger_sample_record(struct vxpu_ledger *l, const struct vxpu_ledger_sa
 	bool own;
 	if (write_begin(l, &own, err, errlen) != 0)
 		return -1;
-	if (l->pg)
-		return write_end(l, own, vxpu_ledger_pg_sample_record(l->pg, s, err, errlen), err,
-				 errlen);
-	int rc = -1;
-	sqlite3_stmt *stmt = NULL;
-	if (prepare(l, vxpu_ledger_sql_interval_get, &stmt, err, errlen) != 0)
-		goto done;
-	bind_text(stmt, 1, s->allocation_id);
-	bind_i64(stmt, 2, s->device_index);
-	int step = sqlite3_step(stmt);
-	if (step == SQLITE_DONE) {
-		set_err(err, errlen, "ledger %s: no interval for allocation %s device %d", l->path,
-			s->allocation_id, s->device_index);
-		goto done;
-	}
-	if (step != SQLITE_ROW) {
-		db_err(l, "cannot read the interval", err, errlen);
-		goto done;
-	}
-	int64_t start_ms = sqlite3_column_int64(stmt, 0);
-	bool ended = sqlite3_column_type(stmt, 1) != SQLITE_NULL;
-	int64_t end_ms = sqlite3_column_int64(stmt, 1);
-	int64_t device_mib = sqlite3_column_int64(stmt, 2);
-	if (s->minute_ms + VXPU_LEDGER_MINUTE_MS <= start_ms || (ended && s->minute_ms >= end_ms)) {
-		set_err(err, errlen,
-			"invalid sample minute %lld ms: outside allocation %s device %d, which ran "
-			"from %lld ms to %s%lld ms",
-			(long long)s->minute_ms, s->allocation_id, s->device_index,
-			(long long)start_ms, ended ? "" : "(running) ",
-			(long long)(ended ? end_ms : start_ms));
-		goto done;
-	}
-	if (s->used_memory_mib > (double)device_mib) {
-		set_err(err, errlen, "invalid used memory %g MiB: the device has %lld MiB",
-			s->used_memory_mib, (long long)device_mib);
-		goto done;
-	}
-	sqlite3_finalize(stmt);
-	if (prepare(l, vxpu_ledger_sql_sample_upsert, &stmt, err, errlen) != 0)
-		goto done;
-	bind_text(stmt, 1, s->allocation_id);
-	bind_i64(stmt, 2, s->device_index);
-	bind_i64(stmt, 3, s->minute_ms);
-	bind_double(stmt, 4, s->used_memory_mib);
-	bind_double(stmt, 5, s->utilisation_percent);
-	if (sqlite3_step(stmt) != SQLITE_DONE) {
-		db_err(l, "cannot record the sample", err, errlen);
-		goto done;
-	}
-	rc = 0;
-done:
-	sqlite3_finalize(stmt);
-	return write_end(l, own, rc, err, errlen);
+	return write_end(l, own, record_sample(l, s, err, errlen), err, errlen);
 }
 
 /* ---- reading ----------------------------------------------------------- */
 
-/* A stored row read back from PostgreSQL passes the same checks as one read
- * from SQLite before the caller sees it. */
-struct checked_walk {
+/* The columns of vxpu_ledger_sql_intervals_window / _running, in order. */
+static const enum vxpu_ledger_kind interval_kinds[] = {
+	VXPU_LEDGER_KIND_TEXT, VXPU_LEDGER_KIND_INT,  VXPU_LEDGER_KIND_TEXT, VXPU_LEDGER_KIND_TEXT,
+	VXPU_LEDGER_KIND_TEXT, VXPU_LEDGER_KIND_I64,  VXPU_LEDGER_KIND_I64,  VXPU_LEDGER_KIND_INT,
+	VXPU_LEDGER_KIND_TEXT, VXPU_LEDGER_KIND_TEXT, VXPU_LEDGER_KIND_TEXT, VXPU_LEDGER_KIND_TEXT,
+	VXPU_LEDGER_KIND_I64,  VXPU_LEDGER_KIND_I64,  VXPU_LEDGER_KIND_INT,
+};
+#define INTERVAL_CELLS ((int)(sizeof(interval_kinds) / sizeof(interval_kinds[0])))
+
+struct interval_walk {
 	const struct vxpu_ledger *l;
 	vxpu_ledger_interval_fn fn;
 	void *ctx;
@@ -910,77 +990,63 @@ struct checked_walk {
 	size_t errlen;
 };
 
-static int checked_interval(const struct vxpu_ledger_interval *iv, void *ctx)
+static int interval_row(const struct vxpu_ledger_value *c, void *ctx)
 {
-	struct checked_walk *w = ctx;
-	if (check_interval(iv, w->err, w->errlen) != 0 || (iv->ended && iv->end_ms < iv->start_ms)) {
-		char reason[512];
-		snprintf(reason, sizeof(reason), "%s",
-			 w->err && iv->end_ms >= iv->start_ms ? w->err : "it ends before it starts");
+	struct interval_walk *w = ctx;
+	struct vxpu_ledger_interval iv = {
+		.allocation_id = c[0].text,
+		.device_index = (int)c[1].i64,
+		.node = c[2].text,
+		.device_uuid = c[3].text,
+		.device_model = c[4].text,
+		.device_memory_mib = c[5].i64,
+		.memory_mib = c[6].i64,
+		.compute_percent = (int)c[7].i64,
+		.tenant = c[8].text,
+		.project = c[9].text,
+		.user = c[10].text,
+		.command = c[11].text,
+		.start_ms = c[12].i64,
+		.ended = !c[13].null,
+		.end_ms = c[13].i64,
+		.exited = !c[14].null,
+		.exit_status = (int)c[14].i64,
+	};
+	/* Written only through check_interval, but the database is input too. */
+	char reason[512];
+	const char *bad = NULL;
+	if (check_interval(&iv, reason, sizeof(reason)) != 0)
+		bad = reason;
+	else if (iv.ended && iv.end_ms < iv.start_ms)
+		bad = "it ends before it starts";
+	if (bad) {
 		set_err(w->err, w->errlen, "ledger %s: a stored interval is invalid: %s",
-			w->l->path, reason);
+			w->l->path, bad);
 		return -1;
 	}
-	return w->fn(iv, w->ctx);
+	return w->fn(&iv, w->ctx);
 }
 
 static int each_interval(struct vxpu_ledger *l, const char *sql, bool window, int64_t since_ms,
 			 int64_t until_ms, vxpu_ledger_interval_fn fn, void *ctx, char *err,
 			 size_t errlen)
 {
-	if (l->pg) {
-		struct checked_walk w = {l, fn, ctx, err, errlen};
-		return vxpu_ledger_pg_each_interval(l->pg, !window, since_ms, until_ms,
-						    checked_interval, &w, err, errlen);
-	}
-	sqlite3_stmt *stmt;
-	if (prepare(l, sql, &stmt, err, errlen) != 0)
-		return -1;
-	if (window) {
-		bind_i64(stmt, 1, since_ms);
-		bind_i64(stmt, 2, until_ms);
-	}
-	int rc;
-	int result = 0;
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		struct vxpu_ledger_interval iv = {
-			.allocation_id = (const char *)sqlite3_column_text(stmt, 0),
-			.device_index = sqlite3_column_int(stmt, 1),
-			.node = (const char *)sqlite3_column_text(stmt, 2),
-			.device_uuid = (const char *)sqlite3_column_text(stmt, 3),
-			.device_model = (const char *)sqlite3_column_text(stmt, 4),
-			.device_memory_mib = sqlite3_column_int64(stmt, 5),
-			.memory_mib = sqlite3_column_int64(stmt, 6),
-			.compute_percent = sqlite3_column_int(stmt, 7),
-			.tenant = (const char *)sqlite3_column_text(stmt, 8),
-			.project = (const char *)sqlite3_column_text(stmt, 9),
-			.user = (const char *)sqlite3_column_text(stmt, 10),
-			.command = (const char *)sqlite3_column_text(stmt, 11),
-			.start_ms = sqlite3_column_int64(stmt, 12),
-			.ended = sqlite3_column_type(stmt, 13) != SQLITE_NULL,
-			.end_ms = sqlite3_column_int64(stmt, 13),
-			.exited = sqlite3_column_type(stmt, 14) != SQLITE_NULL,
-			.exit_status = sqlite3_column_int(stmt, 14),
-		};
-		/* Written only through check_interval, but the file is input too. */
-		if (check_interval(&iv, err, errlen) != 0 || (iv.ended && iv.end_ms < iv.start_ms)) {
-			char reason[512];
-			snprintf(reason, sizeof(reason), "%s", err ? err : "");
-			set_err(err, errlen, "ledger %s: a stored interval is invalid: %s", l->path,
-				reason);
-			result = -1;
-			break;
-		}
-		result = fn(&iv, ctx);
-		if (result != 0)
-			break;
-	}
-	if (result == 0 && rc != SQLITE_DONE) {
-		db_err(l, "cannot read the intervals", err, errlen);
-		result = -1;
-	}
-	sqlite3_finalize(stmt);
-	return result;
+	struct vxpu_ledger_value bounds[2] = {i64_value(since_ms), i64_value(until_ms)};
+	struct vxpu_ledger_value cells[INTERVAL_CELLS];
+	for (int i = 0; i < INTERVAL_CELLS; i++)
+		cells[i] = (struct vxpu_ledger_value){.kind = interval_kinds[i]};
+	struct interval_walk w = {l, fn, ctx, err, errlen};
+	struct vxpu_ledger_stmt st = {
+		.sql = sql,
+		.what = "cannot read the intervals",
+		.params = bounds,
+		.nparams = window ? 2 : 0,
+		.cells = cells,
+		.ncells = INTERVAL_CELLS,
+		.fn = interval_row,
+		.ctx = &w,
+	};
+	return run(l, &st, err, errlen);
 }
 
 int vxpu_ledger_each_interval(struct vxpu_ledger *l, int64_t since_ms, int64_t until_ms,
@@ -997,38 +1063,52 @@ int vxpu_ledger_each_running(struct vxpu_ledger *l, vxpu_ledger_interval_fn fn, 
 			     errlen);
 }
 
+struct sample_walk {
+	vxpu_ledger_sample_fn fn;
+	void *ctx;
+};
+
+static int sample_row(const struct vxpu_ledger_value *c, void *ctx)
+{
+	struct sample_walk *w = ctx;
+	struct vxpu_ledger_sample s = {
+		.allocation_id = c[0].text,
+		.device_index = (int)c[1].i64,
+		.minute_ms = c[2].i64,
+		.used_memory_mib = c[3].real,
+		.utilisation_percent = c[4].real,
+	};
+	return w->fn(&s, w->ctx);
+}
+
 int vxpu_ledger_each_sample(struct vxpu_ledger *l, int64_t since_ms, int64_t until_ms,
 			    vxpu_ledger_sample_fn fn, void *ctx, char *err, size_t errlen)
 {
-	if (l->pg)
-		return vxpu_ledger_pg_each_sample(l->pg, since_ms, until_ms, fn, ctx, err, errlen);
-	sqlite3_stmt *stmt;
-	if (prepare(l, vxpu_ledger_sql_samples_window, &stmt, err, errlen) != 0)
-		return -1;
-	bind_i64(stmt, 1,
-		 since_ms > INT64_MIN + VXPU_LEDGER_MINUTE_MS ? since_ms - VXPU_LEDGER_MINUTE_MS
-							      : INT64_MIN);
-	bind_i64(stmt, 2, until_ms);
-	int rc;
-	int result = 0;
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		struct vxpu_ledger_sample s = {
-			.allocation_id = (const char *)sqlite3_column_text(stmt, 0),
-			.device_index = sqlite3_column_int(stmt, 1),
-			.minute_ms = sqlite3_column_int64(stmt, 2),
-			.used_memory_mib = sqlite3_column_double(stmt, 3),
-			.utilisation_percent = sqlite3_column_double(stmt, 4),
-		};
-		result = fn(&s, ctx);
-		if (result != 0)
-			break;
-	}
-	if (result == 0 && rc != SQLITE_DONE) {
-		db_err(l, "cannot read the samples", err, errlen);
-		result = -1;
-	}
-	sqlite3_finalize(stmt);
-	return result;
+	/* The minute that starts before since_ms still overlaps it; the
+	 * subtraction is done here (ledger_sql.c says why). */
+	struct vxpu_ledger_value bounds[2] = {
+		i64_value(since_ms > INT64_MIN + VXPU_LEDGER_MINUTE_MS
+				  ? since_ms - VXPU_LEDGER_MINUTE_MS
+				  : INT64_MIN),
+		i64_value(until_ms),
+	};
+	struct vxpu_ledger_value cells[5] = {
+		{.kind = VXPU_LEDGER_KIND_TEXT},   {.kind = VXPU_LEDGER_KIND_INT},
+		{.kind = VXPU_LEDGER_KIND_I64},    {.kind = VXPU_LEDGER_KIND_DOUBLE},
+		{.kind = VXPU_LEDGER_KIND_DOUBLE},
+	};
+	struct sample_walk w = {fn, ctx};
+	struct vxpu_ledger_stmt st = {
+		.sql = vxpu_ledger_sql_samples_window,
+		.what = "cannot read the samples",
+		.params = bounds,
+		.nparams = 2,
+		.cells = cells,
+		.ncells = 5,
+		.fn = sample_row,
+		.ctx = &w,
+	};
+	return run(l, &st, err, errlen);
 }
 
 /* ---- helpers ----------------------------------------------------------- */

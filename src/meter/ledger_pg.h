@@ -1,9 +1,10 @@
 /*
  * ledger_pg.h - the PostgreSQL backend of the ledger, internal to
  * src/meter. ledger.c keeps the public contract (ledger.h): it validates
- * every input, runs the transaction discipline and dispatches here when the
- * ledger was opened with a postgres:// or postgresql:// URI. This backend
- * runs the same statements (ledger_sql.c) through libpq.
+ * every input, runs the transaction discipline and the flow of each call,
+ * and hands its statements (ledger_sql.c) here when the ledger was opened
+ * with a postgres:// or postgresql:// URI. This backend runs them through
+ * libpq; only the catalogue check and the schema lock are its own.
  *
  * Differences from the SQLite backend, all inside the contract:
  *   - the database is a server's: "never overwrite a file that is not
@@ -22,6 +23,7 @@
 #define VXPU_METER_LEDGER_PG_H
 
 #include "meter/ledger.h"
+#include "meter/ledger_sql.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -35,13 +37,9 @@ bool vxpu_ledger_pg_is_uri(const char *path);
 /* The URI with any password (user:PASSWORD@, password=...) replaced by ***. */
 void vxpu_ledger_pg_shown_uri(const char *uri, char *out, size_t outlen);
 
-/*
- * Connects and, with VXPU_LEDGER_OPEN_CREATE, creates the ledger tables as
- * needed. Returns VXPU_LEDGER_OK, VXPU_LEDGER_ABSENT (OPEN_EXISTING and no
- * ledger tables) or VXPU_LEDGER_FAILED; shown names the database in errors.
- */
-int vxpu_ledger_pg_open(const char *uri, const char *shown, enum vxpu_ledger_open_mode mode,
-			struct vxpu_ledger_pg **out, char *err, size_t errlen);
+/* Connects; 0, or -1 with a reason naming shown (the masked URI). */
+int vxpu_ledger_pg_open(const char *uri, const char *shown, struct vxpu_ledger_pg **out, char *err,
+			size_t errlen);
 void vxpu_ledger_pg_close(struct vxpu_ledger_pg *pg);
 
 bool vxpu_ledger_pg_in_transaction(const struct vxpu_ledger_pg *pg);
@@ -49,25 +47,17 @@ int vxpu_ledger_pg_begin(struct vxpu_ledger_pg *pg, bool read_only, char *err, s
 int vxpu_ledger_pg_commit(struct vxpu_ledger_pg *pg, char *err, size_t errlen);
 void vxpu_ledger_pg_rollback(struct vxpu_ledger_pg *pg);
 
-int vxpu_ledger_pg_ensure_component(struct vxpu_ledger_pg *pg, const char *component, int version,
-				    const char *const *ddl, char *err, size_t errlen);
+/* Inside a write transaction: waits for any other process that is
+ * creating tables (a transaction-scoped advisory lock); what names the
+ * step in an error. */
+int vxpu_ledger_pg_lock_schema(struct vxpu_ledger_pg *pg, const char *what, char *err,
+			       size_t errlen);
+/* Whether the database has a vxpu_schema table (the catalogue check). */
+int vxpu_ledger_pg_has_schema_table(struct vxpu_ledger_pg *pg, bool *has, char *err, size_t errlen);
 
-/* The statements of one write, inside the caller's transaction (ledger.c
- * opens and ends it); inputs are already validated. */
-int vxpu_ledger_pg_interval_insert(struct vxpu_ledger_pg *pg, const struct vxpu_ledger_interval *iv,
-				   char *err, size_t errlen);
-int vxpu_ledger_pg_interval_end(struct vxpu_ledger_pg *pg, const char *allocation_id,
-				int64_t end_ms, bool exited, int exit_status, int *ended_count,
-				char *err, size_t errlen);
-int vxpu_ledger_pg_sample_record(struct vxpu_ledger_pg *pg, const struct vxpu_ledger_sample *s,
-				 char *err, size_t errlen);
-
-/* Reads: running = the running intervals, else those overlapping
- * [since_ms, until_ms). fn's return value stops the walk as in ledger.h. */
-int vxpu_ledger_pg_each_interval(struct vxpu_ledger_pg *pg, bool running, int64_t since_ms,
-				 int64_t until_ms, vxpu_ledger_interval_fn fn, void *ctx, char *err,
-				 size_t errlen);
-int vxpu_ledger_pg_each_sample(struct vxpu_ledger_pg *pg, int64_t since_ms, int64_t until_ms,
-			       vxpu_ledger_sample_fn fn, void *ctx, char *err, size_t errlen);
+/* Runs one statement (ledger_sql.h): 0, -1 with a reason, or the non-zero
+ * value of st->fn. Outside a transaction a lost connection is re-made first. */
+int vxpu_ledger_pg_run(struct vxpu_ledger_pg *pg, struct vxpu_ledger_stmt *st, char *err,
+		       size_t errlen);
 
 #endif

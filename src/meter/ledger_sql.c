@@ -72,8 +72,8 @@ const char *const vxpu_ledger_sql_v1[] = {
 	" CHECK (utilisation_percent >= 0 AND utilisation_percent <= 100)"
 	")",
 	"CREATE INDEX ledger_sample_by_minute ON ledger_sample (minute_ms)",
+	NULL,
 };
-const size_t vxpu_ledger_sql_v1_count = sizeof(vxpu_ledger_sql_v1) / sizeof(vxpu_ledger_sql_v1[0]);
 
 /* The interval columns in the order every SELECT below returns them. */
 #define INTERVAL_COLUMNS                                                                   \
