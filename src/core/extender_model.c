@@ -17,6 +17,7 @@
 #include "core/annotation.h"
 #include "core/fit.h"
 #include "core/match.h"
+#include "core/fail.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -31,18 +32,6 @@ static void problem(char *buf, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, VXPU_EXT_PROBLEM_MAX, fmt, ap);
 	va_end(ap);
-}
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
 }
 
 static char *dup_text(const char *s)
@@ -600,12 +589,13 @@ int vxpu_ext_model_reserve(struct vxpu_ext_model *m, const struct vxpu_kube_pod 
 {
 	*annotation = NULL;
 	if (!kp->uid[0])
-		return fail(err, errlen, "pod %s/%s has no uid", kp->ns, kp->name);
+		return vxpu_fail(err, errlen, "pod %s/%s has no uid", kp->ns, kp->name);
 	struct vxpu_ext_node *n = node_find(m, node);
 	if (!n)
-		return fail(err, errlen, "node \"%s\" is not known to vxpu", node);
+		return vxpu_fail(err, errlen, "node \"%s\" is not known to vxpu", node);
 	if (!n->registered)
-		return fail(err, errlen, "node \"%s\" is not registered: %s", node, n->problem);
+		return vxpu_fail(err, errlen, "node \"%s\" is not registered: %s", node,
+		                 n->problem);
 	struct vxpu_pod_request *req = malloc(sizeof(*req));
 	struct vxpu_placement *pl = malloc(sizeof(*pl));
 	struct vxpu_pod_allocation *a = malloc(sizeof(*a));

@@ -12,6 +12,7 @@
 #include "core/match.h"
 #include "core/policy.h"
 #include "core/shapes.h"
+#include "core/fail.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -39,20 +40,6 @@ static const char *const reason_texts[VXPU_REASON_COUNT] = {
 const char *vxpu_reason_text(enum vxpu_reason r)
 {
 	return (unsigned)r < VXPU_REASON_COUNT ? reason_texts[r] : "?";
-}
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
 }
 
 static uint64_t ceil_div(uint64_t a, uint64_t b)
@@ -393,8 +380,8 @@ int vxpu_placement_finish(const struct vxpu_node *n, struct vxpu_placement *p, c
                           size_t errlen)
 {
 	if (p->nshares > VXPU_POD_MAX_DEVICES)
-		return fail(err, errlen, "placement: %u shares, at most %d", p->nshares,
-		            VXPU_POD_MAX_DEVICES);
+		return vxpu_fail(err, errlen, "placement: %u shares, at most %d", p->nshares,
+		                 VXPU_POD_MAX_DEVICES);
 	struct vxpu_device_usage app[VXPU_NODE_MAX_DEVICES];
 	struct vxpu_device_usage zero[VXPU_NODE_MAX_DEVICES];
 	memset(app, 0, sizeof(app));
@@ -403,9 +390,9 @@ int vxpu_placement_finish(const struct vxpu_node *n, struct vxpu_placement *p, c
 	for (uint32_t i = 0; i < p->nshares; i++) {
 		const struct vxpu_share *s = &p->shares[i];
 		if (s->device >= n->ndevices)
-			return fail(err, errlen,
-			            "placement: share %u names device position %u of %u", i,
-			            s->device, n->ndevices);
+			return vxpu_fail(err, errlen,
+			                 "placement: share %u names device position %u of %u", i,
+			                 s->device, n->ndevices);
 		if (!s->init)
 			add_share(&app[s->device], s);
 	}
@@ -463,13 +450,13 @@ static int check_commit(const struct vxpu_node *n, const struct vxpu_placement *
 		else if ((uint64_t)u->compute_units + add->compute_units > dev->compute_capacity)
 			why = "insufficient compute";
 		if (why)
-			return fail(err, errlen, "node \"%s\" device %u (%s): %s", n->name,
-			            dev->index, dev->id, why);
+			return vxpu_fail(err, errlen, "node \"%s\" device %u (%s): %s", n->name,
+			                 dev->index, dev->id, why);
 	}
 	if (p->cpu_milli && n->cpu_milli && n->cpu_used_milli + p->cpu_milli > n->cpu_milli)
-		return fail(err, errlen, "node \"%s\": insufficient cpu", n->name);
+		return vxpu_fail(err, errlen, "node \"%s\": insufficient cpu", n->name);
 	if (p->memory_mib && n->memory_mib && n->memory_used_mib + p->memory_mib > n->memory_mib)
-		return fail(err, errlen, "node \"%s\": insufficient host memory", n->name);
+		return vxpu_fail(err, errlen, "node \"%s\": insufficient host memory", n->name);
 	return 0;
 }
 
@@ -477,17 +464,18 @@ static int commit(struct vxpu_node *n, const struct vxpu_placement *p, const cha
                   bool checked, char *err, size_t errlen)
 {
 	if (!owner || !owner[0] || strlen(owner) >= VXPU_OWNER_MAX)
-		return fail(err, errlen, "owner key must have 1..%d bytes", VXPU_OWNER_MAX - 1);
+		return vxpu_fail(err, errlen, "owner key must have 1..%d bytes",
+		                 VXPU_OWNER_MAX - 1);
 	if (vxpu_node_allocation(n, owner))
-		return fail(err, errlen, "node \"%s\": \"%s\" already holds an allocation", n->name,
-		            owner);
+		return vxpu_fail(err, errlen, "node \"%s\": \"%s\" already holds an allocation",
+		                 n->name, owner);
 	if (checked && check_commit(n, p, err, errlen) < 0)
 		return -1;
 	if (n->nallocs == n->alloc_cap) {
 		size_t cap = n->alloc_cap ? n->alloc_cap * 2 : 8;
 		struct vxpu_allocation *a = realloc(n->allocs, cap * sizeof(*a));
 		if (!a)
-			return fail(err, errlen, "node \"%s\": out of memory", n->name);
+			return vxpu_fail(err, errlen, "node \"%s\": out of memory", n->name);
 		n->allocs = a;
 		n->alloc_cap = cap;
 	}

@@ -6,25 +6,12 @@
 #include "core/model.h"
 
 #include "core/match.h"
+#include "core/fail.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 void vxpu_node_init(struct vxpu_node *n, const char *name)
 {
@@ -65,24 +52,24 @@ static bool scaling_ok(double s, bool zero_allowed)
 int vxpu_node_add_device(struct vxpu_node *n, const struct vxpu_device *d, char *err, size_t errlen)
 {
 	if (n->ndevices >= VXPU_NODE_MAX_DEVICES)
-		return fail(err, errlen, "node \"%s\": more than %d devices", n->name,
-		            VXPU_NODE_MAX_DEVICES);
+		return vxpu_fail(err, errlen, "node \"%s\": more than %d devices", n->name,
+		                 VXPU_NODE_MAX_DEVICES);
 	if (!d->id[0])
-		return fail(err, errlen, "device %u: empty id", d->index);
+		return vxpu_fail(err, errlen, "device %u: empty id", d->index);
 	if (d->memory_mib == 0)
-		return fail(err, errlen, "device %u (%s): memory must be at least 1 MiB", d->index,
-		            d->id);
+		return vxpu_fail(err, errlen, "device %u (%s): memory must be at least 1 MiB",
+		                 d->index, d->id);
 	if (d->numa < -1)
-		return fail(err, errlen, "device %u (%s): invalid NUMA node %d", d->index, d->id,
-		            d->numa);
+		return vxpu_fail(err, errlen, "device %u (%s): invalid NUMA node %d", d->index,
+		                 d->id, d->numa);
 	if (!scaling_ok(d->memory_scaling, true) || !scaling_ok(d->compute_scaling, true))
-		return fail(err, errlen, "device %u (%s): scaling must be in (0, %g]", d->index,
-		            d->id, VXPU_SCALING_MAX);
+		return vxpu_fail(err, errlen, "device %u (%s): scaling must be in (0, %g]",
+		                 d->index, d->id, VXPU_SCALING_MAX);
 	for (uint32_t i = 0; i < n->ndevices; i++) {
 		if (n->devices[i].index == d->index)
-			return fail(err, errlen, "device index %u appears twice", d->index);
+			return vxpu_fail(err, errlen, "device index %u appears twice", d->index);
 		if (strcmp(n->devices[i].id, d->id) == 0)
-			return fail(err, errlen, "device id \"%s\" appears twice", d->id);
+			return vxpu_fail(err, errlen, "device id \"%s\" appears twice", d->id);
 	}
 	n->devices[n->ndevices++] = *d;
 	n->finalized = false;
@@ -95,25 +82,26 @@ int vxpu_node_add_link(struct vxpu_node *n, uint32_t ia, uint32_t ib, const char
 	int a = vxpu_node_device_by_index(n, ia);
 	int b = vxpu_node_device_by_index(n, ib);
 	if (a < 0 || b < 0)
-		return fail(err, errlen, "link %u-%u: no device with index %u", ia, ib,
-		            a < 0 ? ia : ib);
+		return vxpu_fail(err, errlen, "link %u-%u: no device with index %u", ia, ib,
+		                 a < 0 ? ia : ib);
 	if (a == b)
-		return fail(err, errlen, "link %u-%u: a device cannot link to itself", ia, ib);
+		return vxpu_fail(err, errlen, "link %u-%u: a device cannot link to itself", ia, ib);
 	if (width < 1 || width > 255)
-		return fail(err, errlen, "link %u-%u: width %u is not in 1..255", ia, ib, width);
+		return vxpu_fail(err, errlen, "link %u-%u: width %u is not in 1..255", ia, ib,
+		                 width);
 	if (!type[0] || strlen(type) >= VXPU_LINK_TYPE_MAX)
-		return fail(err, errlen, "link %u-%u: link type \"%s\" must have 1..%d bytes", ia,
-		            ib, type, VXPU_LINK_TYPE_MAX - 1);
+		return vxpu_fail(err, errlen, "link %u-%u: link type \"%s\" must have 1..%d bytes",
+		                 ia, ib, type, VXPU_LINK_TYPE_MAX - 1);
 	if (n->nlinks >= VXPU_NODE_MAX_LINKS)
-		return fail(err, errlen, "node \"%s\": more than %d links", n->name,
-		            VXPU_NODE_MAX_LINKS);
+		return vxpu_fail(err, errlen, "node \"%s\": more than %d links", n->name,
+		                 VXPU_NODE_MAX_LINKS);
 	uint32_t t = 0;
 	while (t < n->nlink_types && strcmp(n->link_types[t], type) != 0)
 		t++;
 	if (t == n->nlink_types) {
 		if (n->nlink_types >= VXPU_NODE_MAX_LINK_TYPES)
-			return fail(err, errlen, "node \"%s\": more than %d link types", n->name,
-			            VXPU_NODE_MAX_LINK_TYPES);
+			return vxpu_fail(err, errlen, "node \"%s\": more than %d link types",
+			                 n->name, VXPU_NODE_MAX_LINK_TYPES);
 		vxpu_copy_name(n->link_types[n->nlink_types++], VXPU_LINK_TYPE_MAX, type);
 	}
 	n->links[n->nlinks++] = (struct vxpu_link){
@@ -126,17 +114,17 @@ int vxpu_node_set_label(struct vxpu_node *n, const char *key, const char *value,
                         size_t errlen)
 {
 	if (!key[0] || strlen(key) >= VXPU_LABEL_MAX || strlen(value) >= VXPU_LABEL_MAX)
-		return fail(err, errlen,
-		            "label \"%s\": key must have 1..%d bytes and value at most %d", key,
-		            VXPU_LABEL_MAX - 1, VXPU_LABEL_MAX - 1);
+		return vxpu_fail(err, errlen,
+		                 "label \"%s\": key must have 1..%d bytes and value at most %d",
+		                 key, VXPU_LABEL_MAX - 1, VXPU_LABEL_MAX - 1);
 	for (uint32_t i = 0; i < n->nlabels; i++)
 		if (strcmp(n->labels[i].key, key) == 0) {
 			vxpu_copy_name(n->labels[i].value, VXPU_LABEL_MAX, value);
 			return 0;
 		}
 	if (n->nlabels >= VXPU_NODE_MAX_LABELS)
-		return fail(err, errlen, "node \"%s\": more than %d labels", n->name,
-		            VXPU_NODE_MAX_LABELS);
+		return vxpu_fail(err, errlen, "node \"%s\": more than %d labels", n->name,
+		                 VXPU_NODE_MAX_LABELS);
 	vxpu_copy_name(n->labels[n->nlabels].key, VXPU_LABEL_MAX, key);
 	vxpu_copy_name(n->labels[n->nlabels].value, VXPU_LABEL_MAX, value);
 	n->nlabels++;
@@ -171,14 +159,14 @@ int vxpu_node_finalize(struct vxpu_node *n, const struct vxpu_vendor_table *vend
                        size_t errlen)
 {
 	if (!scaling_ok(n->memory_scaling, false) || !scaling_ok(n->compute_scaling, false))
-		return fail(err, errlen, "node \"%s\": scaling must be in (0, %g]", n->name,
-		            VXPU_SCALING_MAX);
+		return vxpu_fail(err, errlen, "node \"%s\": scaling must be in (0, %g]", n->name,
+		                 VXPU_SCALING_MAX);
 	const struct vxpu_vendor_profile *profiles[VXPU_NODE_MAX_DEVICES];
 	for (uint32_t i = 0; i < n->ndevices; i++) {
 		const struct vxpu_device *d = &n->devices[i];
 		profiles[i] = vxpu_vendor_lookup(vendors, d->vendor, d->model);
 		if (!profiles[i])
-			return fail(
+			return vxpu_fail(
 			        err, errlen,
 			        "device %u (%s): no vendor profile for vendor \"%s\" model \"%s\"",
 			        d->index, d->id, d->vendor, d->model);

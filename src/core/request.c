@@ -9,24 +9,11 @@
 #include "core/match.h"
 #include "core/percent.h"
 #include "core/size.h"
+#include "core/fail.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 static const char *const policy_names[VXPU_POLICY_COUNT] = {
         "default", "binpack", "spread", "topology", "numa", "frag",
@@ -86,26 +73,29 @@ static int check_container(const struct vxpu_container_request *c, char *err, si
 {
 	const char *n = c->name;
 	if (c->count > VXPU_NODE_MAX_DEVICES)
-		return fail(err, errlen, "container \"%s\": device count %u exceeds %d", n,
-		            c->count, VXPU_NODE_MAX_DEVICES);
+		return vxpu_fail(err, errlen, "container \"%s\": device count %u exceeds %d", n,
+		                 c->count, VXPU_NODE_MAX_DEVICES);
 	if (c->memory_mib && c->memory_percent)
-		return fail(err, errlen,
-		            "container \"%s\": memory %llu MiB and memory percentage %u%% are "
-		            "exclusive; give one",
-		            n, (unsigned long long)c->memory_mib, c->memory_percent);
+		return vxpu_fail(err, errlen,
+		                 "container \"%s\": memory %llu MiB and memory percentage %u%% are "
+		                 "exclusive; give one",
+		                 n, (unsigned long long)c->memory_mib, c->memory_percent);
 	if (c->memory_percent > 100)
-		return fail(err, errlen, "container \"%s\": memory percentage %u is not in 1..100",
-		            n, c->memory_percent);
+		return vxpu_fail(err, errlen,
+		                 "container \"%s\": memory percentage %u is not in 1..100", n,
+		                 c->memory_percent);
 	if (c->compute_percent > 100)
-		return fail(err, errlen, "container \"%s\": compute percentage %u is not in 0..100",
-		            n, c->compute_percent);
+		return vxpu_fail(err, errlen,
+		                 "container \"%s\": compute percentage %u is not in 0..100", n,
+		                 c->compute_percent);
 	if (c->exclusive && c->compute_percent && c->compute_percent != 100)
-		return fail(err, errlen,
-		            "container \"%s\": exclusive use takes 100%% compute, not %u%%", n,
-		            c->compute_percent);
+		return vxpu_fail(err, errlen,
+		                 "container \"%s\": exclusive use takes 100%% compute, not %u%%", n,
+		                 c->compute_percent);
 	if (c->priority < -1 || c->priority > 1)
-		return fail(err, errlen, "container \"%s\": priority %d is not 0 (high) or 1 (low)",
-		            n, c->priority);
+		return vxpu_fail(err, errlen,
+		                 "container \"%s\": priority %d is not 0 (high) or 1 (low)", n,
+		                 c->priority);
 	return 0;
 }
 
@@ -113,10 +103,10 @@ int vxpu_pod_request_normalize(struct vxpu_pod_request *r, char *err, size_t err
 {
 	if ((unsigned)r->node_policy >= VXPU_POLICY_COUNT ||
 	    (unsigned)r->device_policy >= VXPU_POLICY_COUNT)
-		return fail(err, errlen, "pod %s/%s: unknown policy", r->ns, r->name);
+		return vxpu_fail(err, errlen, "pod %s/%s: unknown policy", r->ns, r->name);
 	if (r->ncontainers > VXPU_POD_MAX_CONTAINERS)
-		return fail(err, errlen, "pod %s/%s: more than %d containers", r->ns, r->name,
-		            VXPU_POD_MAX_CONTAINERS);
+		return vxpu_fail(err, errlen, "pod %s/%s: more than %d containers", r->ns, r->name,
+		                 VXPU_POD_MAX_CONTAINERS);
 	uint32_t total = 0;
 	for (uint32_t i = 0; i < r->ncontainers; i++) {
 		const struct vxpu_container_request *c = &r->containers[i];
@@ -126,9 +116,9 @@ int vxpu_pod_request_normalize(struct vxpu_pod_request *r, char *err, size_t err
 		total += count;
 	}
 	if (total > VXPU_POD_MAX_DEVICES)
-		return fail(err, errlen,
-		            "pod %s/%s: %u device shares over all containers, at most %d", r->ns,
-		            r->name, total, VXPU_POD_MAX_DEVICES);
+		return vxpu_fail(err, errlen,
+		                 "pod %s/%s: %u device shares over all containers, at most %d",
+		                 r->ns, r->name, total, VXPU_POD_MAX_DEVICES);
 	for (uint32_t i = 0; i < r->ncontainers; i++) {
 		struct vxpu_container_request *c = &r->containers[i];
 		if (c->priority < 0)
@@ -197,34 +187,37 @@ int vxpu_container_request_set_resource(const struct vxpu_vendor_table *vendors,
 		return 0;
 	const char *family = p->resources[VXPU_RESOURCE_COUNT];
 	if (c->family[0] && strcmp(c->family, family) != 0)
-		return fail(err, errlen,
-		            "container \"%s\": %s belongs to %s but the container already asks "
-		            "for %s; one container uses one device family",
-		            c->name, resource, family, c->family);
+		return vxpu_fail(
+		        err, errlen,
+		        "container \"%s\": %s belongs to %s but the container already asks "
+		        "for %s; one container uses one device family",
+		        c->name, resource, family, c->family);
 	uint64_t v = 0;
 	char why[160];
 	switch (kind) {
 	case VXPU_RESOURCE_COUNT:
 		if (parse_uint(value, VXPU_NODE_MAX_DEVICES, &v) < 0)
-			return fail(err, errlen,
-			            "container \"%s\": %s=\"%s\": expected a device count in 0..%d",
-			            c->name, resource, value, VXPU_NODE_MAX_DEVICES);
+			return vxpu_fail(
+			        err, errlen,
+			        "container \"%s\": %s=\"%s\": expected a device count in 0..%d",
+			        c->name, resource, value, VXPU_NODE_MAX_DEVICES);
 		c->count = (uint32_t)v;
 		break;
 	case VXPU_RESOURCE_MEMORY:
 		if (all_digits(value)) {
 			if (parse_uint(value, UINT64_MAX / p->memory_unit_mib, &v) < 0)
-				return fail(err, errlen, "container \"%s\": %s=\"%s\": too large",
-				            c->name, resource, value);
+				return vxpu_fail(err, errlen,
+				                 "container \"%s\": %s=\"%s\": too large", c->name,
+				                 resource, value);
 			v *= p->memory_unit_mib;
 		} else {
 			uint64_t bytes = 0;
 			if (vxpu_size_parse(value, VXPU_SIZE_BARE_MIB, &bytes, why, sizeof(why)) <
 			    0)
-				return fail(err, errlen, "container \"%s\": %s: %s", c->name,
-				            resource, why);
+				return vxpu_fail(err, errlen, "container \"%s\": %s: %s", c->name,
+				                 resource, why);
 			if (bytes % VXPU_MIB)
-				return fail(
+				return vxpu_fail(
 				        err, errlen,
 				        "container \"%s\": %s=\"%s\": not a whole number of MiB",
 				        c->name, resource, value);
@@ -235,8 +228,8 @@ int vxpu_container_request_set_resource(const struct vxpu_vendor_table *vendors,
 	case VXPU_RESOURCE_MEMORY_PERCENT: {
 		int pct = 0;
 		if (vxpu_percent_parse(value, &pct, why, sizeof(why)) < 0)
-			return fail(err, errlen, "container \"%s\": %s: %s", c->name, resource,
-			            why);
+			return vxpu_fail(err, errlen, "container \"%s\": %s: %s", c->name, resource,
+			                 why);
 		c->memory_percent = (uint32_t)pct;
 		break;
 	}
@@ -245,16 +238,17 @@ int vxpu_container_request_set_resource(const struct vxpu_vendor_table *vendors,
 		if (strcmp(value, "0") == 0)
 			pct = 0;
 		else if (vxpu_percent_parse(value, &pct, why, sizeof(why)) < 0)
-			return fail(err, errlen, "container \"%s\": %s: %s", c->name, resource,
-			            why);
+			return vxpu_fail(err, errlen, "container \"%s\": %s: %s", c->name, resource,
+			                 why);
 		c->compute_percent = (uint32_t)pct;
 		break;
 	}
 	case VXPU_RESOURCE_PRIORITY:
 		if (strcmp(value, "0") != 0 && strcmp(value, "1") != 0)
-			return fail(err, errlen,
-			            "container \"%s\": %s=\"%s\": expected 0 (high) or 1 (low)",
-			            c->name, resource, value);
+			return vxpu_fail(
+			        err, errlen,
+			        "container \"%s\": %s=\"%s\": expected 0 (high) or 1 (low)",
+			        c->name, resource, value);
 		c->priority = value[0] - '0';
 		break;
 	default:
@@ -315,9 +309,9 @@ int vxpu_pod_request_set_annotation(struct vxpu_pod_request *r, const char *key,
 			size_t cap = 0;
 			list_slot(&r->containers[i], field, &cap);
 			if (strlen(value) >= cap)
-				return fail(err, errlen,
-				            "annotation %s: value of %zu bytes, at most %zu", key,
-				            strlen(value), cap - 1);
+				return vxpu_fail(err, errlen,
+				                 "annotation %s: value of %zu bytes, at most %zu",
+				                 key, strlen(value), cap - 1);
 		}
 		for (uint32_t i = 0; i < r->ncontainers; i++) {
 			size_t cap = 0;
@@ -329,8 +323,9 @@ int vxpu_pod_request_set_annotation(struct vxpu_pod_request *r, const char *key,
 	bool flag = false;
 	if (strcmp(key, "nvidia.com/numa-bind") == 0 || strcmp(key, "vxpu.io/exclusive") == 0) {
 		if (parse_bool(value, &flag) < 0)
-			return fail(err, errlen, "annotation %s=\"%s\": expected true or false",
-			            key, value);
+			return vxpu_fail(err, errlen,
+			                 "annotation %s=\"%s\": expected true or false", key,
+			                 value);
 		bool numa = key[0] == 'n';
 		for (uint32_t i = 0; i < r->ncontainers; i++) {
 			if (numa)
@@ -347,7 +342,7 @@ int vxpu_pod_request_set_annotation(struct vxpu_pod_request *r, const char *key,
 	if (node || device) {
 		enum vxpu_policy p;
 		if (vxpu_policy_parse(value, &p) < 0)
-			return fail(
+			return vxpu_fail(
 			        err, errlen,
 			        "annotation %s=\"%s\": unknown policy (binpack, spread, topology, "
 			        "numa, frag)",
@@ -360,14 +355,15 @@ int vxpu_pod_request_set_annotation(struct vxpu_pod_request *r, const char *key,
 	}
 	if (strcmp(key, "vxpu.io/project") == 0) {
 		if (strlen(value) >= sizeof(r->project))
-			return fail(err, errlen,
-			            "annotation %s: project name of %zu bytes, at most %zu", key,
-			            strlen(value), sizeof(r->project) - 1);
+			return vxpu_fail(err, errlen,
+			                 "annotation %s: project name of %zu bytes, at most %zu",
+			                 key, strlen(value), sizeof(r->project) - 1);
 		for (const char *p = value; *p; p++)
 			if ((unsigned char)*p < 0x20 || *p == 0x7f)
-				return fail(err, errlen,
-				            "annotation %s: project name holds a control character",
-				            key);
+				return vxpu_fail(
+				        err, errlen,
+				        "annotation %s: project name holds a control character",
+				        key);
 		vxpu_copy_name(r->project, sizeof(r->project), value);
 		return 1;
 	}

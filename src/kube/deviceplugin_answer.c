@@ -5,24 +5,12 @@
  */
 #include "kube/deviceplugin_answer.h"
 
+#include "core/fail.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 static void set(char *dst, size_t cap, const char *src)
 {
@@ -56,11 +44,11 @@ static int add_env(struct vxpu_dp_answer *out, const char *name, const char *val
                    size_t errlen)
 {
 	if (out->nenv == VXPU_DP_MAX_ENV)
-		return fail(err, errlen, "too many environment variables");
+		return vxpu_fail(err, errlen, "too many environment variables");
 	struct vxpu_dp_env *e = &out->env[out->nenv++];
 	if ((size_t)snprintf(e->name, sizeof(e->name), "%s", name) >= sizeof(e->name) ||
 	    (size_t)snprintf(e->value, sizeof(e->value), "%s", value) >= sizeof(e->value))
-		return fail(err, errlen, "environment variable %s: value too long", name);
+		return vxpu_fail(err, errlen, "environment variable %s: value too long", name);
 	return 0;
 }
 
@@ -73,7 +61,7 @@ static int add_mount(struct vxpu_dp_answer *out, const char *container_path, con
 	            sizeof(m->container_path) ||
 	    (size_t)snprintf(m->host_path, sizeof(m->host_path), "%s", host_path) >=
 	            sizeof(m->host_path))
-		return fail(err, errlen, "mount %s: path too long", container_path);
+		return vxpu_fail(err, errlen, "mount %s: path too long", container_path);
 	return 0;
 }
 
@@ -110,17 +98,17 @@ int vxpu_dp_answer(const struct vxpu_dp_config *c, const struct vxpu_pod_allocat
 {
 	memset(out, 0, sizeof(*out));
 	if (container >= a->ncontainers)
-		return fail(err, errlen, "allocation of %s/%s has no container number %u", a->ns,
-		            a->pod, container);
+		return vxpu_fail(err, errlen, "allocation of %s/%s has no container number %u",
+		                 a->ns, a->pod, container);
 	const struct vxpu_alloc_container *ct = &a->containers[container];
 	if (ct->count == 0 || ct->first + ct->count > a->ndevices)
-		return fail(err, errlen,
-		            "container \"%s\" of %s/%s has no devices in its allocation", ct->name,
-		            a->ns, a->pod);
+		return vxpu_fail(err, errlen,
+		                 "container \"%s\" of %s/%s has no devices in its allocation",
+		                 ct->name, a->ns, a->pod);
 	if (vxpu_dp_region_dir(c, a, container, out->region_host_dir,
 	                       sizeof(out->region_host_dir)) != 0)
-		return fail(err, errlen, "region directory of container \"%s\": path too long",
-		            ct->name);
+		return vxpu_fail(err, errlen, "region directory of container \"%s\": path too long",
+		                 ct->name);
 
 	char visible[sizeof(out->env[0].value)];
 	size_t vlen = 0;
@@ -130,8 +118,8 @@ int vxpu_dp_answer(const struct vxpu_dp_config *c, const struct vxpu_pod_allocat
 		int n = snprintf(visible + vlen, sizeof(visible) - vlen, "%s%s", i ? "," : "",
 		                 d->id);
 		if (n < 0 || (size_t)n >= sizeof(visible) - vlen)
-			return fail(err, errlen, "container \"%s\": too many devices to list",
-			            ct->name);
+			return vxpu_fail(err, errlen, "container \"%s\": too many devices to list",
+			                 ct->name);
 		vlen += (size_t)n;
 		char name[48], value[32];
 		snprintf(name, sizeof(name), "VXPU_MEMORY_LIMIT_%u", (unsigned)i);

@@ -11,6 +11,7 @@
 #include "core/extender_kube.h"
 #include "kube/deviceplugin_match.h"
 #include "kube/scheduler.h"
+#include "core/fail.h"
 
 #include <cjson/cJSON.h>
 
@@ -176,18 +177,6 @@ static const char *annotation(const cJSON *obj, const char *key)
 	return json_str(meta, "annotations", key);
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 /* /api/v1/namespaces/NS/pods/NAME for "NS/NAME"; -1 when it is not that. */
 static int pod_path(const char *pod, char *path, size_t cap)
 {
@@ -211,18 +200,20 @@ static int decode_for(struct vxpu_dp_apisource *s, const char *pod, const char *
 {
 	char why[512];
 	if (!text)
-		return fail(err, errlen, "pod %s has no %s annotation", pod,
-		            VXPU_ANNOTATION_ALLOCATION);
+		return vxpu_fail(err, errlen, "pod %s has no %s annotation", pod,
+		                 VXPU_ANNOTATION_ALLOCATION);
 	if (vxpu_allocation_decode(text, alloc, why, sizeof(why)) != 0)
-		return fail(err, errlen, "pod %s: allocation annotation: %s", pod, why);
+		return vxpu_fail(err, errlen, "pod %s: allocation annotation: %s", pod, why);
 	char named[VXPU_DP_POD_KEY_MAX];
 	snprintf(named, sizeof(named), "%s/%s", alloc->ns, alloc->pod);
 	if (strcmp(named, pod) != 0)
-		return fail(err, errlen, "pod %s: allocation annotation is for pod %s", pod, named);
+		return vxpu_fail(err, errlen, "pod %s: allocation annotation is for pod %s", pod,
+		                 named);
 	if (strcmp(alloc->node, s->node) != 0)
-		return fail(err, errlen,
-		            "pod %s: allocation annotation is for node \"%s\", this is node \"%s\"",
-		            pod, alloc->node, s->node);
+		return vxpu_fail(
+		        err, errlen,
+		        "pod %s: allocation annotation is for node \"%s\", this is node \"%s\"",
+		        pod, alloc->node, s->node);
 	return 0;
 }
 
@@ -238,8 +229,8 @@ static int load_pod(struct vxpu_dp_apisource *s, const char *pod, const char *ui
 	char path[1024], why[512];
 	*fatal = false;
 	if (pod_path(pod, path, sizeof(path)) != 0)
-		return fail(err, errlen, "lease %s names pod \"%.300s\", not NAMESPACE/NAME",
-		            s->lease_label, pod);
+		return vxpu_fail(err, errlen, "lease %s names pod \"%.300s\", not NAMESPACE/NAME",
+		                 s->lease_label, pod);
 	if (s->cache) {
 		const char *slash = strchr(pod, '/');
 		char ns[VXPU_NAMESPACE_MAX];
@@ -258,16 +249,17 @@ static int load_pod(struct vxpu_dp_apisource *s, const char *pod, const char *ui
 	if (vxpu_kube_call_json(s->client, "GET", path, NULL, NULL, &doc, &status, why,
 	                        sizeof(why)) < 0) {
 		if (status == 404)
-			return fail(err, errlen, "pod %s, the holder of lease %s, does not exist",
-			            pod, s->lease_label);
-		return fail(err, errlen, "cannot read pod %s: %s", pod, why);
+			return vxpu_fail(err, errlen,
+			                 "pod %s, the holder of lease %s, does not exist", pod,
+			                 s->lease_label);
+		return vxpu_fail(err, errlen, "cannot read pod %s: %s", pod, why);
 	}
 	const char *have_uid = json_str(doc, "metadata", "uid");
 	int rc;
 	if (!have_uid || strcmp(have_uid, uid) != 0) {
 		/* The lease names a pod that was replaced: not this pod's to fail. */
-		rc = fail(err, errlen, "pod %s has uid %s, but lease %s is held by uid %s", pod,
-		          have_uid ? have_uid : "(none)", s->lease_label, uid);
+		rc = vxpu_fail(err, errlen, "pod %s has uid %s, but lease %s is held by uid %s",
+		               pod, have_uid ? have_uid : "(none)", s->lease_label, uid);
 	} else {
 		*fatal = true;
 		rc = decode_for(s, pod, annotation(doc, VXPU_ANNOTATION_ALLOCATION), alloc, err,
@@ -291,8 +283,8 @@ static int read_lease(struct vxpu_dp_apisource *s, cJSON **doc, const char **uid
 	                        sizeof(why)) < 0) {
 		if (status == 404)
 			return 0;
-		return fail(err, errlen, "cannot read the allocation lease %s: %s", s->lease_label,
-		            why);
+		return vxpu_fail(err, errlen, "cannot read the allocation lease %s: %s",
+		                 s->lease_label, why);
 	}
 	*uid = json_str(*doc, "spec", "holderIdentity");
 	*pod = annotation(*doc, VXPU_ANNOTATION_LEASE_POD);
@@ -327,7 +319,7 @@ static int release_lease(struct vxpu_dp_apisource *s, cJSON *lease, const char *
 		cJSON_Delete(lease);
 		lease = NULL;
 		if (!body)
-			return fail(err, errlen, "out of memory");
+			return vxpu_fail(err, errlen, "out of memory");
 		long status = 0;
 		char why[512];
 		int rc = vxpu_kube_call_json(s->client, "PUT", s->lease_path, "application/json",
@@ -336,10 +328,10 @@ static int release_lease(struct vxpu_dp_apisource *s, cJSON *lease, const char *
 		if (rc >= 0)
 			return 0;
 		if (status != 409)
-			return fail(err, errlen, "cannot release lease %s: %s", s->lease_label,
-			            why);
+			return vxpu_fail(err, errlen, "cannot release lease %s: %s", s->lease_label,
+			                 why);
 	}
-	return fail(err, errlen, "cannot release lease %s: it kept changing", s->lease_label);
+	return vxpu_fail(err, errlen, "cannot release lease %s: it kept changing", s->lease_label);
 }
 
 /* Merge-patches the pod's bind phase, with its uid as precondition. */
@@ -348,7 +340,7 @@ static int set_phase(struct vxpu_dp_apisource *s, const char *pod, const char *u
 {
 	char path[1024], why[512];
 	if (pod_path(pod, path, sizeof(path)) != 0)
-		return fail(err, errlen, "invalid pod \"%s\"", pod);
+		return vxpu_fail(err, errlen, "invalid pod \"%s\"", pod);
 	cJSON *patch = cJSON_CreateObject();
 	cJSON *meta = cJSON_AddObjectToObject(patch, "metadata");
 	cJSON_AddStringToObject(meta, "uid", uid);
@@ -357,13 +349,13 @@ static int set_phase(struct vxpu_dp_apisource *s, const char *pod, const char *u
 	char *body = cJSON_PrintUnformatted(patch);
 	cJSON_Delete(patch);
 	if (!body)
-		return fail(err, errlen, "out of memory");
+		return vxpu_fail(err, errlen, "out of memory");
 	long status = 0;
 	int rc = vxpu_kube_call_json(s->client, "PATCH", path, VXPU_KUBE_MERGE_PATCH, body, NULL,
 	                             &status, why, sizeof(why));
 	cJSON_free(body);
 	if (rc < 0)
-		return fail(err, errlen, "cannot set the bind phase of pod %s: %s", pod, why);
+		return vxpu_fail(err, errlen, "cannot set the bind phase of pod %s: %s", pod, why);
 	return 0;
 }
 
@@ -474,14 +466,14 @@ static int lookup_locked(struct vxpu_dp_apisource *s, const struct vxpu_dp_apiso
 	if (held == 0) {
 		cJSON_Delete(lease);
 		if (s->last_refusal.key[0] && strcmp(s->last_refusal.key, key) == 0)
-			return fail(err, errlen, "%s", s->last_refusal.message);
-		return fail(err, errlen, "no pod holds this node's allocation lease %s",
-		            s->lease_label);
+			return vxpu_fail(err, errlen, "%s", s->last_refusal.message);
+		return vxpu_fail(err, errlen, "no pod holds this node's allocation lease %s",
+		                 s->lease_label);
 	}
 	char holder_uid[VXPU_DP_UID_MAX], holder_pod[VXPU_DP_POD_KEY_MAX];
 	if (!pod || strlen(uid) >= sizeof(holder_uid) || strlen(pod) >= sizeof(holder_pod)) {
-		fail(err, errlen, "lease %s is held by uid %.80s but names no pod (%s)",
-		     s->lease_label, uid, VXPU_ANNOTATION_LEASE_POD);
+		vxpu_fail(err, errlen, "lease %s is held by uid %.80s but names no pod (%s)",
+		          s->lease_label, uid, VXPU_ANNOTATION_LEASE_POD);
 		cJSON_Delete(lease);
 		return -1;
 	}

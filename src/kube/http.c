@@ -21,6 +21,7 @@
 #include "kube/http.h"
 
 #include "common/log.h"
+#include "core/fail.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -73,72 +74,62 @@ struct exchange {
 	struct vxpu_http_param query[VXPU_HTTP_MAX_QUERY];
 };
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
-
 /* ---- listening address ------------------------------------------------- */
 
 int vxpu_http_listen_parse(const char *text, char *host, size_t hostcap, uint16_t *port, char *err,
                            size_t errlen)
 {
 	if (!text || !*text)
-		return fail(err, errlen, "empty listen address (want HOST:PORT)");
+		return vxpu_fail(err, errlen, "empty listen address (want HOST:PORT)");
 	const char *colon;
 	const char *hbeg = text;
 	size_t hlen;
 	if (text[0] == '[') {
 		const char *close = strchr(text, ']');
 		if (!close || close[1] != ':')
-			return fail(err, errlen, "invalid listen address \"%s\": want [IPV6]:PORT",
-			            text);
+			return vxpu_fail(err, errlen,
+			                 "invalid listen address \"%s\": want [IPV6]:PORT", text);
 		hbeg = text + 1;
 		hlen = (size_t)(close - hbeg);
 		colon = close + 1;
 	} else {
 		colon = strrchr(text, ':');
 		if (!colon)
-			return fail(err, errlen, "invalid listen address \"%s\": want HOST:PORT",
-			            text);
+			return vxpu_fail(err, errlen,
+			                 "invalid listen address \"%s\": want HOST:PORT", text);
 		hlen = (size_t)(colon - text);
 		if (memchr(text, ':', hlen))
-			return fail(
+			return vxpu_fail(
 			        err, errlen,
 			        "invalid listen address \"%s\": an IPv6 address needs brackets, "
 			        "as in [::1]:9400",
 			        text);
 	}
 	if (hlen == 0)
-		return fail(err, errlen,
-		            "invalid listen address \"%s\": no host (use 0.0.0.0:PORT for every "
-		            "interface)",
-		            text);
+		return vxpu_fail(
+		        err, errlen,
+		        "invalid listen address \"%s\": no host (use 0.0.0.0:PORT for every "
+		        "interface)",
+		        text);
 	for (size_t i = 0; i < hlen; i++) {
 		unsigned char c = (unsigned char)hbeg[i];
 		if (c <= ' ' || c >= 0x7f || c == '/' || c == '[' || c == ']')
-			return fail(err, errlen, "invalid listen address \"%s\": bad host", text);
+			return vxpu_fail(err, errlen, "invalid listen address \"%s\": bad host",
+			                 text);
 	}
 	if (hlen + 1 > hostcap)
-		return fail(err, errlen, "invalid listen address \"%s\": host too long", text);
+		return vxpu_fail(err, errlen, "invalid listen address \"%s\": host too long", text);
 	const char *p = colon + 1;
 	size_t plen = strlen(p);
 	if (plen == 0 || plen > 5 || strspn(p, "0123456789") != plen)
-		return fail(err, errlen,
-		            "invalid listen address \"%s\": port \"%s\" is not 0..65535", text, p);
+		return vxpu_fail(err, errlen,
+		                 "invalid listen address \"%s\": port \"%s\" is not 0..65535", text,
+		                 p);
 	unsigned long v = strtoul(p, NULL, 10);
 	if (v > 65535)
-		return fail(err, errlen,
-		            "invalid listen address \"%s\": port \"%s\" is not 0..65535", text, p);
+		return vxpu_fail(err, errlen,
+		                 "invalid listen address \"%s\": port \"%s\" is not 0..65535", text,
+		                 p);
 	memcpy(host, hbeg, hlen);
 	host[hlen] = '\0';
 	*port = (uint16_t)v;
@@ -176,7 +167,8 @@ static int open_listener(struct vxpu_http_server *s, const char *listen_text, ch
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
 	int gai = getaddrinfo(host, serv, &hints, &res);
 	if (gai != 0)
-		return fail(err, errlen, "cannot listen on %s: %s", listen_text, gai_strerror(gai));
+		return vxpu_fail(err, errlen, "cannot listen on %s: %s", listen_text,
+		                 gai_strerror(gai));
 	int saved = 0;
 	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
 		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
@@ -208,8 +200,8 @@ static int open_listener(struct vxpu_http_server *s, const char *listen_text, ch
 		return 0;
 	}
 	freeaddrinfo(res);
-	return fail(err, errlen, "cannot listen on %s: %s", listen_text,
-	            saved ? strerror(saved) : "no usable address");
+	return vxpu_fail(err, errlen, "cannot listen on %s: %s", listen_text,
+	                 saved ? strerror(saved) : "no usable address");
 }
 
 /* ---- responses ----------------------------------------------------------- */
@@ -673,19 +665,19 @@ static char *read_pem(const char *flag, const char *path, char *err, size_t errl
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		fail(err, errlen, "%s \"%s\": %s", flag, path, strerror(errno));
+		vxpu_fail(err, errlen, "%s \"%s\": %s", flag, path, strerror(errno));
 		return NULL;
 	}
 	struct stat st;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		fail(err, errlen, "%s \"%s\": not a regular file", flag, path);
+		vxpu_fail(err, errlen, "%s \"%s\": not a regular file", flag, path);
 		return NULL;
 	}
 	if ((uint64_t)st.st_size > TLS_FILE_MAX || st.st_size == 0) {
 		close(fd);
-		fail(err, errlen, "%s \"%s\": size %lld is not 1..%zu bytes", flag, path,
-		     (long long)st.st_size, TLS_FILE_MAX);
+		vxpu_fail(err, errlen, "%s \"%s\": size %lld is not 1..%zu bytes", flag, path,
+		          (long long)st.st_size, TLS_FILE_MAX);
 		return NULL;
 	}
 	size_t size = (size_t)st.st_size;
@@ -702,13 +694,13 @@ static char *read_pem(const char *flag, const char *path, char *err, size_t errl
 	close(fd);
 	if (!buf || got != size) {
 		free(buf);
-		fail(err, errlen, "%s \"%s\": cannot read the file", flag, path);
+		vxpu_fail(err, errlen, "%s \"%s\": cannot read the file", flag, path);
 		return NULL;
 	}
 	buf[size] = '\0';
 	if (strlen(buf) != size || !strstr(buf, "-----BEGIN ")) {
 		free(buf);
-		fail(err, errlen, "%s \"%s\": not a PEM file", flag, path);
+		vxpu_fail(err, errlen, "%s \"%s\": not a PEM file", flag, path);
 		return NULL;
 	}
 	return buf;
@@ -717,23 +709,23 @@ static char *read_pem(const char *flag, const char *path, char *err, size_t errl
 static int check_routes(const struct vxpu_http_config *cfg, char *err, size_t errlen)
 {
 	if (cfg->nroutes && !cfg->routes)
-		return fail(err, errlen, "routes: none given for %zu", cfg->nroutes);
+		return vxpu_fail(err, errlen, "routes: none given for %zu", cfg->nroutes);
 	for (size_t i = 0; i < cfg->nroutes; i++) {
 		const struct vxpu_http_route *r = &cfg->routes[i];
 		if (!r->method || !*r->method ||
 		    strspn(r->method, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != strlen(r->method))
-			return fail(err, errlen, "routes[%zu].method: want an upper-case method",
-			            i);
+			return vxpu_fail(err, errlen,
+			                 "routes[%zu].method: want an upper-case method", i);
 		if (!r->path || r->path[0] != '/')
-			return fail(err, errlen, "routes[%zu].path: must start with '/'", i);
+			return vxpu_fail(err, errlen, "routes[%zu].path: must start with '/'", i);
 		if (!r->handler)
-			return fail(err, errlen, "routes[%zu] (%s %s): no handler", i, r->method,
-			            r->path);
+			return vxpu_fail(err, errlen, "routes[%zu] (%s %s): no handler", i,
+			                 r->method, r->path);
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(cfg->routes[j].method, r->method) == 0 &&
 			    strcmp(cfg->routes[j].path, r->path) == 0)
-				return fail(err, errlen, "routes[%zu]: %s %s is routed twice", i,
-				            r->method, r->path);
+				return vxpu_fail(err, errlen, "routes[%zu]: %s %s is routed twice",
+				                 i, r->method, r->path);
 	}
 	return 0;
 }
@@ -756,11 +748,12 @@ int vxpu_http_start(const struct vxpu_http_config *cfg, struct vxpu_http_server 
 	if (check_routes(cfg, err, errlen) != 0)
 		return -1;
 	if (!cfg->tls_cert_file != !cfg->tls_key_file)
-		return fail(err, errlen, "HTTPS needs both a certificate and a key file (%s given)",
-		            cfg->tls_cert_file ? "only the certificate" : "only the key");
+		return vxpu_fail(err, errlen,
+		                 "HTTPS needs both a certificate and a key file (%s given)",
+		                 cfg->tls_cert_file ? "only the certificate" : "only the key");
 	struct vxpu_http_server *s = calloc(1, sizeof(*s));
 	if (!s)
-		return fail(err, errlen, "out of memory");
+		return vxpu_fail(err, errlen, "out of memory");
 	s->listen_fd = -1;
 	pthread_mutex_init(&s->start_lock, NULL);
 	snprintf(s->name, sizeof(s->name), "%s", cfg->name && *cfg->name ? cfg->name : "http");
@@ -775,7 +768,7 @@ int vxpu_http_start(const struct vxpu_http_config *cfg, struct vxpu_http_server 
 		s->routes = calloc(cfg->nroutes, sizeof(*s->routes));
 		if (!s->routes) {
 			server_free(s);
-			return fail(err, errlen, "out of memory");
+			return vxpu_fail(err, errlen, "out of memory");
 		}
 		memcpy(s->routes, cfg->routes, cfg->nroutes * sizeof(*s->routes));
 	}
@@ -784,7 +777,8 @@ int vxpu_http_start(const struct vxpu_http_config *cfg, struct vxpu_http_server 
 	if (cfg->tls_cert_file) {
 		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
 			server_free(s);
-			return fail(err, errlen, "HTTPS: this libmicrohttpd was built without TLS");
+			return vxpu_fail(err, errlen,
+			                 "HTTPS: this libmicrohttpd was built without TLS");
 		}
 		s->tls_cert = read_pem("--tls-cert", cfg->tls_cert_file, err, errlen);
 		s->tls_key =
@@ -824,10 +818,10 @@ int vxpu_http_start(const struct vxpu_http_config *cfg, struct vxpu_http_server 
 	s->starting = false;
 	pthread_mutex_unlock(&s->start_lock);
 	if (!s->daemon) {
-		fail(err, errlen, "cannot start the %s server on %s%s%s%s",
-		     s->tls ? "HTTPS" : "HTTP", s->address,
-		     s->tls ? " (are the certificate and key a valid pair?)" : "",
-		     s->start_msg[0] ? ": " : "", s->start_msg);
+		vxpu_fail(err, errlen, "cannot start the %s server on %s%s%s%s",
+		          s->tls ? "HTTPS" : "HTTP", s->address,
+		          s->tls ? " (are the certificate and key a valid pair?)" : "",
+		          s->start_msg[0] ? ": " : "", s->start_msg);
 		close(s->listen_fd);
 		server_free(s);
 		return -1;

@@ -14,6 +14,8 @@
  */
 #include "kube/kubeclient.h"
 
+#include "core/fail.h"
+
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 #include <yaml.h>
@@ -32,20 +34,6 @@
 #define BODY_LIMIT ((size_t)512 << 20) /* a list of many thousand pods fits */
 #define POOL_IDLE_MAX 16
 #define LINE_LIMIT ((size_t)64 << 20) /* one watch event */
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 static char *dup_string(const char *s)
 {
@@ -73,7 +61,7 @@ static char *read_file(const char *path, size_t limit, char *err, size_t errlen)
 		err[0] = '\0';
 	FILE *f = fopen(path, "rb");
 	if (!f) {
-		fail(err, errlen, "%s: %s", path, strerror(errno));
+		vxpu_fail(err, errlen, "%s: %s", path, strerror(errno));
 		return NULL;
 	}
 	size_t cap = 4096, len = 0;
@@ -81,7 +69,7 @@ static char *read_file(const char *path, size_t limit, char *err, size_t errlen)
 	while (buf) {
 		if (len + 1 >= cap) {
 			if (cap > limit) {
-				fail(err, errlen, "%s: larger than %zu bytes", path, limit);
+				vxpu_fail(err, errlen, "%s: larger than %zu bytes", path, limit);
 				free(buf);
 				buf = NULL;
 				break;
@@ -99,7 +87,7 @@ static char *read_file(const char *path, size_t limit, char *err, size_t errlen)
 		len += n;
 		if (n == 0) {
 			if (ferror(f)) {
-				fail(err, errlen, "%s: %s", path, strerror(errno));
+				vxpu_fail(err, errlen, "%s: %s", path, strerror(errno));
 				free(buf);
 				buf = NULL;
 			}
@@ -110,7 +98,7 @@ static char *read_file(const char *path, size_t limit, char *err, size_t errlen)
 	if (buf)
 		buf[len] = '\0';
 	else if (err && !err[0])
-		fail(err, errlen, "%s: out of memory", path);
+		vxpu_fail(err, errlen, "%s: out of memory", path);
 	return buf;
 }
 
@@ -190,26 +178,27 @@ int vxpu_kube_config_in_cluster(struct vxpu_kube_config *c, const char *sa_dir, 
 	const char *host = getenv("KUBERNETES_SERVICE_HOST");
 	const char *port = getenv("KUBERNETES_SERVICE_PORT");
 	if (!host || !*host || !port || !*port)
-		return fail(err, errlen,
-		            "not in a cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT "
-		            "are not set (use --kubeconfig)");
+		return vxpu_fail(
+		        err, errlen,
+		        "not in a cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT "
+		        "are not set (use --kubeconfig)");
 	for (const char *p = port; *p; p++)
 		if (*p < '0' || *p > '9')
-			return fail(err, errlen, "KUBERNETES_SERVICE_PORT=\"%s\" is not a port",
-			            port);
+			return vxpu_fail(err, errlen,
+			                 "KUBERNETES_SERVICE_PORT=\"%s\" is not a port", port);
 	bool v6 = strchr(host, ':') != NULL;
 	int n = snprintf(c->server, sizeof(c->server), "https://%s%s%s:%s", v6 ? "[" : "", host,
 	                 v6 ? "]" : "", port);
 	if (n < 0 || (size_t)n >= sizeof(c->server))
-		return fail(err, errlen, "KUBERNETES_SERVICE_HOST is too long");
+		return vxpu_fail(err, errlen, "KUBERNETES_SERVICE_HOST is too long");
 	if (snprintf(c->token_file, sizeof(c->token_file), "%s/token", sa_dir) >=
 	            (int)sizeof(c->token_file) ||
 	    snprintf(c->ca_file, sizeof(c->ca_file), "%s/ca.crt", sa_dir) >=
 	            (int)sizeof(c->ca_file))
-		return fail(err, errlen, "service account folder %s: path too long", sa_dir);
+		return vxpu_fail(err, errlen, "service account folder %s: path too long", sa_dir);
 	if (access(c->token_file, R_OK) != 0 || access(c->ca_file, R_OK) != 0)
-		return fail(err, errlen, "service account: cannot read %s and %s: %s",
-		            c->token_file, c->ca_file, strerror(errno));
+		return vxpu_fail(err, errlen, "service account: cannot read %s and %s: %s",
+		                 c->token_file, c->ca_file, strerror(errno));
 	char nsfile[VXPU_KUBE_PATH_MAX + 16];
 	snprintf(nsfile, sizeof(nsfile), "%s/namespace", sa_dir);
 	char why[256] = "";
@@ -243,9 +232,9 @@ static int kc_fail(struct kc *k, const yaml_node_t *at, const char *field, const
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (at)
-		return fail(k->err, k->errlen, "kubeconfig %s: line %zu: %s: %s", k->path,
-		            (size_t)at->start_mark.line + 1, field, msg);
-	return fail(k->err, k->errlen, "kubeconfig %s: %s: %s", k->path, field, msg);
+		return vxpu_fail(k->err, k->errlen, "kubeconfig %s: line %zu: %s: %s", k->path,
+		                 (size_t)at->start_mark.line + 1, field, msg);
+	return vxpu_fail(k->err, k->errlen, "kubeconfig %s: %s: %s", k->path, field, msg);
 }
 
 static const char *scalar(const yaml_node_t *n)
@@ -404,13 +393,13 @@ int vxpu_kube_config_from_kubeconfig(struct vxpu_kube_config *c, const char *pat
 	int rc = -1;
 	if (!yaml_parser_initialize(&parser)) {
 		free(text);
-		return fail(err, errlen, "kubeconfig %s: out of memory", path);
+		return vxpu_fail(err, errlen, "kubeconfig %s: out of memory", path);
 	}
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, strlen(text));
 	if (!yaml_parser_load(&parser, &k.doc)) {
-		fail(err, errlen, "kubeconfig %s: line %zu: %s", path,
-		     (size_t)parser.problem_mark.line + 1,
-		     parser.problem ? parser.problem : "invalid YAML");
+		vxpu_fail(err, errlen, "kubeconfig %s: line %zu: %s", path,
+		          (size_t)parser.problem_mark.line + 1,
+		          parser.problem ? parser.problem : "invalid YAML");
 		yaml_parser_delete(&parser);
 		free(text);
 		return -1;
@@ -423,14 +412,14 @@ int vxpu_kube_config_from_kubeconfig(struct vxpu_kube_config *c, const char *pat
 	char ctx_name[256] = "", cluster_name[256] = "", user_name[256] = "", p[128];
 	const yaml_node_t *ctx, *cluster, *user;
 	if (!root) {
-		fail(err, errlen, "kubeconfig %s: empty document", path);
+		vxpu_fail(err, errlen, "kubeconfig %s: empty document", path);
 		goto out;
 	}
 	if (kc_keys(&k, root, "kubeconfig", top) < 0)
 		goto out;
 	if (context) {
 		if (copy_to(ctx_name, sizeof(ctx_name), context) < 0) {
-			fail(err, errlen, "context name too long");
+			vxpu_fail(err, errlen, "context name too long");
 			goto out;
 		}
 	} else if (kc_string(&k, root, "", "current-context", ctx_name, sizeof(ctx_name)) != 0 ||
@@ -495,7 +484,7 @@ int vxpu_kube_config_from_kubeconfig(struct vxpu_kube_config *c, const char *pat
 	    kc_data(&k, user, p, "client-key-data", &c->key_data) < 0)
 		goto out;
 	if (token[0] && !(c->token = dup_string(token))) {
-		fail(err, errlen, "out of memory");
+		vxpu_fail(err, errlen, "out of memory");
 		goto out;
 	}
 	bool cert = c->cert_file[0] || c->cert_data;
@@ -561,10 +550,10 @@ int vxpu_kube_client_new(const struct vxpu_kube_config *cfg, struct vxpu_kube_cl
 	*out = NULL;
 	pthread_once(&curl_once, curl_global);
 	if (strncmp(cfg->server, "https://", 8) != 0 && strncmp(cfg->server, "http://", 7) != 0)
-		return fail(err, errlen, "server \"%s\" is not an http(s) URL", cfg->server);
+		return vxpu_fail(err, errlen, "server \"%s\" is not an http(s) URL", cfg->server);
 	struct vxpu_kube_client *c = calloc(1, sizeof(*c));
 	if (!c)
-		return fail(err, errlen, "out of memory");
+		return vxpu_fail(err, errlen, "out of memory");
 	c->cfg = *cfg;
 	bool oom = false;
 	c->cfg.ca_data = dup_opt(cfg->ca_data, &oom);
@@ -574,7 +563,7 @@ int vxpu_kube_client_new(const struct vxpu_kube_config *cfg, struct vxpu_kube_cl
 	c->token = dup_opt(cfg->token, &oom);
 	if (oom) {
 		vxpu_kube_client_free(c);
-		return fail(err, errlen, "out of memory");
+		return vxpu_fail(err, errlen, "out of memory");
 	}
 	size_t n = strlen(c->cfg.server);
 	while (n && c->cfg.server[n - 1] == '/')
@@ -602,7 +591,7 @@ int vxpu_kube_client_new(const struct vxpu_kube_config *cfg, struct vxpu_kube_cl
 		char *t = read_file(k->token_file, 64 << 10, why, sizeof(why));
 		if (!t) {
 			vxpu_kube_client_free(c);
-			return fail(err, errlen, "token file: %s", why);
+			return vxpu_fail(err, errlen, "token file: %s", why);
 		}
 		free(t);
 	}
@@ -708,7 +697,7 @@ static char *token_now(struct vxpu_kube_client *c, char *err, size_t errlen)
 				c->token_stat = st;
 			} else if (!c->token) {
 				pthread_mutex_unlock(&c->lock);
-				fail(err, errlen, "token file: %s", why);
+				vxpu_fail(err, errlen, "token file: %s", why);
 				return NULL;
 			}
 		}
@@ -852,7 +841,7 @@ static CURLcode attempt(struct vxpu_kube_client *c, const char *method, const ch
 	CURL *h = handle_take(c);
 	if (!h) {
 		free(token);
-		fail(err, errlen, "out of memory");
+		vxpu_fail(err, errlen, "out of memory");
 		return CURLE_OUT_OF_MEMORY;
 	}
 	char url[VXPU_KUBE_URL_MAX + VXPU_KUBE_PATH_MAX];
@@ -874,10 +863,11 @@ static CURLcode attempt(struct vxpu_kube_client *c, const char *method, const ch
 	if (rc == CURLE_OK)
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
 	else if (sink->overflow)
-		fail(err, errlen, "%s %s: answer larger than %zu bytes", method, path, BODY_LIMIT);
+		vxpu_fail(err, errlen, "%s %s: answer larger than %zu bytes", method, path,
+		          BODY_LIMIT);
 	else
-		fail(err, errlen, "%s %s: %s", method, path,
-		     curl_err[0] ? curl_err : curl_easy_strerror(rc));
+		vxpu_fail(err, errlen, "%s %s: %s", method, path,
+		          curl_err[0] ? curl_err : curl_easy_strerror(rc));
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
 	curl_slist_free_all(hdr);
 	handle_give(c, h, rc == CURLE_OK);
@@ -963,11 +953,11 @@ static void status_error(const char *method, const char *path, const struct vxpu
 	const cJSON *msg = cJSON_GetObjectItemCaseSensitive(doc, "message");
 	const cJSON *reason = cJSON_GetObjectItemCaseSensitive(doc, "reason");
 	if (cJSON_IsString(msg))
-		fail(err, errlen, "%s %s: %ld %s: %s", method, path, r->status,
-		     cJSON_IsString(reason) ? reason->valuestring : "", msg->valuestring);
+		vxpu_fail(err, errlen, "%s %s: %ld %s: %s", method, path, r->status,
+		          cJSON_IsString(reason) ? reason->valuestring : "", msg->valuestring);
 	else
-		fail(err, errlen, "%s %s: %ld%s%.120s", method, path, r->status,
-		     r->body && r->body[0] ? ": " : "", r->body ? r->body : "");
+		vxpu_fail(err, errlen, "%s %s: %ld%s%.120s", method, path, r->status,
+		          r->body && r->body[0] ? ": " : "", r->body ? r->body : "");
 	cJSON_Delete(doc);
 }
 
@@ -995,8 +985,8 @@ int vxpu_kube_call_json(struct vxpu_kube_client *c, const char *method, const ch
 		if (!*doc || !cJSON_IsObject(*doc)) {
 			cJSON_Delete(*doc);
 			*doc = NULL;
-			fail(err, errlen, "%s %s: %ld with a body that is not a JSON object",
-			     method, path, r.status);
+			vxpu_fail(err, errlen, "%s %s: %ld with a body that is not a JSON object",
+			          method, path, r.status);
 			rc = -1;
 		}
 	}
@@ -1036,7 +1026,7 @@ int vxpu_kube_list(struct vxpu_kube_client *c, const char *path, const char *sel
 {
 	*items = cJSON_CreateArray();
 	if (!*items)
-		return fail(err, errlen, "out of memory");
+		return vxpu_fail(err, errlen, "out of memory");
 	char cont[2048] = "";
 	resource_version[0] = '\0';
 	for (;;) {
@@ -1065,8 +1055,9 @@ int vxpu_kube_list(struct vxpu_kube_client *c, const char *path, const char *sel
 			cJSON_Delete(page);
 			cJSON_Delete(*items);
 			*items = NULL;
-			return fail(err, errlen,
-			            "GET %s: not a list (metadata.resourceVersion, items)", path);
+			return vxpu_fail(err, errlen,
+			                 "GET %s: not a list (metadata.resourceVersion, items)",
+			                 path);
 		}
 		if (!resource_version[0] && copy_to(resource_version, rvcap, rv->valuestring) < 0) {
 			cJSON_Delete(page);
@@ -1086,7 +1077,8 @@ int vxpu_kube_list(struct vxpu_kube_client *c, const char *path, const char *sel
 too_long:
 	cJSON_Delete(*items);
 	*items = NULL;
-	return fail(err, errlen, "GET %s: a URL, continue token or resourceVersion too long", path);
+	return vxpu_fail(err, errlen, "GET %s: a URL, continue token or resourceVersion too long",
+	                 path);
 }
 
 /* ---- watch ----------------------------------------------------------------- */
@@ -1201,7 +1193,7 @@ static enum watch_end watch_once(struct vxpu_kube_client *c, const char *path, c
 	        path, strchr(path, '?') ? "&" : "?", c->cfg.watch_timeout_s, esc,
 	        selector ? "&" : "", selector ? selector : "");
 	if (n < 0 || (size_t)n >= sizeof(url)) {
-		fail(err, errlen, "watch %s: URL too long", path);
+		vxpu_fail(err, errlen, "watch %s: URL too long", path);
 		return WATCH_FAILED;
 	}
 	char *token = token_now(c, err, errlen);
@@ -1239,10 +1231,10 @@ static enum watch_end watch_once(struct vxpu_kube_client *c, const char *path, c
 		status_error("WATCH", path, &r, err, errlen);
 		end = WATCH_FAILED;
 	} else if (s.bad) {
-		fail(err, errlen, "watch %s: an event that is not a watch event", path);
+		vxpu_fail(err, errlen, "watch %s: an event that is not a watch event", path);
 		end = WATCH_FAILED;
 	} else if (rc != CURLE_OK) {
-		fail(err, errlen, "watch %s: %s", path, curl_easy_strerror(rc));
+		vxpu_fail(err, errlen, "watch %s: %s", path, curl_easy_strerror(rc));
 		end = WATCH_FAILED;
 	} else {
 		end = WATCH_CLOSED;

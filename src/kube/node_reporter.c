@@ -13,6 +13,7 @@
 
 #include "common/log.h"
 #include "core/annotation.h"
+#include "common/clock.h"
 
 #include <cjson/cJSON.h>
 
@@ -73,13 +74,6 @@ struct vxpu_node_reporter {
 	bool writer_started, watcher_started;
 	struct vxpu_pod_allocation alloc; /* the watcher's decode buffer */
 };
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* RFC 3339 with microseconds, as Events carry. */
 static void micro_time(int64_t ms, char *out, size_t cap)
@@ -265,7 +259,7 @@ static int write_registration(struct vxpu_node_reporter *r)
 		r->node.devices[i].healthy = r->healthy[i];
 	r->dirty = false;
 	pthread_mutex_unlock(&r->lock);
-	char *json = vxpu_node_registration_encode(&r->node, wall_ms());
+	char *json = vxpu_node_registration_encode(&r->node, vxpu_wall_ms());
 	if (!json)
 		return -1;
 	cJSON *patch = cJSON_CreateObject();
@@ -300,7 +294,7 @@ static int post_event(struct vxpu_node_reporter *r, const struct pod_ref *p, boo
                       const char *reason, const char *message)
 {
 	char now[96], name[300], path[512], ens[3 * VXPU_NAMESPACE_MAX], err[512];
-	int64_t ms = wall_ms();
+	int64_t ms = vxpu_wall_ms();
 	micro_time(ms, now, sizeof(now));
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);

@@ -27,6 +27,8 @@
 #include "core/extender_kube.h"
 #include "meter/prom.h"
 #include "meter/strbuf.h"
+#include "core/fail.h"
+#include "common/clock.h"
 
 #include <cjson/cJSON.h>
 
@@ -41,25 +43,6 @@
 #include <unistd.h>
 
 /* ---- small helpers ------------------------------------------------------- */
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static double mono_s(void)
 {
@@ -272,7 +255,7 @@ static void event_push(struct vxpu_scheduler *s, const struct vxpu_kube_pod *kp,
 static void event_post(struct vxpu_scheduler *s, const struct pod_event *e)
 {
 	char now[40], name[254], path[512], ens[3 * 64], err[512];
-	int64_t ms = wall_ms();
+	int64_t ms = vxpu_wall_ms();
 	micro_time(ms, now, sizeof(now));
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -365,7 +348,7 @@ static void ledger_follow(struct vxpu_scheduler *s, const cJSON *pod, const char
 		return;
 	const struct vxpu_ext_pod *after = vxpu_ext_model_pod(&s->model, uid);
 	if (held && !after)
-		vxpu_sched_ledger_ended(s->ledger, uid, wall_ms());
+		vxpu_sched_ledger_ended(s->ledger, uid, vxpu_wall_ms());
 	else if (!held_bound && after && !after->reserved && after->allocation)
 		ledger_start(s, pod, uid, after->allocation);
 }
@@ -557,7 +540,7 @@ int vxpu_scheduler_new(const struct vxpu_vendor_table *vendors, struct vxpu_kube
 	*out = NULL;
 	struct vxpu_scheduler *s = calloc(1, sizeof(*s));
 	if (!s)
-		return fail(err, errlen, "out of memory");
+		return vxpu_fail(err, errlen, "out of memory");
 	s->vendors = vendors;
 	s->client = client;
 	s->opt = *opt;
@@ -626,12 +609,13 @@ int vxpu_scheduler_start(struct vxpu_scheduler *s, char *err, size_t errlen)
 	if (s->opt.events) {
 		s->queue = calloc(EVENT_QUEUE, sizeof(*s->queue));
 		if (!s->queue || pthread_create(&s->event_thread, NULL, event_main, s) != 0)
-			return fail(err, errlen, "cannot start the Events poster");
+			return vxpu_fail(err, errlen, "cannot start the Events poster");
 		s->event_started = true;
 	}
 	for (int i = 0; i < 3; i++) {
 		if (pthread_create(&s->watches[i].thread, NULL, watch_main, &s->watches[i]) != 0)
-			return fail(err, errlen, "cannot start the %s watch", s->watches[i].kind);
+			return vxpu_fail(err, errlen, "cannot start the %s watch",
+			                 s->watches[i].kind);
 		s->watches[i].started = true;
 	}
 	return 0;
@@ -842,7 +826,7 @@ static const char *json_string(const cJSON *obj, const char *a, const char *b)
 static void lease_fill(struct vxpu_scheduler *s, cJSON *lease, const struct vxpu_kube_pod *kp)
 {
 	char now[40], podkey[VXPU_NAMESPACE_MAX + VXPU_POD_NAME_MAX + 2];
-	micro_time(wall_ms(), now, sizeof(now));
+	micro_time(vxpu_wall_ms(), now, sizeof(now));
 	snprintf(podkey, sizeof(podkey), "%s/%s", kp->ns, kp->name);
 	cJSON *meta = cJSON_GetObjectItemCaseSensitive(lease, "metadata");
 	if (!meta)
@@ -899,7 +883,7 @@ static bool lease_expired(const cJSON *lease)
 	int64_t at = 0;
 	if (!renew || vxpu_rfc3339_parse(renew, &at) < 0 || !cJSON_IsNumber(dur))
 		return true; /* a lease without a valid term holds nothing */
-	return wall_ms() > at + (int64_t)dur->valuedouble * 1000;
+	return vxpu_wall_ms() > at + (int64_t)dur->valuedouble * 1000;
 }
 
 /*
@@ -912,7 +896,7 @@ static int lease_take(struct vxpu_scheduler *s, const char *node, const struct v
 	char path[1024], err[512];
 	last[0] = '\0';
 	if (lease_path(s, node, path, sizeof(path)) < 0)
-		return fail(why, whylen, "node \"%s\": lease name too long", node);
+		return vxpu_fail(why, whylen, "node \"%s\": lease name too long", node);
 	double deadline = mono_s() + s->opt.lease_wait_ms / 1000.0;
 	unsigned wait = 10;
 	bool waited = false;
@@ -943,12 +927,12 @@ static int lease_take(struct vxpu_scheduler *s, const char *node, const struct v
 				return 0;
 			if (status == 409)
 				continue; /* another bind created it first: look again */
-			return fail(why, whylen, "node \"%s\": cannot create its lease: %s", node,
-			            err);
+			return vxpu_fail(why, whylen, "node \"%s\": cannot create its lease: %s",
+			                 node, err);
 		}
 		if (!lease)
-			return fail(why, whylen, "node \"%s\": cannot read its lease: %s", node,
-			            err);
+			return vxpu_fail(why, whylen, "node \"%s\": cannot read its lease: %s",
+			                 node, err);
 		const char *holder = json_string(lease, "spec", "holderIdentity");
 		const char *prev = json_string(cJSON_GetObjectItemCaseSensitive(lease, "metadata"),
 		                               "annotations", VXPU_ANNOTATION_LEASE_POD_UID);
@@ -970,8 +954,8 @@ static int lease_take(struct vxpu_scheduler *s, const char *node, const struct v
 				return 0;
 			if (status == 409 && mono_s() < deadline)
 				continue;
-			return fail(why, whylen, "node \"%s\": cannot take its lease: %s", node,
-			            err);
+			return vxpu_fail(why, whylen, "node \"%s\": cannot take its lease: %s",
+			                 node, err);
 		}
 		char held_by[VXPU_NAMESPACE_MAX + VXPU_POD_NAME_MAX + 2];
 		const char *podkey =
@@ -980,7 +964,7 @@ static int lease_take(struct vxpu_scheduler *s, const char *node, const struct v
 		snprintf(held_by, sizeof(held_by), "%s", podkey ? podkey : holder);
 		cJSON_Delete(lease);
 		if (mono_s() >= deadline)
-			return fail(
+			return vxpu_fail(
 			        why, whylen,
 			        "node \"%s\" is busy: its allocation lease is held by pod %s until "
 			        "the node agent has consumed that pod's allocation",
@@ -1035,14 +1019,14 @@ static int pod_get(struct vxpu_scheduler *s, const char *ns, const char *name, c
 	char path[1024], err[512];
 	*doc = NULL;
 	if (pod_path(path, sizeof(path), ns, name, NULL) < 0)
-		return fail(why, whylen, "pod %s/%s: name too long", ns, name);
+		return vxpu_fail(why, whylen, "pod %s/%s: name too long", ns, name);
 	if (vxpu_kube_call_json(s->client, "GET", path, NULL, NULL, doc, status, err, sizeof(err)) <
 	    0)
-		return fail(why, whylen, "cannot read pod %s/%s: %s", ns, name, err);
+		return vxpu_fail(why, whylen, "cannot read pod %s/%s: %s", ns, name, err);
 	if (vxpu_kube_pod_read(*doc, "Pod", s->vendors, kp, err, sizeof(err)) < 0) {
 		cJSON_Delete(*doc);
 		*doc = NULL;
-		return fail(why, whylen, "pod %s/%s: %s", ns, name, err);
+		return vxpu_fail(why, whylen, "pod %s/%s: %s", ns, name, err);
 	}
 	return 0;
 }
@@ -1052,7 +1036,7 @@ static int create_binding(struct vxpu_scheduler *s, const struct vxpu_kube_pod *
 {
 	char path[1024], err[512];
 	if (pod_path(path, sizeof(path), kp->ns, kp->name, "/binding") < 0)
-		return fail(why, whylen, "pod name too long");
+		return vxpu_fail(why, whylen, "pod name too long");
 	cJSON *b = cJSON_CreateObject();
 	cJSON_AddStringToObject(b, "apiVersion", "v1");
 	cJSON_AddStringToObject(b, "kind", "Binding");
@@ -1069,7 +1053,7 @@ static int create_binding(struct vxpu_scheduler *s, const struct vxpu_kube_pod *
 	int rc = vxpu_kube_call_json(s->client, "POST", path, "application/json", body, NULL,
 	                             status, err, sizeof(err));
 	cJSON_free(body);
-	return rc < 0 ? fail(why, whylen, "%s", err) : 0;
+	return rc < 0 ? vxpu_fail(why, whylen, "%s", err) : 0;
 }
 
 /* Makes the model's view of node fresh by listing the pods bound to it. */
@@ -1078,17 +1062,17 @@ static int node_refresh(struct vxpu_scheduler *s, const char *node, char *why, s
 	char sel[3 * 300 + 32], esc[3 * 300], err[512], rv[128];
 	char *raw = NULL;
 	if (asprintf(&raw, "spec.nodeName=%s", node) < 0)
-		return fail(why, whylen, "out of memory");
+		return vxpu_fail(why, whylen, "out of memory");
 	int e = vxpu_kube_escape(raw, esc, sizeof(esc));
 	free(raw);
 	if (e < 0)
-		return fail(why, whylen, "node name too long");
+		return vxpu_fail(why, whylen, "node name too long");
 	snprintf(sel, sizeof(sel), "fieldSelector=%s", esc);
 	cJSON *items = NULL;
 	long status = 0;
 	if (vxpu_kube_list(s->client, "/api/v1/pods", sel, &items, rv, sizeof(rv), &status, err,
 	                   sizeof(err)) < 0)
-		return fail(why, whylen, "cannot list the pods of node \"%s\": %s", node, err);
+		return vxpu_fail(why, whylen, "cannot list the pods of node \"%s\": %s", node, err);
 	size_t n = (size_t)cJSON_GetArraySize(items);
 	const char **uids = calloc(n ? n : 1, sizeof(*uids));
 	struct vxpu_kube_pod *kp = calloc(1, sizeof(*kp));
@@ -1096,7 +1080,7 @@ static int node_refresh(struct vxpu_scheduler *s, const char *node, char *why, s
 		free(uids);
 		free(kp);
 		cJSON_Delete(items);
-		return fail(why, whylen, "out of memory");
+		return vxpu_fail(why, whylen, "out of memory");
 	}
 	size_t k = 0;
 	pthread_rwlock_wrlock(&s->lock);
@@ -1125,8 +1109,8 @@ static int annotate(struct vxpu_scheduler *s, const struct vxpu_kube_pod *kp,
 {
 	char path[1024], err[512], now[40];
 	if (pod_path(path, sizeof(path), kp->ns, kp->name, NULL) < 0)
-		return fail(why, whylen, "pod name too long");
-	micro_time(wall_ms(), now, sizeof(now));
+		return vxpu_fail(why, whylen, "pod name too long");
+	micro_time(vxpu_wall_ms(), now, sizeof(now));
 	cJSON *patch = cJSON_CreateObject();
 	cJSON *meta = cJSON_AddObjectToObject(patch, "metadata");
 	if (resource_version)
@@ -1140,7 +1124,7 @@ static int annotate(struct vxpu_scheduler *s, const struct vxpu_kube_pod *kp,
 	int rc = vxpu_kube_call_json(s->client, "PATCH", path, VXPU_KUBE_MERGE_PATCH, body, NULL,
 	                             status, err, sizeof(err));
 	cJSON_free(body);
-	return rc < 0 ? fail(why, whylen, "%s", err) : 0;
+	return rc < 0 ? vxpu_fail(why, whylen, "%s", err) : 0;
 }
 
 /* Removes our annotations only if they still hold text (a JSON Patch test). */
@@ -1194,16 +1178,16 @@ static int do_bind(struct vxpu_scheduler *s, const struct vxpu_extender_binding 
 	if (pod_get(s, b->ns, b->name, &doc, kp, &status, why, whylen) < 0)
 		return -1;
 	if (strcmp(kp->uid, b->uid) != 0) {
-		fail(why, whylen, "pod %s/%s has uid %s, not %s: it was replaced", b->ns, b->name,
-		     kp->uid, b->uid);
+		vxpu_fail(why, whylen, "pod %s/%s has uid %s, not %s: it was replaced", b->ns,
+		          b->name, kp->uid, b->uid);
 		goto out;
 	}
 	if (kp->node_name[0]) {
 		if (strcmp(kp->node_name, b->node) == 0 && (!kp->wants_devices || kp->allocation))
 			rc = 0; /* a retried bind that had landed */
 		else
-			fail(why, whylen, "pod %s/%s is already bound to node \"%s\"", b->ns,
-			     b->name, kp->node_name);
+			vxpu_fail(why, whylen, "pod %s/%s is already bound to node \"%s\"", b->ns,
+			          b->name, kp->node_name);
 		goto out;
 	}
 	if (!kp->wants_devices) {
@@ -1211,7 +1195,7 @@ static int do_bind(struct vxpu_scheduler *s, const struct vxpu_extender_binding 
 		goto out;
 	}
 	if (kp->request_error[0]) {
-		fail(why, whylen, "%s", kp->request_error);
+		vxpu_fail(why, whylen, "%s", kp->request_error);
 		goto out;
 	}
 	char last[VXPU_UID_MAX];
@@ -1222,7 +1206,7 @@ static int do_bind(struct vxpu_scheduler *s, const struct vxpu_extender_binding 
 	    node_refresh(s, b->node, why, whylen) < 0)
 		goto out;
 	pthread_rwlock_wrlock(&s->lock);
-	int r = vxpu_ext_model_reserve(&s->model, kp, b->node, wall_ms(), &text, why, whylen);
+	int r = vxpu_ext_model_reserve(&s->model, kp, b->node, vxpu_wall_ms(), &text, why, whylen);
 	pthread_rwlock_unlock(&s->lock);
 	if (r < 0)
 		goto out;
@@ -1246,8 +1230,8 @@ static int do_bind(struct vxpu_scheduler *s, const struct vxpu_extender_binding 
 		free(fresh);
 		cJSON_Delete(again);
 		if (!same) {
-			fail(why, whylen, "pod %s/%s was replaced or bound meanwhile", b->ns,
-			     b->name);
+			vxpu_fail(why, whylen, "pod %s/%s was replaced or bound meanwhile", b->ns,
+			          b->name);
 			goto out;
 		}
 	}
@@ -1310,8 +1294,8 @@ void vxpu_scheduler_bind(struct vxpu_scheduler *s, const char *body, size_t len,
 		return;
 	}
 	struct vxpu_kube_pod *kp = calloc(1, sizeof(*kp));
-	int rc =
-	        kp ? do_bind(s, &b, kp, why, sizeof(why)) : fail(why, sizeof(why), "out of memory");
+	int rc = kp ? do_bind(s, &b, kp, why, sizeof(why))
+	            : vxpu_fail(why, sizeof(why), "out of memory");
 	if (rc < 0) {
 		/* Info, not warn: with two replicas a lost race is routine; the pod's
 		 * Warning Event carries the reason to its owner. */

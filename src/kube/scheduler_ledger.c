@@ -13,6 +13,8 @@
 #include "common/log.h"
 #include "core/annotation.h"
 #include "meter/ledger.h"
+#include "core/fail.h"
+#include "common/clock.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -73,24 +75,6 @@ struct vxpu_sched_ledger {
 	struct running *running;
 	size_t nrunning, caprunning;
 };
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- the running set (writer thread) -------------------------------------- */
 
@@ -257,11 +241,11 @@ static int reconcile(struct vxpu_sched_ledger *l, char *err, size_t errlen)
 {
 	if (load_running(l, err, errlen) != 0)
 		return -1;
-	int64_t now = wall_ms();
+	int64_t now = vxpu_wall_ms();
 	/* Decide first (the hook takes the scheduler's lock), write after. */
 	struct candidate *gone = calloc(l->nrunning + 1, sizeof(*gone));
 	if (!gone)
-		return fail(err, errlen, "out of memory");
+		return vxpu_fail(err, errlen, "out of memory");
 	size_t ngone = 0;
 	for (size_t i = 0; i < l->nrunning; i++) {
 		if (l->running[i].start_ms + (int64_t)l->opt.grace_ms > now)
@@ -349,11 +333,11 @@ static bool with_retries(struct vxpu_sched_ledger *l, const struct record *r)
 static void *writer_main(void *arg)
 {
 	struct vxpu_sched_ledger *l = arg;
-	int64_t next_reconcile = wall_ms() + l->opt.reconcile_ms;
+	int64_t next_reconcile = vxpu_wall_ms() + l->opt.reconcile_ms;
 	for (;;) {
 		pthread_mutex_lock(&l->queue_lock);
 		while (!l->head && !l->stop && !l->reconcile_wanted) {
-			int64_t left = next_reconcile - wall_ms();
+			int64_t left = next_reconcile - vxpu_wall_ms();
 			if (left <= 0) {
 				l->reconcile_wanted = true;
 				break;
@@ -388,7 +372,7 @@ static void *writer_main(void *arg)
 			pthread_mutex_unlock(&l->queue_lock);
 			if (!stopping)
 				with_retries(l, NULL);
-			next_reconcile = wall_ms() + l->opt.reconcile_ms;
+			next_reconcile = vxpu_wall_ms() + l->opt.reconcile_ms;
 		} else if (want) {
 			pthread_mutex_lock(&l->queue_lock);
 			if (l->stop) {
@@ -408,10 +392,10 @@ int vxpu_sched_ledger_new(const struct vxpu_sched_ledger_options *opt,
 {
 	*out = NULL;
 	if (!opt->path || !opt->path[0] || !opt->hooks.live || !opt->hooks.synced)
-		return fail(err, errlen, "ledger: no path or hooks");
+		return vxpu_fail(err, errlen, "ledger: no path or hooks");
 	struct vxpu_sched_ledger *l = calloc(1, sizeof(*l));
 	if (!l)
-		return fail(err, errlen, "out of memory");
+		return vxpu_fail(err, errlen, "out of memory");
 	l->opt = *opt;
 	if (!l->opt.grace_ms)
 		l->opt.grace_ms = 30000;
@@ -432,7 +416,7 @@ int vxpu_sched_ledger_new(const struct vxpu_sched_ledger_options *opt,
 	pthread_cond_init(&l->queue_cond, NULL);
 	if (pthread_create(&l->thread, NULL, writer_main, l) != 0) {
 		vxpu_sched_ledger_free(l);
-		return fail(err, errlen, "cannot start the ledger writer");
+		return vxpu_fail(err, errlen, "cannot start the ledger writer");
 	}
 	l->thread_started = true;
 	*out = l;
@@ -514,7 +498,8 @@ int vxpu_sched_ledger_started(struct vxpu_sched_ledger *l, const struct vxpu_ext
                               const char *user, char *err, size_t errlen)
 {
 	if (!vxpu_ledger_valid_id(uid))
-		return fail(err, errlen, "pod uid \"%.64s\" is not a ledger allocation id", uid);
+		return vxpu_fail(err, errlen, "pod uid \"%.64s\" is not a ledger allocation id",
+		                 uid);
 	struct vxpu_pod_allocation *a = malloc(sizeof(*a));
 	struct record *r = calloc(1, sizeof(*r));
 	if (r)
@@ -522,7 +507,7 @@ int vxpu_sched_ledger_started(struct vxpu_sched_ledger *l, const struct vxpu_ext
 	if (!a || !r || !r->devices) {
 		free(a);
 		record_free(r);
-		return fail(err, errlen, "out of memory");
+		return vxpu_fail(err, errlen, "out of memory");
 	}
 	if (vxpu_allocation_decode(annotation, a, err, errlen) < 0) {
 		free(a);
@@ -531,7 +516,7 @@ int vxpu_sched_ledger_started(struct vxpu_sched_ledger *l, const struct vxpu_ext
 	}
 	r->kind = RECORD_START;
 	snprintf(r->uid, sizeof(r->uid), "%s", uid);
-	r->at_ms = a->allocated_ms > 0 ? a->allocated_ms : wall_ms();
+	r->at_ms = a->allocated_ms > 0 ? a->allocated_ms : vxpu_wall_ms();
 	snprintf(r->node, sizeof(r->node), "%s", a->node);
 	name_or(r->tenant, sizeof(r->tenant), a->ns, "default");
 	name_or(r->project, sizeof(r->project), project, VXPU_SCHED_LEDGER_PROJECT_DEFAULT);

@@ -18,6 +18,7 @@
 
 #include "core/size.h"
 #include "cuda/nvml_abi.h"
+#include "core/fail.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -45,19 +46,6 @@ int vxpu_backend_parse(const char *text, enum vxpu_backend *backend)
 const char *vxpu_backend_name(enum vxpu_backend backend)
 {
 	return (unsigned)backend < 4 ? backend_names[backend] : "unknown";
-}
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
 }
 
 /* ---- NVML --------------------------------------------------------------- */
@@ -109,7 +97,7 @@ static int nvml_open(const char *path, struct nvml_api *api, char *err, size_t e
 	*(void **)&api->ecc_errors = vxpu_nvml_sym(lib, "nvmlDeviceGetTotalEccErrors", NULL);
 	if (!api->init || !api->shutdown || !api->count || !api->by_index || !api->name ||
 	    !api->uuid || !api->pci || !api->memory)
-		return fail(err, errlen, "%s lacks a required NVML entry point", path);
+		return vxpu_fail(err, errlen, "%s lacks a required NVML entry point", path);
 	return 0;
 }
 
@@ -228,7 +216,8 @@ static int discover_nvml(const char *path, struct vxpu_discovery *out, char *err
 		return -1;
 	nvmlReturn_t rc = api.init();
 	if (rc != NVML_SUCCESS)
-		return fail(err, errlen, "%s: nvmlInit failed: %s", path, nvml_strerror(&api, rc));
+		return vxpu_fail(err, errlen, "%s: nvmlInit failed: %s", path,
+		                 nvml_strerror(&api, rc));
 	snprintf(out->vendor, sizeof(out->vendor), "nvidia");
 	if (api.driver_version)
 		api.driver_version(out->driver_version, sizeof(out->driver_version));
@@ -236,7 +225,8 @@ static int discover_nvml(const char *path, struct vxpu_discovery *out, char *err
 	rc = api.count(&count);
 	if (rc != NVML_SUCCESS) {
 		api.shutdown();
-		return fail(err, errlen, "%s: cannot count devices: %s", path, nvml_strerror(&api, rc));
+		return vxpu_fail(err, errlen, "%s: cannot count devices: %s", path,
+		                 nvml_strerror(&api, rc));
 	}
 	if (count > VXPU_FOUND_MAX_DEVICES)
 		count = VXPU_FOUND_MAX_DEVICES;
@@ -499,18 +489,21 @@ static int discover_inventory(const char *path, struct vxpu_discovery *out, char
 	if (!path)
 		path = getenv("VXPU_INVENTORY");
 	if (!path || !*path)
-		return fail(err, errlen, "the inventory backend needs a file (--inventory FILE or VXPU_INVENTORY)");
+		return vxpu_fail(
+		        err, errlen,
+		        "the inventory backend needs a file (--inventory FILE or VXPU_INVENTORY)");
 	FILE *f = fopen(path, "rb");
 	if (!f)
-		return fail(err, errlen, "cannot open inventory %s: %s", path, strerror(errno));
+		return vxpu_fail(err, errlen, "cannot open inventory %s: %s", path,
+		                 strerror(errno));
 	char *text = malloc(1 << 20);
 	size_t n = text ? fread(text, 1, (1 << 20) - 1, f) : 0;
 	fclose(f);
 	if (!text)
-		return fail(err, errlen, "%s: out of memory", path);
+		return vxpu_fail(err, errlen, "%s: out of memory", path);
 	if (n >= (1 << 20) - 1) {
 		free(text);
-		return fail(err, errlen, "%s: larger than 1 MiB", path);
+		return vxpu_fail(err, errlen, "%s: larger than 1 MiB", path);
 	}
 	text[n] = '\0';
 	int rc = vxpu_inventory_parse(text, path, out, err, errlen);
@@ -524,13 +517,14 @@ int vxpu_discover_library_path(const struct vxpu_discover_options *opts, char *p
 	switch (opts->backend) {
 	case VXPU_BACKEND_SIM:
 		if (sim_library_path(opts->sim_lib_dir, path, cap) != 0)
-			return fail(err, errlen, "cannot locate the simulator's library folder");
+			return vxpu_fail(err, errlen,
+			                 "cannot locate the simulator's library folder");
 		return 0;
 	case VXPU_BACKEND_INVENTORY:
-		return fail(err, errlen, "the inventory backend has no management library");
+		return vxpu_fail(err, errlen, "the inventory backend has no management library");
 	default:
 		if ((size_t)snprintf(path, cap, "libnvidia-ml.so.1") >= cap)
-			return fail(err, errlen, "path buffer too small");
+			return vxpu_fail(err, errlen, "path buffer too small");
 		return 0;
 	}
 }
@@ -563,10 +557,12 @@ int vxpu_discover(const struct vxpu_discover_options *opts, struct vxpu_discover
 		if (out->count == 0 && !why[0])
 			snprintf(why, sizeof(why), "NVML reports no devices");
 		memset(out, 0, sizeof(*out));
-		return fail(err, errlen,
-			    "no NVIDIA GPU found (%s); to try vxpu without a GPU use --backend sim "
-			    "(the simulated driver, docs/sim.md) or --backend inventory --inventory FILE",
-			    why);
+		return vxpu_fail(
+		        err, errlen,
+		        "no NVIDIA GPU found (%s); to try vxpu without a GPU use --backend sim "
+		        "(the simulated driver, docs/sim.md) or --backend inventory --inventory "
+		        "FILE",
+		        why);
 	}
 	}
 }

@@ -24,6 +24,7 @@
 #include "limiter/region.h"
 #include "meter/prom.h"
 #include "node/nvmllib.h"
+#include "core/fail.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -93,18 +94,6 @@ struct open_region {
 	struct vxpu_region r;
 };
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (err && errlen) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
-
 static void copy_text(char *dst, size_t cap, const char *src)
 {
 	size_t n = strlen(src);
@@ -134,10 +123,11 @@ static int load_library(struct vxpu_monitor_collector *c, const struct vxpu_disc
 	*(void **)&c->api.process_util = vxpu_nvml_sym(lib, "nvmlDeviceGetProcessUtilization", NULL);
 	if (!init || !c->api.by_index || !c->api.memory ||
 	    (!c->api.processes_v2 && !c->api.processes_v1))
-		return fail(err, errlen,
-		            "the management library lacks the NVML memory and process entry points");
+		return vxpu_fail(
+		        err, errlen,
+		        "the management library lacks the NVML memory and process entry points");
 	if (init() != NVML_SUCCESS)
-		return fail(err, errlen, "nvmlInit failed");
+		return vxpu_fail(err, errlen, "nvmlInit failed");
 	return 0;
 }
 
@@ -147,11 +137,11 @@ int vxpu_monitor_collector_open(struct vxpu_monitor_collector **out,
                                 size_t errlen)
 {
 	if (!regions_dir || !*regions_dir || strlen(regions_dir) >= VXPU_MONITOR_PATH_MAX - 300)
-		return fail(err, errlen, "regions directory \"%s\": empty or too long",
-		            regions_dir ? regions_dir : "");
+		return vxpu_fail(err, errlen, "regions directory \"%s\": empty or too long",
+		                 regions_dir ? regions_dir : "");
 	struct vxpu_monitor_collector *c = calloc(1, sizeof(*c));
 	if (!c)
-		return fail(err, errlen, "out of memory");
+		return vxpu_fail(err, errlen, "out of memory");
 	copy_text(c->regions_dir, sizeof(c->regions_dir), regions_dir);
 	if (node && *node) {
 		copy_text(c->node, sizeof(c->node), node);
@@ -178,7 +168,7 @@ int vxpu_monitor_collector_open(struct vxpu_monitor_collector **out,
 	*out = c;
 	return 0;
 oom:
-	fail(err, errlen, "out of memory");
+	vxpu_fail(err, errlen, "out of memory");
 fail:
 	vxpu_monitor_collector_close(c);
 	return -1;
@@ -408,13 +398,13 @@ static int container_identity(const struct vxpu_monitor_collector *c, const char
 {
 	memset(ct, 0, sizeof(*ct));
 	if (strlen(name) >= sizeof(ct->key) || split_key(name, ct) != 0)
-		return fail(why, whylen, "%.200s: the folder name is not NAMESPACE_POD_CONTAINER",
-		            name);
+		return vxpu_fail(why, whylen,
+		                 "%.200s: the folder name is not NAMESPACE_POD_CONTAINER", name);
 	copy_text(ct->key, sizeof(ct->key), name);
 	int plen = snprintf(ct->region_path, sizeof(ct->region_path), "%s/%s/region",
 	                    c->regions_dir, name);
 	if (plen < 0 || (size_t)plen >= sizeof(ct->region_path))
-		return fail(why, whylen, "%.200s: path too long", name);
+		return vxpu_fail(why, whylen, "%.200s: path too long", name);
 	return 0;
 }
 
@@ -437,7 +427,7 @@ static struct vxpu_region *open_for_pass(struct open_region *old, size_t nold, s
 	if (stat(path, &st) != 0) {
 		if (kept)
 			close_open_region(kept);
-		fail(why, whylen, "region %s: %s", path, strerror(errno));
+		vxpu_fail(why, whylen, "region %s: %s", path, strerror(errno));
 		return NULL;
 	}
 	struct open_region *o = &next[*k];
@@ -456,7 +446,7 @@ static struct vxpu_region *open_for_pass(struct open_region *old, size_t nold, s
 	if (!o->name || fstat(o->r.fd, &fst) != 0) {
 		*oom = o->name == NULL;
 		if (!*oom)
-			fail(why, whylen, "region %s: fstat: %s", path, strerror(errno));
+			vxpu_fail(why, whylen, "region %s: fstat: %s", path, strerror(errno));
 		vxpu_region_close(&o->r);
 		free(o->name);
 		return NULL;
@@ -635,8 +625,8 @@ int vxpu_monitor_collect(struct vxpu_monitor_collector *c, struct vxpu_monitor_s
 
 	DIR *dir = opendir(c->regions_dir);
 	if (!dir)
-		return fail(err, errlen, "cannot list regions directory %s: %s", c->regions_dir,
-		            strerror(errno));
+		return vxpu_fail(err, errlen, "cannot list regions directory %s: %s",
+		                 c->regions_dir, strerror(errno));
 	char **names = NULL;
 	size_t nnames = 0, names_cap = 0;
 	struct dirent *de;
@@ -663,7 +653,7 @@ int vxpu_monitor_collect(struct vxpu_monitor_collector *c, struct vxpu_monitor_s
 	free(names);
 	if (rc != 0) {
 		vxpu_monitor_snapshot_free(s);
-		return fail(err, errlen, "out of memory");
+		return vxpu_fail(err, errlen, "out of memory");
 	}
 	s->passes++;
 	s->collect_ns = monotonic_ns() - started;
@@ -1281,10 +1271,10 @@ int vxpu_monitor_start(const struct vxpu_monitor_config *cfg, struct vxpu_monito
                        char *err, size_t errlen)
 {
 	if (!cfg->regions_dir)
-		return fail(err, errlen, "regions directory not set");
+		return vxpu_fail(err, errlen, "regions directory not set");
 	struct vxpu_monitor *m = calloc(1, sizeof(*m));
 	if (!m)
-		return fail(err, errlen, "out of memory");
+		return vxpu_fail(err, errlen, "out of memory");
 	m->cfg = *cfg;
 	if (m->cfg.interval_ms == 0)
 		m->cfg.interval_ms = VXPU_MONITOR_INTERVAL_MS;
@@ -1301,7 +1291,7 @@ int vxpu_monitor_start(const struct vxpu_monitor_config *cfg, struct vxpu_monito
 	                                err, errlen) != 0)
 		goto fail;
 	if (vxpu_watchdog_new(&m->watchdog, &cfg->watchdog) != 0) {
-		fail(err, errlen, "out of memory");
+		vxpu_fail(err, errlen, "out of memory");
 		goto fail;
 	}
 	/* The first pass, so /metrics has content from the start; a regions
@@ -1319,7 +1309,7 @@ int vxpu_monitor_start(const struct vxpu_monitor_config *cfg, struct vxpu_monito
 		copy_text(m->address, sizeof(m->address), vxpu_http_address(m->server));
 	}
 	if (pthread_create(&m->thread, NULL, sampling_thread, m) != 0) {
-		fail(err, errlen, "cannot start the sampling thread");
+		vxpu_fail(err, errlen, "cannot start the sampling thread");
 		goto fail;
 	}
 	m->thread_started = true;
