@@ -14,7 +14,9 @@
  */
 #include "kube/kubeclient.h"
 
+#include "common/clock.h"
 #include "core/fail.h"
+#include "core/request.h"
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
@@ -992,6 +994,64 @@ int vxpu_kube_call_json(struct vxpu_kube_client *c, const char *method, const ch
 	}
 	vxpu_kube_response_free(&r);
 	return rc;
+}
+
+void vxpu_kube_micro_time(int64_t ms, char *out, size_t cap)
+{
+	time_t sec = (time_t)(ms / 1000);
+	struct tm tm;
+	gmtime_r(&sec, &tm);
+	char base[32];
+	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+	if (snprintf(out, cap, "%s.%06dZ", base, (int)(ms % 1000) * 1000) < 0)
+		out[0] = '\0';
+}
+
+int vxpu_kube_post_event(struct vxpu_kube_client *c, const struct vxpu_kube_event *e, char *err,
+                         size_t errlen)
+{
+	char now[40], name[300], path[512], ens[3 * VXPU_NAMESPACE_MAX];
+	vxpu_kube_micro_time(vxpu_wall_ms(), now, sizeof(now));
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(name, sizeof(name), "%.200s.%llx", e->name,
+	         (unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec);
+	if (vxpu_kube_escape(e->ns, ens, sizeof(ens)) < 0)
+		return vxpu_fail(err, errlen, "namespace \"%.64s\" too long", e->ns);
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events", ens);
+	cJSON *ev = cJSON_CreateObject();
+	cJSON_AddStringToObject(ev, "apiVersion", "v1");
+	cJSON_AddStringToObject(ev, "kind", "Event");
+	cJSON *meta = cJSON_AddObjectToObject(ev, "metadata");
+	cJSON_AddStringToObject(meta, "name", name);
+	cJSON_AddStringToObject(meta, "namespace", e->ns);
+	cJSON *obj = cJSON_AddObjectToObject(ev, "involvedObject");
+	cJSON_AddStringToObject(obj, "apiVersion", "v1");
+	cJSON_AddStringToObject(obj, "kind", "Pod");
+	cJSON_AddStringToObject(obj, "namespace", e->ns);
+	cJSON_AddStringToObject(obj, "name", e->name);
+	cJSON_AddStringToObject(obj, "uid", e->uid);
+	cJSON_AddStringToObject(ev, "type", e->warning ? "Warning" : "Normal");
+	cJSON_AddStringToObject(ev, "reason", e->reason);
+	cJSON_AddStringToObject(ev, "message", e->message);
+	cJSON *src = cJSON_AddObjectToObject(ev, "source");
+	cJSON_AddStringToObject(src, "component", e->component);
+	if (e->host)
+		cJSON_AddStringToObject(src, "host", e->host);
+	cJSON_AddStringToObject(ev, "reportingComponent", e->component);
+	cJSON_AddStringToObject(ev, "reportingInstance", e->instance);
+	cJSON_AddStringToObject(ev, "firstTimestamp", now);
+	cJSON_AddStringToObject(ev, "lastTimestamp", now);
+	cJSON_AddNumberToObject(ev, "count", 1);
+	char *body = cJSON_PrintUnformatted(ev);
+	cJSON_Delete(ev);
+	if (!body)
+		return vxpu_fail(err, errlen, "out of memory");
+	long status = 0;
+	int rc = vxpu_kube_call_json(c, "POST", path, "application/json", body, NULL, &status, err,
+	                             errlen);
+	cJSON_free(body);
+	return rc < 0 ? -1 : 0;
 }
 
 int vxpu_kube_escape(const char *in, char *out, size_t cap)

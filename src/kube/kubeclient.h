@@ -153,6 +153,29 @@ int vxpu_kube_call_json(struct vxpu_kube_client *c, const char *method, const ch
  */
 int vxpu_kube_escape(const char *in, char *out, size_t cap);
 
+/* RFC 3339 with microseconds (a MicroTime: "2006-01-02T15:04:05.000000Z")
+ * of Unix milliseconds ms >= 0, as Events and Leases carry. */
+void vxpu_kube_micro_time(int64_t ms, char *out, size_t cap);
+
+/* A core/v1 Event about one Pod, from one reporting component. */
+struct vxpu_kube_event {
+	const char *ns, *name, *uid; /* the Pod */
+	bool warning;                /* type Warning, else Normal */
+	const char *reason;
+	const char *message;
+	const char *component; /* source.component and reportingComponent */
+	const char *host;      /* source.host, or NULL for a cluster-wide component */
+	const char *instance;  /* reportingInstance */
+};
+
+/*
+ * Creates the Event in the Pod's namespace, named like kubectl's (the Pod's
+ * name, a dot, the time in hex nanoseconds), first and last seen now,
+ * count 1. Returns 0, or -1 with a reason.
+ */
+int vxpu_kube_post_event(struct vxpu_kube_client *c, const struct vxpu_kube_event *ev, char *err,
+                         size_t errlen);
+
 /* The consumer of a reflector. */
 struct vxpu_kube_watcher {
 	/* A relist starts (first=true the first time): objects follow as ADDED. */

@@ -75,16 +75,6 @@ struct vxpu_node_reporter {
 	struct vxpu_pod_allocation alloc; /* the watcher's decode buffer */
 };
 
-/* RFC 3339 with microseconds, as Events carry. */
-static void micro_time(int64_t ms, char *out, size_t cap)
-{
-	time_t s = (time_t)(ms / 1000);
-	struct tm tm;
-	gmtime_r(&s, &tm);
-	snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%06uZ", tm.tm_year + 1900, tm.tm_mon + 1,
-	         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (unsigned)(ms % 1000) * 1000u);
-}
-
 /* ---- the pod table (watcher thread writes, writer thread reads) ------------ */
 
 struct pod_ref {
@@ -293,51 +283,24 @@ static int write_registration(struct vxpu_node_reporter *r)
 static int post_event(struct vxpu_node_reporter *r, const struct pod_ref *p, bool warning,
                       const char *reason, const char *message)
 {
-	char now[96], name[300], path[512], ens[3 * VXPU_NAMESPACE_MAX], err[512];
-	int64_t ms = vxpu_wall_ms();
-	micro_time(ms, now, sizeof(now));
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	snprintf(name, sizeof(name), "%.200s.%llx", p->name,
-	         (unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec);
-	if (vxpu_kube_escape(p->ns, ens, sizeof(ens)) < 0)
-		return -1;
-	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events", ens);
-	cJSON *ev = cJSON_CreateObject();
-	cJSON_AddStringToObject(ev, "apiVersion", "v1");
-	cJSON_AddStringToObject(ev, "kind", "Event");
-	cJSON *meta = cJSON_AddObjectToObject(ev, "metadata");
-	cJSON_AddStringToObject(meta, "name", name);
-	cJSON_AddStringToObject(meta, "namespace", p->ns);
-	cJSON *obj = cJSON_AddObjectToObject(ev, "involvedObject");
-	cJSON_AddStringToObject(obj, "apiVersion", "v1");
-	cJSON_AddStringToObject(obj, "kind", "Pod");
-	cJSON_AddStringToObject(obj, "namespace", p->ns);
-	cJSON_AddStringToObject(obj, "name", p->name);
-	cJSON_AddStringToObject(obj, "uid", p->uid);
-	cJSON_AddStringToObject(ev, "type", warning ? "Warning" : "Normal");
-	cJSON_AddStringToObject(ev, "reason", reason);
-	cJSON_AddStringToObject(ev, "message", message);
-	cJSON *src = cJSON_AddObjectToObject(ev, "source");
-	cJSON_AddStringToObject(src, "component", r->component);
-	cJSON_AddStringToObject(src, "host", r->node.name);
-	cJSON_AddStringToObject(ev, "reportingComponent", r->component);
-	cJSON_AddStringToObject(ev, "reportingInstance", r->node.name);
-	cJSON_AddStringToObject(ev, "firstTimestamp", now);
-	cJSON_AddStringToObject(ev, "lastTimestamp", now);
-	cJSON_AddNumberToObject(ev, "count", 1);
-	char *body = cJSON_PrintUnformatted(ev);
-	cJSON_Delete(ev);
-	if (!body)
-		return -1;
-	long status = 0;
-	int rc = vxpu_kube_call_json(r->opt.client, "POST", path, "application/json", body, NULL,
-	                             &status, err, sizeof(err));
-	cJSON_free(body);
-	if (rc < 0)
+	char err[512];
+	const struct vxpu_kube_event ev = {
+	        .ns = p->ns,
+	        .name = p->name,
+	        .uid = p->uid,
+	        .warning = warning,
+	        .reason = reason,
+	        .message = message,
+	        .component = r->component,
+	        .host = r->node.name,
+	        .instance = r->node.name,
+	};
+	if (vxpu_kube_post_event(r->opt.client, &ev, err, sizeof(err)) < 0) {
 		vxpu_log(VXPU_LOG_WARN, "event not posted", "pod", p->name, "error", err,
 		         (char *)NULL);
-	return rc < 0 ? -1 : 0;
+		return -1;
+	}
+	return 0;
 }
 
 /* Events for every live pod with an allocation on the flipped device. */

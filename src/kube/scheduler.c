@@ -59,17 +59,6 @@ static void sleep_ms(unsigned ms)
 }
 
 /* Kubernetes MicroTime: 2026-11-28T11:47:49.123456Z. */
-static void micro_time(int64_t ms, char *out, size_t cap)
-{
-	time_t sec = (time_t)(ms / 1000);
-	struct tm tm;
-	gmtime_r(&sec, &tm);
-	char base[32];
-	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-	if (snprintf(out, cap, "%s.%06dZ", base, (int)(ms % 1000) * 1000) < 0)
-		out[0] = '\0';
-}
-
 static char *copy_text(const char *s)
 {
 	size_t n = strlen(s) + 1;
@@ -254,49 +243,20 @@ static void event_push(struct vxpu_scheduler *s, const struct vxpu_kube_pod *kp,
 
 static void event_post(struct vxpu_scheduler *s, const struct pod_event *e)
 {
-	char now[40], name[254], path[512], ens[3 * 64], err[512];
-	int64_t ms = vxpu_wall_ms();
-	micro_time(ms, now, sizeof(now));
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	/* Like kubectl's: the object's name, a dot, the time in hex nanoseconds. */
-	snprintf(name, sizeof(name), "%.200s.%llx", e->name,
-	         (unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec);
-	if (vxpu_kube_escape(e->ns, ens, sizeof(ens)) < 0)
-		return;
-	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events", ens);
-	cJSON *ev = cJSON_CreateObject();
-	cJSON *meta = cJSON_AddObjectToObject(ev, "metadata");
-	cJSON_AddStringToObject(meta, "name", name);
-	cJSON_AddStringToObject(meta, "namespace", e->ns);
-	cJSON *obj = cJSON_AddObjectToObject(ev, "involvedObject");
-	cJSON_AddStringToObject(obj, "apiVersion", "v1");
-	cJSON_AddStringToObject(obj, "kind", "Pod");
-	cJSON_AddStringToObject(obj, "namespace", e->ns);
-	cJSON_AddStringToObject(obj, "name", e->name);
-	cJSON_AddStringToObject(obj, "uid", e->uid);
-	cJSON_AddStringToObject(ev, "apiVersion", "v1");
-	cJSON_AddStringToObject(ev, "kind", "Event");
-	cJSON_AddStringToObject(ev, "type", e->warning ? "Warning" : "Normal");
-	cJSON_AddStringToObject(ev, "reason", e->reason);
-	cJSON_AddStringToObject(ev, "message", e->message);
-	cJSON *src = cJSON_AddObjectToObject(ev, "source");
-	cJSON_AddStringToObject(src, "component", s->scheduler_name);
-	cJSON_AddStringToObject(ev, "reportingComponent", s->scheduler_name);
-	cJSON_AddStringToObject(ev, "reportingInstance", s->identity);
-	cJSON_AddStringToObject(ev, "firstTimestamp", now);
-	cJSON_AddStringToObject(ev, "lastTimestamp", now);
-	cJSON_AddNumberToObject(ev, "count", 1);
-	char *body = cJSON_PrintUnformatted(ev);
-	cJSON_Delete(ev);
-	if (!body)
-		return;
-	long status = 0;
-	if (vxpu_kube_call_json(s->client, "POST", path, "application/json", body, NULL, &status,
-	                        err, sizeof(err)) < 0)
+	char err[512];
+	const struct vxpu_kube_event ev = {
+	        .ns = e->ns,
+	        .name = e->name,
+	        .uid = e->uid,
+	        .warning = e->warning,
+	        .reason = e->reason,
+	        .message = e->message,
+	        .component = s->scheduler_name,
+	        .instance = s->identity,
+	};
+	if (vxpu_kube_post_event(s->client, &ev, err, sizeof(err)) < 0)
 		vxpu_log(VXPU_LOG_WARN, "event not posted", "pod", e->name, "error", err,
 		         (char *)NULL);
-	cJSON_free(body);
 }
 
 static void *event_main(void *arg)
@@ -826,7 +786,7 @@ static const char *json_string(const cJSON *obj, const char *a, const char *b)
 static void lease_fill(struct vxpu_scheduler *s, cJSON *lease, const struct vxpu_kube_pod *kp)
 {
 	char now[40], podkey[VXPU_NAMESPACE_MAX + VXPU_POD_NAME_MAX + 2];
-	micro_time(vxpu_wall_ms(), now, sizeof(now));
+	vxpu_kube_micro_time(vxpu_wall_ms(), now, sizeof(now));
 	snprintf(podkey, sizeof(podkey), "%s/%s", kp->ns, kp->name);
 	cJSON *meta = cJSON_GetObjectItemCaseSensitive(lease, "metadata");
 	if (!meta)
@@ -1110,7 +1070,7 @@ static int annotate(struct vxpu_scheduler *s, const struct vxpu_kube_pod *kp,
 	char path[1024], err[512], now[40];
 	if (pod_path(path, sizeof(path), kp->ns, kp->name, NULL) < 0)
 		return vxpu_fail(why, whylen, "pod name too long");
-	micro_time(vxpu_wall_ms(), now, sizeof(now));
+	vxpu_kube_micro_time(vxpu_wall_ms(), now, sizeof(now));
 	cJSON *patch = cJSON_CreateObject();
 	cJSON *meta = cJSON_AddObjectToObject(patch, "metadata");
 	if (resource_version)
