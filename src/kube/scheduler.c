@@ -659,17 +659,28 @@ static void answer_error(struct vxpu_scheduler_answer *out, int status, const ch
 	cJSON_Delete(doc);
 }
 
+/* Parses the arguments of a filter or prioritize call; a bad request is
+ * answered (400), counted under verb, and false returned. */
+static bool extender_args(struct vxpu_scheduler *s, enum verb verb, double t0, const char *body,
+                          size_t len, struct vxpu_extender_args *a,
+                          struct vxpu_scheduler_answer *out)
+{
+	char err[512];
+	if (vxpu_extender_args_parse(body, len, s->vendors, a, err, sizeof(err)) < 0) {
+		answer_error(out, 400, err);
+		observe(s, verb, OUT_BAD_REQUEST, mono_s() - t0);
+		return false;
+	}
+	return true;
+}
+
 void vxpu_scheduler_filter(struct vxpu_scheduler *s, const char *body, size_t len,
                            struct vxpu_scheduler_answer *out)
 {
 	double t0 = mono_s();
-	char err[512];
 	struct vxpu_extender_args a;
-	if (vxpu_extender_args_parse(body, len, s->vendors, &a, err, sizeof(err)) < 0) {
-		answer_error(out, 400, err);
-		observe(s, VERB_FILTER, OUT_BAD_REQUEST, mono_s() - t0);
+	if (!extender_args(s, VERB_FILTER, t0, body, len, &a, out))
 		return;
-	}
 	struct vxpu_extender_outcome oc;
 	struct vxpu_extender_memo memo = {0};
 	pthread_rwlock_rdlock(&s->lock);
@@ -705,13 +716,9 @@ void vxpu_scheduler_prioritize(struct vxpu_scheduler *s, const char *body, size_
                                struct vxpu_scheduler_answer *out)
 {
 	double t0 = mono_s();
-	char err[512];
 	struct vxpu_extender_args a;
-	if (vxpu_extender_args_parse(body, len, s->vendors, &a, err, sizeof(err)) < 0) {
-		answer_error(out, 400, err);
-		observe(s, VERB_PRIORITIZE, OUT_BAD_REQUEST, mono_s() - t0);
+	if (!extender_args(s, VERB_PRIORITIZE, t0, body, len, &a, out))
 		return;
-	}
 	pthread_rwlock_rdlock(&s->lock);
 	char *text = NULL;
 	bool reused = false;
