@@ -20,6 +20,7 @@
 #include "core/policy.h"
 #include "core/schedule.h"
 #include "core/shapes.h"
+#include "core/sorted.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -249,6 +250,11 @@ static bool resolvable(const struct vxpu_refusal *why)
 	return why->counts[VXPU_REASON_NUMA] > 0;
 }
 
+static int node_cmp(const void *nodes, size_t i, const void *name)
+{
+	return strcmp(((struct vxpu_ext_node *const *)nodes)[i]->node.name, name);
+}
+
 /*
  * The model's node of that name (NULL if none). Names usually come in the
  * model's order (both sorted by strcmp): the node after the previous one
@@ -259,20 +265,12 @@ static const struct vxpu_ext_node *node_at(const struct vxpu_ext_model *m, const
 {
 	if (*hint < m->nnodes && strcmp(m->nodes[*hint]->node.name, name) == 0)
 		return m->nodes[(*hint)++];
-	size_t lo = 0, hi = m->nnodes;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(m->nodes[mid]->node.name, name);
-		if (c == 0) {
-			*hint = mid + 1;
-			return m->nodes[mid];
-		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	bool found;
+	size_t i = vxpu_sorted_find(m->nodes, m->nnodes, name, node_cmp, &found);
+	if (!found)
+		return NULL;
+	*hint = i + 1;
+	return m->nodes[i];
 }
 
 static int evaluate(const struct vxpu_ext_model *m, const struct vxpu_extender_args *a,

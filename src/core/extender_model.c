@@ -18,6 +18,7 @@
 #include "core/fit.h"
 #include "core/match.h"
 #include "core/fail.h"
+#include "core/sorted.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -81,42 +82,24 @@ void vxpu_ext_model_free(struct vxpu_ext_model *m)
 /* ---- lookups ------------------------------------------------------------- */
 
 /* Position of name in nodes (or where it would go); *found tells. */
+static int node_cmp(const void *nodes, size_t i, const void *name)
+{
+	return strcmp(((struct vxpu_ext_node *const *)nodes)[i]->node.name, name);
+}
+
 static size_t node_search(const struct vxpu_ext_model *m, const char *name, bool *found)
 {
-	size_t lo = 0, hi = m->nnodes;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(m->nodes[mid]->node.name, name);
-		if (c == 0) {
-			*found = true;
-			return mid;
-		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	*found = false;
-	return lo;
+	return vxpu_sorted_find(m->nodes, m->nnodes, name, node_cmp, found);
+}
+
+static int pod_cmp(const void *pods, size_t i, const void *uid)
+{
+	return strcmp(((struct vxpu_ext_pod *const *)pods)[i]->uid, uid);
 }
 
 static size_t pod_search(const struct vxpu_ext_model *m, const char *uid, bool *found)
 {
-	size_t lo = 0, hi = m->npods;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(m->pods[mid]->uid, uid);
-		if (c == 0) {
-			*found = true;
-			return mid;
-		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	*found = false;
-	return lo;
+	return vxpu_sorted_find(m->pods, m->npods, uid, pod_cmp, found);
 }
 
 static struct vxpu_ext_node *node_find(const struct vxpu_ext_model *m, const char *name)
@@ -473,30 +456,23 @@ size_t vxpu_ext_model_unrecorded(const struct vxpu_ext_model *m)
 
 /* ---- quotas -------------------------------------------------------------- */
 
-static int source_cmp(const struct vxpu_ext_quota_source *s, const char *ns, const char *name)
+struct source_key {
+	const char *ns, *name;
+};
+
+static int source_cmp(const void *sources, size_t i, const void *key)
 {
-	int c = strcmp(s->ns, ns);
-	return c ? c : strcmp(s->name, name);
+	const struct vxpu_ext_quota_source *s = &((const struct vxpu_ext_quota_source *)sources)[i];
+	const struct source_key *k = key;
+	int c = strcmp(s->ns, k->ns);
+	return c ? c : strcmp(s->name, k->name);
 }
 
 static size_t source_search(const struct vxpu_ext_model *m, const char *ns, const char *name,
                             bool *found)
 {
-	size_t lo = 0, hi = m->nsources;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = source_cmp(&m->sources[mid], ns, name);
-		if (c == 0) {
-			*found = true;
-			return mid;
-		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	*found = false;
-	return lo;
+	const struct source_key key = {ns, name};
+	return vxpu_sorted_find(m->sources, m->nsources, &key, source_cmp, found);
 }
 
 /* Sets quota (ns, project) to the smallest limits of its sources; sums its use. */

@@ -15,6 +15,7 @@
 #include "meter/ledger.h"
 #include "core/fail.h"
 #include "common/clock.h"
+#include "core/sorted.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -78,23 +79,14 @@ struct vxpu_sched_ledger {
 
 /* ---- the running set (writer thread) -------------------------------------- */
 
+static int running_cmp(const void *running, size_t i, const void *uid)
+{
+	return strcmp(((const struct running *)running)[i].uid, uid);
+}
+
 static size_t running_search(const struct vxpu_sched_ledger *l, const char *uid, bool *found)
 {
-	size_t lo = 0, hi = l->nrunning;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(l->running[mid].uid, uid);
-		if (c == 0) {
-			*found = true;
-			return mid;
-		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	*found = false;
-	return lo;
+	return vxpu_sorted_find(l->running, l->nrunning, uid, running_cmp, found);
 }
 
 static void running_add(struct vxpu_sched_ledger *l, const char *uid, int64_t start_ms)
