@@ -89,22 +89,33 @@ static int parse_duration_ms(const char *text, int64_t *ms)
 	return 0;
 }
 
-/* "--name VALUE" or "--name=VALUE" at argv[*i]; NULL if not this flag. */
-static const char *take_value(int argc, char **argv, int *i, const char *name, bool *missing)
+/* The flags of vxpu run that take a value, in enum value_flag's order. */
+static const char *const value_flags[] = {"--gpus",     "--gpu-mem", "--gpu-cores", "--priority",
+                                          "--gpu-type", "--tenant",  "--project",   "--user"};
+enum value_flag {
+	FLAG_GPUS,
+	FLAG_GPU_MEM,
+	FLAG_GPU_CORES,
+	FLAG_PRIORITY,
+	FLAG_GPU_TYPE,
+	FLAG_TENANT,
+	FLAG_PROJECT,
+	FLAG_USER,
+	FLAG_NONE, /* argv[*i] is none of them */
+};
+
+/* Which value flag argv[*i] is, with its value in *value (NULL when the flag
+ * is given without one); *i moves past a two-word "--name VALUE". */
+static enum value_flag value_flag_at(int argc, char **argv, int *i, const char **value)
 {
-	size_t n = strlen(name);
-	*missing = false;
-	if (strncmp(argv[*i], name, n) != 0)
-		return NULL;
-	if (argv[*i][n] == '=')
-		return argv[*i] + n + 1;
-	if (argv[*i][n] != '\0')
-		return NULL;
-	if (*i + 1 >= argc) {
-		*missing = true;
-		return NULL;
+	*value = NULL;
+	for (int k = 0; k < FLAG_NONE; k++) {
+		bool matched;
+		*value = vxpu_cli_flag_value(argc, argv, i, value_flags[k], &matched);
+		if (matched)
+			return (enum value_flag)k;
 	}
-	return argv[++*i];
+	return FLAG_NONE;
 }
 
 static int parse_run_flags(int argc, char **argv, struct run_flags *f)
@@ -131,17 +142,17 @@ static int parse_run_flags(int argc, char **argv, struct run_flags *f)
 			i += used - 1;
 			continue;
 		}
-		bool missing;
 		const char *v;
+		enum value_flag which = value_flag_at(argc, argv, &i, &v);
 		char err[256];
-		if ((v = take_value(argc, argv, &i, "--gpus", &missing)) || missing) {
+		if (which == FLAG_GPUS) {
 			char *end;
 			long n = v ? strtol(v, &end, 10) : 0;
 			if (!v || !*v || *end || n < 1 || n > 32 || v[0] == '+' || v[0] == ' ')
 				return vxpu_cli_usage_error(RUN, "invalid --gpus \"%s\" (a whole number from 1 to 32)",
 							    v ? v : "");
 			f->gpus = (uint32_t)n;
-		} else if ((v = take_value(argc, argv, &i, "--gpu-mem", &missing)) || missing) {
+		} else if (which == FLAG_GPU_MEM) {
 			size_t len = v ? strlen(v) : 0;
 			if (len && v[len - 1] == '%') {
 				if (vxpu_percent_parse(v, &f->mem_percent, err, sizeof(err)) != 0)
@@ -155,31 +166,27 @@ static int parse_run_flags(int argc, char **argv, struct run_flags *f)
 					return vxpu_cli_usage_error(RUN, "invalid --gpu-mem \"%s\": less than 1 MiB", v);
 				f->mem_mib = (bytes + VXPU_MIB - 1) / VXPU_MIB;
 			}
-		} else if ((v = take_value(argc, argv, &i, "--gpu-cores", &missing)) || missing) {
+		} else if (which == FLAG_GPU_CORES) {
 			if (!v || vxpu_percent_parse(v, &f->cores, err, sizeof(err)) != 0)
 				return vxpu_cli_usage_error(RUN, "invalid --gpu-cores: %s", v ? err : "needs a value");
-		} else if ((v = take_value(argc, argv, &i, "--priority", &missing)) || missing) {
+		} else if (which == FLAG_PRIORITY) {
 			if (!v || (strcmp(v, "high") != 0 && strcmp(v, "normal") != 0 && strcmp(v, "low") != 0))
 				return vxpu_cli_usage_error(RUN, "invalid --priority \"%s\" (use high, normal or low)",
 							    v ? v : "");
 			f->priority = v;
-		} else if ((v = take_value(argc, argv, &i, "--gpu-type", &missing)) || missing) {
+		} else if (which == FLAG_GPU_TYPE) {
 			if (!v || !*v)
 				return vxpu_cli_usage_error(RUN, "flag --gpu-type needs a model name");
 			f->gpu_type = v;
-		} else if ((v = take_value(argc, argv, &i, "--tenant", &missing)) || missing ||
-			   (v = take_value(argc, argv, &i, "--project", &missing)) || missing ||
-			   (v = take_value(argc, argv, &i, "--user", &missing)) || missing) {
-			const char *flag = strncmp(a, "--tenant", 8) == 0    ? "--tenant"
-					   : strncmp(a, "--project", 9) == 0 ? "--project"
-									     : "--user";
+		} else if (which == FLAG_TENANT || which == FLAG_PROJECT || which == FLAG_USER) {
+			const char *flag = value_flags[which];
 			if (!v || !vxpu_ledger_valid_name(v) || strlen(v) > 63)
 				return vxpu_cli_usage_error(RUN,
 							    "invalid %s \"%s\" (up to 63 letters, digits and _, then also . @ + -)",
 							    flag, v ? v : "");
-			if (strcmp(flag, "--tenant") == 0)
+			if (which == FLAG_TENANT)
 				f->tenant = v;
-			else if (strcmp(flag, "--project") == 0)
+			else if (which == FLAG_PROJECT)
 				f->project = v;
 			else
 				f->user = v;
@@ -416,7 +423,7 @@ static int record_allocation(struct vxpu_local *l, struct vxpu_local_alloc *a,
 		ls->memory_mib = s->memory_mib;
 		ls->compute_units = s->compute_units;
 		ls->exclusive = s->exclusive;
-		ls->template_index = s->template_index;
+		ls->template_index = (int)s->template_index; /* -1 stays -1 */
 	}
 	if (vxpu_local_insert(vxpu_ledger_sqlite(l->ledger), a, err, errlen) != 0)
 		return -1;
