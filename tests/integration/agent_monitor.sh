@@ -31,11 +31,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-pass() { PASSES=$((PASSES + 1)); }
-failed() {
-	echo "FAIL: $*"
-	FAILS=$((FAILS + 1))
-}
 
 if ! "$VXPU" node monitor --help >/dev/null 2>&1; then
 	echo "skip: this vxpu has no 'node monitor'"

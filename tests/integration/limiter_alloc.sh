@@ -8,28 +8,9 @@
 # (indices or UUIDs); processes of one container share the limit.
 source "$(dirname "$0")/lib.sh"
 
-PROBE="$BUILD/limiter-tests/limiter_probe"
-LIB="$BUILD/libvxpu.so"
-# In a sanitizer build the test programs carry ASan, whose runtime must be
-# the first library of the process: it goes in front of libvxpu.so.
-PRELOAD="$(ldd "$PROBE" | awk '/libasan/ { printf "%s ", $3 }')$LIB"
-WORK=$(mktemp -d)
+limiter_setup
 trap 'rm -rf "$WORK"' EXIT
-unset VXPU_SIM_CONFIG CUDA_VISIBLE_DEVICES VXPU_MEMORY_LIMIT VXPU_REGION VXPU_CONTEXT_MEMORY \
-	CUDA_DEVICE_MEMORY_LIMIT CUDA_DEVICE_MEMORY_SHARED_CACHE VXPU_LOG
-export VXPU_SIM_STATE="$WORK/sim.state"
 MIB=1048576
-
-# expect_line KEY=VALUE : the last $OUT has exactly that line.
-expect_line() {
-	if grep -qx -- "$1" <<<"$OUT"; then
-		PASSES=$((PASSES + 1))
-	else
-		echo "FAIL: no line '$1' in:"
-		echo "$OUT"
-		FAILS=$((FAILS + 1))
-	fi
-}
 
 # limited REGION_NAME CMD... : under libvxpu with a 64 MiB limit.
 limited() {

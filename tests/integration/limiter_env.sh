@@ -5,26 +5,8 @@
 # exports only the hook ABI and needs nothing beyond libc/libpthread/libdl.
 source "$(dirname "$0")/lib.sh"
 
-PROBE="$BUILD/limiter-tests/limiter_probe"
-LIB="$BUILD/libvxpu.so"
-# In a sanitizer build the test programs carry ASan, whose runtime must be
-# the first library of the process: it goes in front of libvxpu.so.
-PRELOAD="$(ldd "$PROBE" | awk '/libasan/ { printf "%s ", $3 }')$LIB"
-WORK=$(mktemp -d)
+limiter_setup
 trap 'rm -rf "$WORK"' EXIT
-unset VXPU_SIM_CONFIG CUDA_VISIBLE_DEVICES VXPU_MEMORY_LIMIT VXPU_REGION VXPU_CONTEXT_MEMORY \
-	CUDA_DEVICE_MEMORY_LIMIT CUDA_DEVICE_MEMORY_SHARED_CACHE VXPU_LOG
-export VXPU_SIM_STATE="$WORK/sim.state"
-
-expect_line() {
-	if grep -qx -- "$1" <<<"$OUT"; then
-		PASSES=$((PASSES + 1))
-	else
-		echo "FAIL: no line '$1' in:"
-		echo "$OUT"
-		FAILS=$((FAILS + 1))
-	fi
-}
 
 # fails_closed VAR=VALUE... : cuInit refuses with $CHECK_RESULT (default
 # CUDA_ERROR_NOT_INITIALIZED); stderr is one line naming $CHECK_NAME and $CHECK_VALUE.

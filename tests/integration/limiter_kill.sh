@@ -8,32 +8,13 @@
 # the whole limit can be allocated again).
 source "$(dirname "$0")/lib.sh"
 
-PROBE="$BUILD/limiter-tests/limiter_probe"
-LIB="$BUILD/libvxpu.so"
-# In a sanitizer build the test programs carry ASan, whose runtime must be
-# the first library of the process: it goes in front of libvxpu.so.
-PRELOAD="$(ldd "$PROBE" | awk '/libasan/ { printf "%s ", $3 }')$LIB"
-WORK=$(mktemp -d)
-unset VXPU_SIM_CONFIG CUDA_VISIBLE_DEVICES VXPU_MEMORY_LIMIT VXPU_REGION VXPU_CONTEXT_MEMORY \
-	CUDA_DEVICE_MEMORY_LIMIT CUDA_DEVICE_MEMORY_SHARED_CACHE VXPU_LOG
-export VXPU_SIM_STATE="$WORK/sim.state"
+limiter_setup
 survivors=()
 cleanup() {
 	for p in "${survivors[@]}"; do kill "$p" 2>/dev/null || true; done
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
-
-# expect_line KEY=VALUE : the last $OUT has exactly that line.
-expect_line() {
-	if grep -qx -- "$1" <<<"$OUT"; then
-		PASSES=$((PASSES + 1))
-	else
-		echo "FAIL: no line '$1' in:"
-		echo "$OUT"
-		FAILS=$((FAILS + 1))
-	fi
-}
 
 LIMITED=(env LD_PRELOAD="$PRELOAD" VXPU_REGION="$WORK/region" VXPU_MEMORY_LIMIT=32MiB)
 

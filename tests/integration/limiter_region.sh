@@ -8,12 +8,7 @@
 # lists showing the container's processes only.
 source "$(dirname "$0")/lib.sh"
 
-PROBE="$BUILD/limiter-tests/limiter_probe"
-LIB="$BUILD/libvxpu.so"
-# In a sanitizer build the test programs carry ASan, whose runtime must be
-# the first library of the process: it goes in front of libvxpu.so.
-PRELOAD="$(ldd "$PROBE" | awk '/libasan/ { printf "%s ", $3 }')$LIB"
-WORK=$(mktemp -d)
+limiter_setup
 bg=()
 cleanup() {
 	exec 7>&- 8>&- 9>&- 2>/dev/null || true
@@ -21,22 +16,9 @@ cleanup() {
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
-unset VXPU_SIM_CONFIG CUDA_VISIBLE_DEVICES VXPU_MEMORY_LIMIT VXPU_REGION VXPU_CONTEXT_MEMORY \
-	CUDA_DEVICE_MEMORY_LIMIT CUDA_DEVICE_MEMORY_SHARED_CACHE VXPU_LOG
-export VXPU_SIM_STATE="$WORK/sim.state"
 MIB=1048576
 R="$WORK/region"
 LIMITED=(env LD_PRELOAD="$PRELOAD" VXPU_REGION="$R" VXPU_MEMORY_LIMIT=64MiB)
-
-expect_line() {
-	if grep -qx -- "$1" <<<"$OUT"; then
-		PASSES=$((PASSES + 1))
-	else
-		echo "FAIL: no line '$1' in:"
-		echo "$OUT"
-		FAILS=$((FAILS + 1))
-	fi
-}
 
 # wait_for FILE PATTERN : until FILE has a line matching PATTERN (5 s at most).
 wait_for() {

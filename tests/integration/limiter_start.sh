@@ -11,16 +11,8 @@
 # spare (< 500 ms). Timing is not judged in a sanitizer build.
 source "$(dirname "$0")/lib.sh"
 
-PROBE="$BUILD/limiter-tests/limiter_probe"
-LIB="$BUILD/libvxpu.so"
-# In a sanitizer build the test programs carry ASan, whose runtime must be
-# the first library of the process: it goes in front of libvxpu.so.
-PRELOAD="$(ldd "$PROBE" | awk '/libasan/ { printf "%s ", $3 }')$LIB"
-WORK=$(mktemp -d)
+limiter_setup
 trap 'rm -rf "$WORK"' EXIT
-unset VXPU_SIM_CONFIG CUDA_VISIBLE_DEVICES VXPU_MEMORY_LIMIT VXPU_REGION VXPU_CONTEXT_MEMORY \
-	CUDA_DEVICE_MEMORY_LIMIT CUDA_DEVICE_MEMORY_SHARED_CACHE VXPU_LOG
-export VXPU_SIM_STATE="$WORK/sim.state"
 
 field() { sed -n "s/^$2=//p" <<<"$1" | cut -d. -f1; }
 

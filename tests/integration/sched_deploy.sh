@@ -18,22 +18,11 @@ source "$(dirname "$0")/lib.sh"
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-FAKE="$ROOT/tests/unit/sched/fake_apiserver.py"
 PY=/usr/bin/python3
 SCRATCH=$(mktemp -d /tmp/vxpu-deploy-test.XXXXXX)
 unset VXPU_LOG KUBECONFIG KUBERNETES_SERVICE_HOST KUBERNETES_SERVICE_PORT
 SCHED_PID=""
 FAKE_PID=""
-stop_pid() {
-	local pid=$1
-	[ -n "$pid" ] || return 0
-	kill -TERM "$pid" 2>/dev/null || return 0
-	for _ in $(seq 1 50); do
-		kill -0 "$pid" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	kill -KILL "$pid" 2>/dev/null || true
-}
 cleanup() {
 	stop_pid "$SCHED_PID"
 	exec 7>&- 2>/dev/null || true
@@ -41,11 +30,6 @@ cleanup() {
 	rm -rf "$SCRATCH"
 }
 trap cleanup EXIT
-pass() { PASSES=$((PASSES + 1)); }
-failed() {
-	echo "FAIL: $*"
-	FAILS=$((FAILS + 1))
-}
 
 if ! command -v kubectl >/dev/null 2>&1; then
 	echo "note: kubectl not installed (Debian: kubernetes-client), manifests not rendered"
@@ -283,18 +267,7 @@ json.dump({"nodes": [{"metadata": {"name": "gpu-a", "annotations": {
                                "spec": {"hard": {"limits.nvidia.com/gpumem": "100000"}}}]},
           open(sys.argv[1], "w"))
 EOF
-mkfifo "$SCRATCH/fake.in"
-"$PY" "$FAKE" --lifetime 110 --agent --load "$SCRATCH/load.json" --access-log "$SCRATCH/access" \
-	<"$SCRATCH/fake.in" >"$SCRATCH/fake.out" 2>"$SCRATCH/fake.err" &
-FAKE_PID=$!
-exec 7>"$SCRATCH/fake.in"
-API_PORT=""
-for _ in $(seq 1 100); do
-	API_PORT=$(sed -n 's/^PORT \([0-9]*\)$/\1/p' "$SCRATCH/fake.out")
-	[ -n "$API_PORT" ] && break
-	sleep 0.1
-done
-[ -n "$API_PORT" ] || { echo "test API server did not start"; cat "$SCRATCH/fake.err"; exit 1; }
+start_fake_apiserver --lifetime 110 --agent --load "$SCRATCH/load.json" --access-log "$SCRATCH/access"
 cat >"$SCRATCH/kubeconfig" <<EOF
 current-context: t
 contexts: [{name: t, context: {cluster: c, user: u, namespace: vxpu-system}}]

@@ -13,23 +13,12 @@
 source "$(dirname "$0")/lib.sh"
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-FAKE="$HERE/../unit/sched/fake_apiserver.py"
 PY=/usr/bin/python3
 SCRATCH=$(mktemp -d /tmp/vxpu-sched-test.XXXXXX)
 unset VXPU_LOG KUBECONFIG KUBERNETES_SERVICE_HOST KUBERNETES_SERVICE_PORT
 SCHED_PID=""
 FAKE_PID=""
 
-stop_pid() {
-	local pid=$1
-	[ -n "$pid" ] || return 0
-	kill -TERM "$pid" 2>/dev/null || return 0
-	for _ in $(seq 1 50); do
-		kill -0 "$pid" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	kill -KILL "$pid" 2>/dev/null || true
-}
 cleanup() {
 	stop_pid "$SCHED_PID"
 	exec 7>&- 2>/dev/null || true # the test API server exits when its stdin closes
@@ -38,13 +27,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-pass() { PASSES=$((PASSES + 1)); }
-failed() {
-	echo "FAIL: $*"
-	FAILS=$((FAILS + 1))
-}
-same() { if [ "$2" = "$3" ]; then pass; else failed "$1: got '$2', want '$3'"; fi; }
-has() { if [[ "$2" == *"$3"* ]]; then pass; else failed "$1: lacks '$3' in: $2"; fi; }
 
 # ---- the cluster: two nodes registered by the (simulated) node agent, pods ----
 "$PY" - "$SCRATCH/load.json" <<'EOF'
@@ -75,18 +57,7 @@ load = {"nodes": [node("gpu-a", "NVIDIA A100-SXM4-80GB", 81920, 4),
 json.dump(load, open(sys.argv[1], "w"))
 EOF
 printf 'test-token\n' >"$SCRATCH/token"
-mkfifo "$SCRATCH/fake.in"
-"$PY" "$FAKE" --lifetime 110 --agent --token-file "$SCRATCH/token" --load "$SCRATCH/load.json" \
-	<"$SCRATCH/fake.in" >"$SCRATCH/fake.out" 2>"$SCRATCH/fake.err" &
-FAKE_PID=$!
-exec 7>"$SCRATCH/fake.in"
-API_PORT=""
-for _ in $(seq 1 100); do
-	API_PORT=$(sed -n 's/^PORT \([0-9]*\)$/\1/p' "$SCRATCH/fake.out")
-	[ -n "$API_PORT" ] && break
-	sleep 0.1
-done
-[ -n "$API_PORT" ] || { echo "test API server did not start"; cat "$SCRATCH/fake.err"; exit 1; }
+start_fake_apiserver --lifetime 110 --agent --token-file "$SCRATCH/token" --load "$SCRATCH/load.json"
 cat >"$SCRATCH/kubeconfig" <<EOF
 apiVersion: v1
 kind: Config

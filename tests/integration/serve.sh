@@ -19,17 +19,6 @@ unset VXPU_SIM_CONFIG VXPU_INVENTORY CUDA_VISIBLE_DEVICES VXPU_LOG
 SERVER_PID=""
 RUN_PID=""
 
-# Stops a process we started: TERM, up to 5 s, then KILL.
-stop_pid() {
-	local pid=$1
-	[ -n "$pid" ] || return 0
-	kill -TERM "$pid" 2>/dev/null || return 0
-	for _ in $(seq 1 50); do
-		kill -0 "$pid" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	kill -KILL "$pid" 2>/dev/null || true
-}
 cleanup() {
 	stop_pid "$RUN_PID"
 	stop_pid "$SERVER_PID"
@@ -38,19 +27,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-pass() { PASSES=$((PASSES + 1)); }
-failed() {
-	echo "FAIL: $*"
-	FAILS=$((FAILS + 1))
-}
-# same DESCRIPTION GOT WANT
-same() {
-	if [ "$2" = "$3" ]; then pass; else failed "$1: got '$2', want '$3'"; fi
-}
-# has DESCRIPTION TEXT SUBSTRING
-has() {
-	if [[ "$2" == *"$3"* ]]; then pass; else failed "$1: lacks '$3' in: $2"; fi
-}
 
 # start_server LOGFILE ARGS... : starts `vxpu serve` on a free loopback port
 # (port 0; the port is read back from the "serving" log line) and sets

@@ -15,25 +15,10 @@ fi
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
-cat >"$TMP/nodes.csv" <<'CSV'
-sn,cpu_milli,memory_mib,gpu,model
-n0,32000,131072,8,G2
-n1,32000,131072,8,G2
-n2,16000,65536,4,T4
-n3,16000,65536,4,T4
-n4,8000,32768,2,P100
-n5,8000,32768,2,P100
-n6,8000,32768,1,V100
-CSV
+sample_nodes_csv "$TMP/nodes.csv"
 
 # 64 tasks of every class: fractional, whole, multi-GPU, GPU-less, model-bound.
-{
-	echo "name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec"
-	shapes=("1,1000," "1,500," "1,300," "0,0," "2,1000," "1,810,T4" "1,200,G2|T4" "4,1000,")
-	for i in $(seq 0 63); do
-		echo "t$i,$((1000 + 1000 * (i % 5))),$((2048 * (1 + i % 3))),${shapes[$((i % 8))]}"
-	done
-} >"$TMP/pods.csv"
+sample_pods_csv "$TMP/pods.csv" 64
 
 REMIX=("$BENCH" remix "$TMP/nodes.csv" "$TMP/pods.csv")
 
