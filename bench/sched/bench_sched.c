@@ -17,6 +17,8 @@
  *      Python process; its request rate bounds this figure.
  * Clusters are synthetic and seeded, so runs compare.
  */
+#include "fake_apiserver_proc.h"
+
 #include "core/annotation.h"
 #include "core/extender.h"
 #include "core/extender_model.h"
@@ -454,52 +456,6 @@ static void bench_memory(void)
 
 /* ---- binds against the test API server ------------------------------------ */
 
-struct fake {
-	pid_t pid;
-	int in_fd;
-	char url[64];
-};
-
-static int fake_start(struct fake *f)
-{
-	int in[2], out[2];
-	if (pipe(in) < 0 || pipe(out) < 0)
-		return -1;
-	char *argv[] = {"/usr/bin/python3", FAKE_APISERVER, "--agent", "--lifetime", "300", NULL};
-	f->pid = fork();
-	if (f->pid == 0) {
-		dup2(in[0], 0);
-		dup2(out[1], 1);
-		close(in[1]);
-		close(out[0]);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	close(in[0]);
-	close(out[1]);
-	f->in_fd = in[1];
-	FILE *rd = fdopen(out[0], "r");
-	char line[64] = "";
-	int port = 0;
-	if (!fgets(line, sizeof(line), rd) || sscanf(line, "PORT %d", &port) != 1) {
-		fclose(rd);
-		return -1;
-	}
-	fclose(rd);
-	snprintf(f->url, sizeof(f->url), "http://127.0.0.1:%d", port);
-	return 0;
-}
-
-static void fake_stop(struct fake *f)
-{
-	close(f->in_fd);
-	int st;
-	for (int i = 0; i < 100 && waitpid(f->pid, &st, WNOHANG) != f->pid; i++)
-		usleep(20000);
-	kill(f->pid, SIGKILL);
-	waitpid(f->pid, &st, 0);
-}
-
 enum { BIND_NODES = 100, BIND_PODS = 1000, BIND_THREADS = 8 };
 
 static char pod_uids[BIND_PODS][64];
@@ -541,8 +497,9 @@ static int post(struct vxpu_kube_client *c, const char *path, const char *body)
 
 static void bench_binds(void)
 {
-	struct fake f;
-	if (access("/usr/bin/python3", X_OK) != 0 || fake_start(&f) != 0) {
+	struct fake_apiserver f;
+	if (access("/usr/bin/python3", X_OK) != 0 ||
+	    fake_apiserver_start(&f, FAKE_APISERVER, 300, "--agent") != 0) {
 		printf("binds: /usr/bin/python3 or the test API server is missing; skipped\n");
 		return;
 	}
@@ -554,7 +511,7 @@ static void bench_binds(void)
 	char err[512];
 	if (vxpu_kube_client_new(&cfg, &c, err, sizeof(err)) != 0) {
 		printf("binds: %s\n", err);
-		fake_stop(&f);
+		fake_apiserver_stop(&f);
 		return;
 	}
 	for (int i = 0; i < BIND_NODES; i++) {
@@ -642,7 +599,7 @@ static void bench_binds(void)
 	}
 	vxpu_scheduler_free(s);
 	vxpu_kube_client_free(c);
-	fake_stop(&f);
+	fake_apiserver_stop(&f);
 }
 
 int main(int argc, char **argv)

@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "fake_apiserver_proc.h"
+
 #include "kube/kubeclient.h"
 
 #include <cjson/cJSON.h>
@@ -33,59 +35,11 @@
 static char err[1024];
 static char tmpdir[256];
 
-struct fake {
-	pid_t pid;
-	int in_fd;
-	int port;
-	char url[64];
-};
-
 /* Starts the test API server with extra arguments (space separated). */
-static void fake_start(struct fake *f, const char *extra)
+static void fake_start(struct fake_apiserver *f, const char *extra)
 {
-	int in[2], out[2];
-	assert_int_equal(pipe(in), 0);
-	assert_int_equal(pipe(out), 0);
-	char args[1024];
-	snprintf(args, sizeof(args), "%s", extra ? extra : "");
-	char *argv[32] = {"/usr/bin/python3", SCHED_TEST_DIR "/fake_apiserver.py", "--lifetime",
-	                  "60"};
-	int argc = 4;
-	for (char *tok = strtok(args, " "); tok && argc < 31; tok = strtok(NULL, " "))
-		argv[argc++] = tok;
-	argv[argc] = NULL;
-	f->pid = fork();
-	assert_true(f->pid >= 0);
-	if (f->pid == 0) {
-		dup2(in[0], 0);
-		dup2(out[1], 1);
-		close(in[1]);
-		close(out[0]);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	close(in[0]);
-	close(out[1]);
-	f->in_fd = in[1];
-	FILE *rd = fdopen(out[0], "r");
-	char line[64] = "";
-	assert_non_null(fgets(line, sizeof(line), rd));
-	fclose(rd);
-	assert_int_equal(sscanf(line, "PORT %d", &f->port), 1);
-	snprintf(f->url, sizeof(f->url), "http://127.0.0.1:%d", f->port);
-}
-
-static void fake_stop(struct fake *f)
-{
-	close(f->in_fd); /* the server exits when its stdin closes */
-	int st;
-	for (int i = 0; i < 100; i++) {
-		if (waitpid(f->pid, &st, WNOHANG) == f->pid)
-			return;
-		usleep(20000);
-	}
-	kill(f->pid, SIGKILL);
-	waitpid(f->pid, &st, 0);
+	assert_int_equal(fake_apiserver_start(f, SCHED_TEST_DIR "/fake_apiserver.py", 60, extra),
+	                 0);
 }
 
 static void write_file(const char *path, const char *text)
@@ -96,7 +50,7 @@ static void write_file(const char *path, const char *text)
 	fclose(fp);
 }
 
-static struct vxpu_kube_client *client_for(const struct fake *f, const char *token,
+static struct vxpu_kube_client *client_for(const struct fake_apiserver *f, const char *token,
                                            const char *token_file)
 {
 	struct vxpu_kube_config cfg;
@@ -279,7 +233,7 @@ static void token_rotation(void **state)
 	snprintf(tok, sizeof(tok), "%s/server-token", tmpdir);
 	write_file(tok, "first-token\n");
 	snprintf(args, sizeof(args), "--token-file %s", tok);
-	struct fake f;
+	struct fake_apiserver f;
 	fake_start(&f, args);
 	struct vxpu_kube_client *c = client_for(&f, NULL, tok); /* reads the same file */
 	assert_int_equal(call(c, "GET", "/api/v1/nodes", NULL, NULL, NULL), 200);
@@ -298,13 +252,13 @@ static void token_rotation(void **state)
 	assert_int_equal(st.requests, 1);
 	vxpu_kube_client_free(bad);
 	vxpu_kube_client_free(c);
-	fake_stop(&f);
+	fake_apiserver_stop(&f);
 }
 
 static void retries_on_5xx_429_and_drops(void **state)
 {
 	(void)state;
-	struct fake f;
+	struct fake_apiserver f;
 	fake_start(&f, NULL);
 	struct vxpu_kube_client *c = client_for(&f, NULL, NULL);
 	control(c, "/__faults", "{\"status\":503,\"count\":2,\"match\":\"GET /api/v1/nodes\"}");
@@ -328,7 +282,7 @@ static void retries_on_5xx_429_and_drops(void **state)
 	assert_int_equal(call(c, "GET", "/api/v1/pods", NULL, NULL, NULL), 500);
 	assert_non_null(strstr(err, "GET /api/v1/pods: 500 Injected"));
 	/* Nothing listening: no answer at all. */
-	struct fake gone = f;
+	struct fake_apiserver gone = f;
 	gone.port = 1;
 	snprintf(gone.url, sizeof(gone.url), "http://127.0.0.1:1");
 	struct vxpu_kube_client *nowhere = client_for(&gone, NULL, NULL);
@@ -344,13 +298,13 @@ static void retries_on_5xx_429_and_drops(void **state)
 	assert_true(st.retries >= 2 + 1 + 3);
 	assert_true(st.failures >= 1);
 	vxpu_kube_client_free(c);
-	fake_stop(&f);
+	fake_apiserver_stop(&f);
 }
 
 static void preconditions_and_bindings(void **state)
 {
 	(void)state;
-	struct fake f;
+	struct fake_apiserver f;
 	fake_start(&f, NULL);
 	struct vxpu_kube_client *c = client_for(&f, NULL, NULL);
 	cJSON *pod = NULL;
@@ -416,13 +370,13 @@ static void preconditions_and_bindings(void **state)
 	assert_string_equal(esc, "spec.nodeName%3Da%20b%2Fc");
 	assert_int_equal(vxpu_kube_escape("abcdef", esc, 4), -1);
 	vxpu_kube_client_free(c);
-	fake_stop(&f);
+	fake_apiserver_stop(&f);
 }
 
 static void paginated_list(void **state)
 {
 	(void)state;
-	struct fake f;
+	struct fake_apiserver f;
 	fake_start(&f, NULL);
 	struct vxpu_kube_config cfg;
 	memset(&cfg, 0, sizeof(cfg));
@@ -459,7 +413,7 @@ static void paginated_list(void **state)
 	                 -1);
 	assert_int_equal(status, 404);
 	vxpu_kube_client_free(c);
-	fake_stop(&f);
+	fake_apiserver_stop(&f);
 }
 
 /* ---- the reflector --------------------------------------------------------- */
@@ -573,7 +527,7 @@ static bool wait_mirror(struct mirror *m, int want, const char *absent, const ch
 static void list_watch_resume_and_relist(void **state)
 {
 	(void)state;
-	struct fake f;
+	struct fake_apiserver f;
 	fake_start(&f, "--history 5");
 	struct vxpu_kube_config cfg;
 	memset(&cfg, 0, sizeof(cfg));
@@ -626,7 +580,7 @@ static void list_watch_resume_and_relist(void **state)
 	atomic_store(&r.stop, true);
 	pthread_join(r.thread, NULL);
 	vxpu_kube_client_free(r.c);
-	fake_stop(&f);
+	fake_apiserver_stop(&f);
 }
 
 /* ---- TLS ------------------------------------------------------------------- */
@@ -654,7 +608,7 @@ static void tls_with_client_certificate(void **state)
 	snprintf(args, sizeof(args),
 	         "--tls-cert %s/srv.crt --tls-key %s/srv.key --client-ca %s/ca.crt", tmpdir, tmpdir,
 	         tmpdir);
-	struct fake f;
+	struct fake_apiserver f;
 	fake_start(&f, args);
 	/* A kubeconfig with the CA file and the client certificate as -data. */
 	char cfgpath[512], b64cmd[1024];
@@ -697,7 +651,7 @@ static void tls_with_client_certificate(void **state)
 	        vxpu_kube_request(c, "GET", "/api/v1/nodes", NULL, NULL, &r, err, sizeof(err)), -1);
 	vxpu_kube_client_free(c);
 	vxpu_kube_config_free(&cfg);
-	fake_stop(&f);
+	fake_apiserver_stop(&f);
 }
 
 static int setup(void **state)

@@ -14,6 +14,7 @@
  * a pod vanished: ended once, nothing duplicated. Built a second time as
  * test_sched_ledger (SCHED_LEDGER_ONLY) to run that test alone.
  */
+#include "fake_apiserver_proc.h"
 #include "sched_fixtures.h"
 
 #include "core/annotation.h"
@@ -38,56 +39,13 @@
 
 static char err[1024];
 
-struct fake {
-	pid_t pid;
-	int in_fd;
-	char url[64];
-};
-
-static void fake_start(struct fake *f, const char *extra)
+static void fake_start(struct fake_apiserver *f, const char *extra)
 {
-	int in[2], out[2];
-	assert_int_equal(pipe(in), 0);
-	assert_int_equal(pipe(out), 0);
-	char *argv[8] = {"/usr/bin/python3", SCHED_TEST_DIR "/fake_apiserver.py",
-	                 "--lifetime",       "120",
-	                 (char *)extra,      NULL};
-	f->pid = fork();
-	assert_true(f->pid >= 0);
-	if (f->pid == 0) {
-		dup2(in[0], 0);
-		dup2(out[1], 1);
-		close(in[1]);
-		close(out[0]);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	close(in[0]);
-	close(out[1]);
-	f->in_fd = in[1];
-	FILE *rd = fdopen(out[0], "r");
-	char line[64] = "";
-	int port = 0;
-	assert_non_null(fgets(line, sizeof(line), rd));
-	fclose(rd);
-	assert_int_equal(sscanf(line, "PORT %d", &port), 1);
-	snprintf(f->url, sizeof(f->url), "http://127.0.0.1:%d", port);
+	assert_int_equal(fake_apiserver_start(f, SCHED_TEST_DIR "/fake_apiserver.py", 120, extra),
+	                 0);
 }
 
-static void fake_stop(struct fake *f)
-{
-	close(f->in_fd);
-	int st;
-	for (int i = 0; i < 100; i++) {
-		if (waitpid(f->pid, &st, WNOHANG) == f->pid)
-			return;
-		usleep(20000);
-	}
-	kill(f->pid, SIGKILL);
-	waitpid(f->pid, &st, 0);
-}
-
-static struct vxpu_kube_client *client(const struct fake *f)
+static struct vxpu_kube_client *client(const struct fake_apiserver *f)
 {
 	struct vxpu_kube_config cfg;
 	memset(&cfg, 0, sizeof(cfg));
@@ -116,8 +74,8 @@ struct replica {
 	struct vxpu_scheduler *s;
 };
 
-static void replica_start_with(struct replica *r, const struct fake *f, unsigned lease_wait_ms,
-                               const char *ledger)
+static void replica_start_with(struct replica *r, const struct fake_apiserver *f,
+                               unsigned lease_wait_ms, const char *ledger)
 {
 	r->c = client(f);
 	struct vxpu_scheduler_options opt = {
@@ -136,7 +94,7 @@ static void replica_start_with(struct replica *r, const struct fake *f, unsigned
 		fail_msg("scheduler: %s", err);
 }
 
-static void replica_start(struct replica *r, const struct fake *f, unsigned lease_wait_ms)
+static void replica_start(struct replica *r, const struct fake_apiserver *f, unsigned lease_wait_ms)
 {
 	replica_start_with(r, f, lease_wait_ms, NULL);
 }
@@ -306,7 +264,7 @@ out:
 static void bind_writes_annotation_lease_and_binding(void **state)
 {
 	(void)state;
-	struct fake f;
+	struct fake_apiserver f;
 	fake_start(&f, "--agent");
 	struct vxpu_kube_client *admin = client(&f);
 	create_nodes(admin, 2, 2, 15360);
@@ -382,13 +340,13 @@ static void bind_writes_annotation_lease_and_binding(void **state)
 	cJSON_Delete(events);
 	replica_stop(&r);
 	vxpu_kube_client_free(admin);
-	fake_stop(&f);
+	fake_apiserver_stop(&f);
 }
 
 static void busy_lease_fails_and_rolls_back(void **state)
 {
 	(void)state;
-	struct fake f;
+	struct fake_apiserver f;
 	fake_start(&f, NULL); /* no node agent: leases stay held */
 	struct vxpu_kube_client *admin = client(&f);
 	create_nodes(admin, 1, 2, 15360);
@@ -457,7 +415,7 @@ static void busy_lease_fails_and_rolls_back(void **state)
 	free(after);
 	replica_stop(&r);
 	vxpu_kube_client_free(admin);
-	fake_stop(&f);
+	fake_apiserver_stop(&f);
 }
 
 #define NODES 50
@@ -496,7 +454,7 @@ static void *race_worker(void *arg)
 static void two_replicas_never_over_allocate(void **state)
 {
 	(void)state;
-	struct fake f;
+	struct fake_apiserver f;
 	fake_start(&f, "--agent");
 	struct vxpu_kube_client *admin = client(&f);
 	/* 2 × 15360 MiB per node, 6000 MiB per pod: 2 pods per device, 200 in all. */
@@ -586,7 +544,7 @@ static void two_replicas_never_over_allocate(void **state)
 	replica_stop(&reps[0]);
 	replica_stop(&reps[1]);
 	vxpu_kube_client_free(admin);
-	fake_stop(&f);
+	fake_apiserver_stop(&f);
 }
 
 /* ---- the ledger ---------------------------------------------------------- */
@@ -689,7 +647,7 @@ static void ledger_records_intervals_across_restart(void **state)
 	snprintf(file, sizeof(file), "%s/vxpu.db", dir);
 	const char *path = env && env[0] ? env : file;
 
-	struct fake f;
+	struct fake_apiserver f;
 	fake_start(&f, "--agent");
 	struct vxpu_kube_client *admin = client(&f);
 	create_nodes(admin, 2, 2, 15360);
@@ -781,7 +739,7 @@ static void ledger_records_intervals_across_restart(void **state)
 	vxpu_ledger_close(l);
 
 	vxpu_kube_client_free(admin);
-	fake_stop(&f);
+	fake_apiserver_stop(&f);
 	unlink(file);
 	char wal[160];
 	snprintf(wal, sizeof(wal), "%s-wal", file);
