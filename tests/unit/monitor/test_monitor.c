@@ -120,6 +120,15 @@ static void assert_has(const char *text, const char *line)
 		fail_msg("exposition lacks:\n%s\n--- exposition:\n%s", line, text);
 }
 
+/* The exposition has the sample "METRIC{LABELS} VALUE" as a whole line. */
+static void assert_sample(const char *text, const char *metric, const char *labels,
+                          const char *value)
+{
+	char line[512];
+	snprintf(line, sizeof(line), "\n%s%s %s\n", metric, labels, value);
+	assert_has(text, line);
+}
+
 static void assert_lacks(const char *text, const char *part)
 {
 	if (strstr(text, part))
@@ -138,23 +147,14 @@ static void test_render(void **state)
 	assert_int_equal(strlen(text), len);
 	const char *dev0 = "{Hostname=\"node-a\",UUID=\"GPU-00000000-0000-0000-0000-000000000001\","
 	                   "device=\"nvidia0\",gpu=\"0\",model_name=\"VXPU-SIM 16GB\"}";
-	char line[512];
-	snprintf(line, sizeof(line), "\nDCGM_FI_DEV_FB_USED%s 1024\n", dev0);
-	assert_has(text, line);
-	snprintf(line, sizeof(line), "\nDCGM_FI_DEV_FB_FREE%s 15359\n", dev0);
-	assert_has(text, line);
-	snprintf(line, sizeof(line), "\nDCGM_FI_DEV_FB_TOTAL%s 16384\n", dev0);
-	assert_has(text, line);
-	snprintf(line, sizeof(line), "\nDCGM_FI_DEV_GPU_UTIL%s 37\n", dev0);
-	assert_has(text, line);
-	snprintf(line, sizeof(line), "\nvxpu_device_memory_allocated_bytes%s 4294967296\n", dev0);
-	assert_has(text, line);
-	snprintf(line, sizeof(line), "\nvxpu_device_compute_allocated_percent%s 30\n", dev0);
-	assert_has(text, line);
-	snprintf(line, sizeof(line), "\nvxpu_device_containers%s 2\n", dev0);
-	assert_has(text, line);
-	snprintf(line, sizeof(line), "\nvxpu_device_healthy%s 1\n", dev0);
-	assert_has(text, line);
+	assert_sample(text, "DCGM_FI_DEV_FB_USED", dev0, "1024");
+	assert_sample(text, "DCGM_FI_DEV_FB_FREE", dev0, "15359");
+	assert_sample(text, "DCGM_FI_DEV_FB_TOTAL", dev0, "16384");
+	assert_sample(text, "DCGM_FI_DEV_GPU_UTIL", dev0, "37");
+	assert_sample(text, "vxpu_device_memory_allocated_bytes", dev0, "4294967296");
+	assert_sample(text, "vxpu_device_compute_allocated_percent", dev0, "30");
+	assert_sample(text, "vxpu_device_containers", dev0, "2");
+	assert_sample(text, "vxpu_device_healthy", dev0, "1");
 	assert_has(text, "# HELP DCGM_FI_DEV_FB_USED Device memory used (in MiB).\n"
 	                 "# TYPE DCGM_FI_DEV_FB_USED gauge\n");
 	/* Device 1 did not answer: no DCGM figures and no health, but its allocation. */
@@ -169,27 +169,15 @@ static void test_render(void **state)
 	const char *share0 = "{Hostname=\"node-a\",UUID=\"GPU-00000000-0000-0000-0000-000000000001\","
 	                     "container=\"main\",container_device=\"0\",gpu=\"0\",namespace=\"team-"
 	                     "a\",pod=\"infer-0\"}";
-	snprintf(line, sizeof(line), "\nvxpu_container_memory_limit_bytes%s 4294967296\n", share0);
-	assert_has(text, line);
-	snprintf(line, sizeof(line), "\nvxpu_container_memory_charged_bytes%s 536870912\n", share0);
-	assert_has(text, line);
-	snprintf(line, sizeof(line), "\nvxpu_container_memory_used_bytes%s 629145600\n", share0);
-	assert_has(text, line);
-	snprintf(line, sizeof(line), "\nvxpu_container_compute_limit_percent%s 30\n", share0);
-	assert_has(text, line);
-	snprintf(line, sizeof(line), "\nvxpu_container_utilization_percent%s 12.5\n", share0);
-	assert_has(text, line);
-	snprintf(line, sizeof(line), "\nvxpu_container_compute_charged_seconds_total%s 2.5\n",
-	         share0);
-	assert_has(text, line);
-	snprintf(line, sizeof(line), "\nvxpu_container_compute_throttled_seconds_total%s 0.125\n",
-	         share0);
-	assert_has(text, line);
-	snprintf(line, sizeof(line), "\nvxpu_container_kernel_launches_total%s 4000\n", share0);
-	assert_has(text, line);
-	snprintf(line, sizeof(line), "\nvxpu_container_kernel_launches_throttled_total%s 120\n",
-	         share0);
-	assert_has(text, line);
+	assert_sample(text, "vxpu_container_memory_limit_bytes", share0, "4294967296");
+	assert_sample(text, "vxpu_container_memory_charged_bytes", share0, "536870912");
+	assert_sample(text, "vxpu_container_memory_used_bytes", share0, "629145600");
+	assert_sample(text, "vxpu_container_compute_limit_percent", share0, "30");
+	assert_sample(text, "vxpu_container_utilization_percent", share0, "12.5");
+	assert_sample(text, "vxpu_container_compute_charged_seconds_total", share0, "2.5");
+	assert_sample(text, "vxpu_container_compute_throttled_seconds_total", share0, "0.125");
+	assert_sample(text, "vxpu_container_kernel_launches_total", share0, "4000");
+	assert_sample(text, "vxpu_container_kernel_launches_throttled_total", share0, "120");
 	assert_has(text, "# TYPE vxpu_container_kernel_launches_total counter\n");
 	/* No budget, no budget counters. */
 	assert_lacks(text, "vxpu_container_kernel_launches_total{Hostname=\"node-a\",UUID=\"GPU-"
@@ -210,12 +198,9 @@ static void test_render(void **state)
 	const char *watch = "{Hostname=\"node-a\",UUID=\"GPU-00000000-0000-0000-0000-000000000001\","
 	                    "container=\"main\",gpu=\"0\",kind=\"memory\",namespace=\"team-a\","
 	                    "pod=\"infer-0\"}";
-	snprintf(line, sizeof(line), "\nvxpu_watchdog_flagged%s 1\n", watch);
-	assert_has(text, line);
-	snprintf(line, sizeof(line), "\nvxpu_watchdog_violations_total%s 3\n", watch);
-	assert_has(text, line);
-	snprintf(line, sizeof(line), "\nvxpu_watchdog_kills_total%s 2\n", watch);
-	assert_has(text, line);
+	assert_sample(text, "vxpu_watchdog_flagged", watch, "1");
+	assert_sample(text, "vxpu_watchdog_violations_total", watch, "3");
+	assert_sample(text, "vxpu_watchdog_kills_total", watch, "2");
 	assert_has(text, "# TYPE vxpu_watchdog_violations_total counter\n");
 
 	assert_has(text, "\nvxpu_monitor_library_up{Hostname=\"node-a\"} 1\n");
@@ -277,6 +262,22 @@ static void make_dir(const char *name)
 static const struct vxpu_discover_options sim_opts = {.backend = VXPU_BACKEND_SIM,
                                                       .sim_lib_dir = VXPU_TEST_SIM_DIR};
 
+/* The region file of container dir `name`. */
+static void region_path(const char *name, char *path, size_t cap)
+{
+	snprintf(path, cap, "%s/%s/region", regions, name);
+}
+
+/* A collector over the regions folder on the simulated driver. */
+static struct vxpu_monitor_collector *collector(const char *node)
+{
+	struct vxpu_monitor_collector *c;
+	char err[256];
+	if (vxpu_monitor_collector_open(&c, &sim_opts, regions, node, err, sizeof(err)) != 0)
+		fail_msg("open: %s", err);
+	return c;
+}
+
 /* A managed region for container dir `name` with device 0 = host device 0. */
 static void make_region(const char *name, uint64_t limit, uint32_t core, struct vxpu_region *r)
 {
@@ -292,7 +293,7 @@ static void make_region(const char *name, uint64_t limit, uint32_t core, struct 
 	init.uuid_set[0] = true;
 	assert_int_equal(vxpu_region_parse_uuid(disc.devices[0].uuid, init.uuid[0]), 0);
 	char path[512];
-	snprintf(path, sizeof(path), "%s/%s/region", regions, name);
+	region_path(name, path, sizeof(path));
 	if (vxpu_region_open(r, path, VXPU_REGION_OPEN_CREATE, &init, err, sizeof(err)) != 0)
 		fail_msg("region: %s", err);
 	atomic_store(&r->devices[0].core_limit, core);
@@ -364,7 +365,7 @@ static void test_collect_and_kill(void **state)
 	make_dir("team-a_empty-0_main"); /* no region file */
 	make_dir("team-a_junk-0_main");
 	char path[512];
-	snprintf(path, sizeof(path), "%s/team-a_junk-0_main/region", regions);
+	region_path("team-a_junk-0_main", path, sizeof(path));
 	write_file(path, "not a region");
 
 	char *alloc[] = {VXPU_TEST_ALLOC_LOOP, "96MiB", "--hold", "30", NULL};
@@ -378,14 +379,12 @@ static void test_collect_and_kill(void **state)
 	struct vxpu_region r2;
 	char err[256];
 	char path2[512];
-	snprintf(path2, sizeof(path2), "%s/team-a_bypass-0_main/region", regions);
+	region_path("team-a_bypass-0_main", path2, sizeof(path2));
 	if (vxpu_region_open(&r2, path2, VXPU_REGION_OPEN_WRITE, NULL, err, sizeof(err)) != 0)
 		fail_msg("region: %s", err);
 	attach(&r2, sleeper);
 
-	struct vxpu_monitor_collector *c;
-	if (vxpu_monitor_collector_open(&c, &sim_opts, regions, "node-t", err, sizeof(err)) != 0)
-		fail_msg("open: %s", err);
+	struct vxpu_monitor_collector *c = collector("node-t");
 	struct vxpu_monitor_snapshot s;
 	memset(&s, 0, sizeof(s));
 	collect_until(c, &s, 96 * MIB);
@@ -451,10 +450,8 @@ static void test_regions_kept_open(void **state)
 	struct vxpu_region r;
 	make_region("team-c_keep-0_main", 64 * MIB, 0, &r);
 	vxpu_region_close(&r);
-	struct vxpu_monitor_collector *c;
+	struct vxpu_monitor_collector *c = collector(NULL);
 	char err[256];
-	if (vxpu_monitor_collector_open(&c, &sim_opts, regions, NULL, err, sizeof(err)) != 0)
-		fail_msg("open: %s", err);
 	struct vxpu_monitor_snapshot s;
 	memset(&s, 0, sizeof(s));
 	assert_int_equal(vxpu_monitor_collect(c, &s, err, sizeof(err)), 0);
@@ -465,7 +462,7 @@ static void test_regions_kept_open(void **state)
 	assert_int_equal(s.passes, 2);
 
 	char path[512];
-	snprintf(path, sizeof(path), "%s/team-c_keep-0_main/region", regions);
+	region_path("team-c_keep-0_main", path, sizeof(path));
 	assert_int_equal(unlink(path), 0);
 	make_region("team-c_keep-0_main", 32 * MIB, 0, &r);
 	vxpu_region_close(&r);
