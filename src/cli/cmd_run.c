@@ -31,6 +31,7 @@
 #include "meter/ledger.h"
 #include "meter/sampler.h"
 #include "node/usage.h"
+#include "common/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -475,7 +476,7 @@ static int allocate(struct vxpu_local *l, struct vxpu_pod_request *pod, const st
 	struct vxpu_fit_options opts = {.device_policy = VXPU_POLICY_BINPACK};
 	struct sqlite3 *db = vxpu_ledger_sqlite(l->ledger);
 	int64_t ticket = 0;
-	int64_t began = vxpu_local_now_ms();
+	int64_t began = vxpu_wall_ms();
 	bool tty = isatty(STDERR_FILENO);
 	bool announced = false;
 	if (f->wait) {
@@ -490,7 +491,7 @@ static int allocate(struct vxpu_local *l, struct vxpu_pod_request *pod, const st
 	for (;;) {
 		if (vxpu_ledger_begin(l->ledger, err, errlen) != 0)
 			return -1;
-		int64_t now = vxpu_local_now_ms();
+		int64_t now = vxpu_wall_ms();
 		if (vxpu_local_load(l, now, err, errlen) != 0)
 			goto fail;
 		int64_t head = 0;
@@ -555,7 +556,7 @@ static int release(struct vxpu_local *l, const struct vxpu_local_alloc *a, bool 
 {
 	if (vxpu_ledger_begin(l->ledger, err, errlen) != 0)
 		return -1;
-	int64_t now = vxpu_local_now_ms();
+	int64_t now = vxpu_wall_ms();
 	if (vxpu_ledger_interval_end(l->ledger, a->id, now < a->start_ms ? a->start_ms : now, exited,
 				     status, NULL, err, errlen) != 0 ||
 	    vxpu_local_delete(vxpu_ledger_sqlite(l->ledger), a->id, err, errlen) != 0 ||
@@ -610,7 +611,7 @@ static void sample_usage(struct vxpu_local *l, const struct vxpu_local_alloc *a,
 		if (view.processes[p].alive)
 			pids[npids++] = view.processes[p].host_pid ? view.processes[p].host_pid
 								   : view.processes[p].pid;
-	int64_t now = vxpu_local_now_ms();
+	int64_t now = vxpu_wall_ms();
 	for (uint32_t i = 0; i < a->nshares && i < VXPU_REGION_MAX_DEVICES; i++) {
 		struct vxpu_sampler_minute m;
 		double used_mib = (double)view.devices[i].used / (double)VXPU_MIB;

@@ -30,6 +30,7 @@
 #include "meter/timearg.h"
 #include "common/log.h"
 #include "version.h"
+#include "common/clock.h"
 
 #include <cjson/cJSON.h>
 #include <limits.h>
@@ -260,7 +261,7 @@ static void handle_report(const struct vxpu_http_request *req, struct vxpu_http_
 	static const char *const allowed[] = {"by", "since", "until", "format", NULL};
 	if (vxpu_http_query_check(req, allowed, resp) != 0)
 		return;
-	int64_t now_ms = vxpu_local_now_ms();
+	int64_t now_ms = vxpu_wall_ms();
 	struct vxpu_report_options o = {.by = VXPU_REPORT_BY_TENANT,
 	                                .since_ms = 0,
 	                                .until_ms = now_ms,

@@ -5,6 +5,7 @@
  */
 #include "cli/local.h"
 
+#include "common/clock.h"
 #include "meter/home.h"
 
 #include <stdio.h>
@@ -13,13 +14,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-int64_t vxpu_local_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The ledger's node names are host names: keep [A-Za-z0-9.-] only. */
 static void local_hostname(char *buf, size_t cap)
@@ -114,7 +108,7 @@ int vxpu_local_view(struct vxpu_local *l, const struct vxpu_discover_options *op
 		vxpu_local_close(l);
 		return -1;
 	}
-	if (vxpu_local_load(l, vxpu_local_now_ms(), err, errlen) != 0 ||
+	if (vxpu_local_load(l, vxpu_wall_ms(), err, errlen) != 0 ||
 	    vxpu_ledger_commit(l->ledger, err, errlen) != 0) {
 		vxpu_ledger_rollback(l->ledger);
 		vxpu_local_close(l);

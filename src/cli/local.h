@@ -62,7 +62,4 @@ int vxpu_local_view(struct vxpu_local *l, const struct vxpu_discover_options *op
 /* The position in l->node.devices of the device with this index, or -1. */
 int vxpu_local_device_pos(const struct vxpu_local *l, int device_index);
 
-/* Current time, milliseconds since the epoch. */
-int64_t vxpu_local_now_ms(void);
-
 #endif
