@@ -94,6 +94,19 @@ limiter_setup() {
 	export VXPU_SIM_STATE="$WORK/sim.state"
 }
 
+# wait_for FILE SED_SCRIPT : waits up to 10 s for `sed -n SED_SCRIPT FILE`
+# to print something (a port a server logs, say) and prints it; fails if
+# nothing came.
+wait_for() {
+	local got=""
+	for _ in $(seq 1 100); do
+		got=$(sed -n "$2" "$1")
+		[ -n "$got" ] && break
+		sleep 0.1
+	done
+	[ -n "$got" ] && echo "$got"
+}
+
 # start_fake_apiserver ARGS... : starts the test API server
 # (tests/unit/sched/fake_apiserver.py) with ARGS on loopback, its stdin a
 # FIFO held open on fd 7 (it exits when that closes), and waits for its
@@ -106,13 +119,7 @@ start_fake_apiserver() {
 	/usr/bin/python3 "$fake" "$@" <"$SCRATCH/fake.in" >"$SCRATCH/fake.out" 2>"$SCRATCH/fake.err" &
 	FAKE_PID=$!
 	exec 7>"$SCRATCH/fake.in"
-	API_PORT=""
-	for _ in $(seq 1 100); do
-		API_PORT=$(sed -n 's/^PORT \([0-9]*\)$/\1/p' "$SCRATCH/fake.out")
-		[ -n "$API_PORT" ] && break
-		sleep 0.1
-	done
-	[ -n "$API_PORT" ] || {
+	API_PORT=$(wait_for "$SCRATCH/fake.out" 's/^PORT \([0-9]*\)$/\1/p') || {
 		echo "test API server did not start"
 		cat "$SCRATCH/fake.err"
 		exit 1

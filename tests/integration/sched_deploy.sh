@@ -277,13 +277,8 @@ EOF
 VXPU_LOG=info "$VXPU" scheduler --kubeconfig "$SCRATCH/kubeconfig" --listen 127.0.0.1:0 \
 	--lease-namespace vxpu-system --no-ledger 2>"$SCRATCH/sched.log" &
 SCHED_PID=$!
-PORT=""
-for _ in $(seq 1 100); do
-	PORT=$(sed -n 's/.*msg=serving address=127\.0\.0\.1:\([0-9]*\).*/\1/p' "$SCRATCH/sched.log")
-	[ -n "$PORT" ] && break
-	sleep 0.1
-done
-[ -n "$PORT" ] || { echo "vxpu scheduler did not start"; cat "$SCRATCH/sched.log"; exit 1; }
+PORT=$(wait_for "$SCRATCH/sched.log" 's/.*msg=serving address=127\.0\.0\.1:\([0-9]*\).*/\1/p') ||
+	{ echo "vxpu scheduler did not start"; cat "$SCRATCH/sched.log"; exit 1; }
 for _ in $(seq 1 100); do
 	[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/readyz")" = 200 ] && break
 	sleep 0.1
