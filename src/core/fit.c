@@ -14,7 +14,6 @@
 #include "core/shapes.h"
 #include "core/fail.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -8,7 +8,6 @@
 #include "core/match.h"
 #include "core/fail.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

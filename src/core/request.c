@@ -11,7 +11,6 @@
 #include "core/size.h"
 #include "core/fail.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 

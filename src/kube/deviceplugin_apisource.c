@@ -16,7 +16,6 @@
 #include <cjson/cJSON.h>
 
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
