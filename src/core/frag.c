@@ -34,6 +34,8 @@ struct compiled_shape {
 	bool any_model;
 	uint64_t model_mask;
 	double prob;
+	double miss; /* prob * the shape's miss weight: its "does not fit" term */
+	size_t rank; /* position in the ranked list (vxpu_frag_dist_shapes) */
 };
 
 struct vxpu_frag_dist {
@@ -148,6 +150,7 @@ static void compile_one(struct compiled_shape *c, const struct vxpu_frag_shape *
 	c->any_model = s->any_model;
 	c->model_mask = s->model_mask;
 	c->prob = prob;
+	c->miss = prob;
 }
 
 int vxpu_frag_dist_compile(struct vxpu_frag_dist *d)
@@ -179,8 +182,10 @@ int vxpu_frag_dist_compile(struct vxpu_frag_dist *d)
 		compile_one(&ranked[i], shape, prob);
 		if (shape->dev_count == 0)
 			no_device += prob;
-		else
-			compile_one(&compiled[dev_len++], shape, prob);
+		else {
+			compile_one(&compiled[dev_len], shape, prob);
+			compiled[dev_len++].rank = i;
+		}
 	}
 	qsort(compiled, dev_len, sizeof(*compiled), milli_cmp);
 	free(order);
@@ -192,6 +197,19 @@ int vxpu_frag_dist_compile(struct vxpu_frag_dist *d)
 	d->ranked = ranked;
 	d->ranked_len = keep;
 	d->no_device_prob = no_device;
+	d->version++;
+	return 0;
+}
+
+int vxpu_frag_dist_weigh_misses(struct vxpu_frag_dist *d, const double *weights, size_t n)
+{
+	if (n != d->ranked_len)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (!(weights[i] >= 0.0) || weights[i] > 1e9)
+			return -1;
+	for (size_t i = 0; i < d->compiled_len; i++)
+		d->compiled[i].miss = d->compiled[i].prob * weights[d->compiled[i].rank];
 	d->version++;
 	return 0;
 }
@@ -276,7 +294,7 @@ double vxpu_frag_amount(const struct vxpu_frag_dist *d, const struct vxpu_frag_n
 		const bool fits = devs - smaller >= c->dev_count && n->cpu_left >= c->cpu_milli &&
 		                  (!d->cfg.check_memory || n->mem_left >= c->mem_mib) &&
 		                  model_ok(c->any_model, c->model_mask, n->model);
-		unusable += c->prob * (fits ? below[smaller] : idle);
+		unusable += fits ? c->prob * below[smaller] : c->miss * idle;
 	}
 	return unusable;
 }

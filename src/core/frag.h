@@ -107,6 +107,16 @@ uint64_t vxpu_frag_dist_version(const struct vxpu_frag_dist *d);
 /* Observations counted so far (not decayed). */
 uint64_t vxpu_frag_dist_observations(const struct vxpu_frag_dist *d);
 
+/* Weighs each evaluated shape's "does not fit" term: with weight w_m,
+ * frag_m(node) = w_m * idle(node) where m does not fit (the sum of the
+ * smaller rooms where it fits is unchanged). weights[i] belongs to the i-th
+ * shape of vxpu_frag_dist_shapes() and n must be their number; a weight is
+ * finite and >= 0. Every compile resets all weights to 1. Bumps the version
+ * (cached F values are stale). Returns 0, or -1 leaving everything as it
+ * was on a bad n or weight. A caller uses it to say how much a shape's
+ * failing to fit a node matters, e.g. by how few other nodes can host it. */
+int vxpu_frag_dist_weigh_misses(struct vxpu_frag_dist *d, const double *weights, size_t n);
+
 /* Copies up to cap evaluated shapes and their probabilities (summing to 1),
  * most probable first; returns how many there are. */
 size_t vxpu_frag_dist_shapes(const struct vxpu_frag_dist *d, struct vxpu_frag_shape *shapes,

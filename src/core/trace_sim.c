@@ -135,7 +135,8 @@ static size_t rng_below(struct rng *r, size_t n)
 #define KINDS (VXPU_TRACE_MAX_GPUS + 1) /* kind 0: fractional; k: k whole GPUs */
 
 struct sim_node {
-	struct vxpu_frag_node fn; /* what is left */
+	struct vxpu_frag_node fn;    /* what is left */
+	struct vxpu_frag_node built; /* the node empty: what it has */
 	uint32_t cpu_capacity;
 	uint32_t idle;      /* sum of dev_left */
 	uint32_t free_devs; /* devices with nothing allocated */
@@ -507,7 +508,55 @@ static bool key_better(struct key a, struct key b)
  * a mix estimated from a handful of requests. A mix of many shapes takes
  * longer to settle (a few hundred requests on the openb traces). */
 #define SETTLE_BATCH 32
+#define LEARNED_SHAPES 64 /* the most shapes fragaware evaluates */
 #define SETTLE_DRIFT 0.05
+
+/*
+ * Scarcity: how much a shape's failing to fit a node matters. FGD counts a
+ * node's idle GPUs as stranded for every shape that cannot use them, even
+ * when the shape has hundreds of other hosts - so, for instance, an empty
+ * 128-CPU node looks *less* useful than an empty 96-CPU one (shapes bound to
+ * the smaller one's GPU model cannot use it) and whole-node tasks take the
+ * few nodes that alone host the rare 120-CPU eight-GPU requests. fragaware
+ * weighs each learned shape's "does not fit" term by the inverse share of
+ * nodes that can host it now, nodes / hosts: 1 for a shape that fits
+ * everywhere, large for one that few nodes can take.
+ *
+ * Two kinds of scarcity, bounded differently: structural (the hardware -
+ * GPU model, GPU count, CPU and memory size - admits few hosts even when
+ * empty) is a fixed fact and may weigh fully, up to nodes / hosts_built;
+ * transient (hosts used up by placements, which happens to every shape as
+ * the cluster fills, most of all when GPU-less tasks eat the CPUs) moves
+ * with every placement and is bounded by SCARCITY_TRANSIENT_MAX. Computed
+ * at every recompile of the learned mix (64 shapes x the nodes, twice).
+ */
+#define SCARCITY_TRANSIENT_MAX 2.0
+
+static void weigh_scarcity(struct vxpu_sim *s)
+{
+	struct vxpu_frag_shape shapes[LEARNED_SHAPES];
+	double probs[LEARNED_SHAPES], weights[LEARNED_SHAPES];
+	const size_t count = vxpu_frag_dist_shapes(s->learned, shapes, probs, LEARNED_SHAPES);
+	const double nodes = (double)s->node_count;
+	for (size_t m = 0; m < count; m++) {
+		weights[m] = 1.0;
+		if (shapes[m].dev_count == 0)
+			continue; /* counted apart: GPU-less shapes strand every GPU */
+		size_t hosts_now = 0, hosts_built = 0;
+		for (size_t i = 0; i < s->node_count; i++) {
+			hosts_now += vxpu_frag_fits(&s->nodes[i].fn, &shapes[m]);
+			hosts_built += vxpu_frag_fits(&s->nodes[i].built, &shapes[m]);
+		}
+		/* No host counts as one: the weight is at most the node count. */
+		double bound = nodes / (double)(hosts_built ? hosts_built : 1);
+		if (bound < SCARCITY_TRANSIENT_MAX)
+			bound = SCARCITY_TRANSIENT_MAX;
+		const double w = nodes / (double)(hosts_now ? hosts_now : 1);
+		weights[m] = w < bound ? w : bound;
+	}
+	/* Cannot fail: count and weights come from the set just compiled. */
+	(void)vxpu_frag_dist_weigh_misses(s->learned, weights, count);
+}
 
 static void learned_refresh(struct vxpu_sim *s)
 {
@@ -519,6 +568,7 @@ static void learned_refresh(struct vxpu_sim *s)
 		if (vxpu_frag_dist_compile(s->learned) == 0) {
 			s->learned_compiled_at = seen;
 			s->settled = drift < SETTLE_DRIFT;
+			weigh_scarcity(s);
 		}
 		return;
 	}
@@ -527,8 +577,10 @@ static void learned_refresh(struct vxpu_sim *s)
 	uint64_t every = seen / 32;
 	if (every > 64)
 		every = 64;
-	if (seen - s->learned_compiled_at >= every && vxpu_frag_dist_compile(s->learned) == 0)
+	if (seen - s->learned_compiled_at >= every && vxpu_frag_dist_compile(s->learned) == 0) {
 		s->learned_compiled_at = seen;
+		weigh_scarcity(s);
+	}
 }
 
 static const struct vxpu_frag_dist *yardstick(const struct vxpu_sim *s)
@@ -666,7 +718,7 @@ static struct vxpu_frag_dist *learned_distribution(void)
 	const struct vxpu_frag_dist_config cfg = {
 	        .half_life = 4000,
 	        .coverage = 1.0,
-	        .max_shapes = 64,
+	        .max_shapes = LEARNED_SHAPES,
 	        .max_tracked = 1024,
 	        .check_memory = true,
 	};
@@ -809,6 +861,7 @@ int vxpu_sim_create(const struct vxpu_trace *t, const struct vxpu_sim_options *o
 		for (uint32_t d = 0; d < tn->gpu_count; d++)
 			n->fn.dev_left[d] = VXPU_TRACE_GPU_MILLI;
 		n->cpu_capacity = tn->cpu_milli;
+		n->built = n->fn;
 		node_refresh(n);
 		n->frag_ref = vxpu_frag_amount(s->ref, &n->fn);
 		s->frag_sum += n->frag_ref;

@@ -1,6 +1,7 @@
 /* The fragmentation measure and the learned shape distribution (frag.h):
  * hand-computed amounts, the fit rules, coverage, decay, eviction, and the
  * bounds 0 <= F <= idle on many random nodes. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -64,6 +65,43 @@ static void test_amount_by_hand(void **state)
 	/* Two 600s: half fits (nothing smaller than 500); whole does not fit. */
 	n = two_gpus(600, 600, 8000);
 	assert_float_equal(vxpu_frag_amount(d, &n), 0.25 * 1200 + 0 + 0.25 * 1200, 1e-9);
+	vxpu_frag_dist_free(d);
+}
+
+/* A miss weight scales only the "does not fit" term of its own shape;
+ * GPU-less shapes keep theirs; a recompile resets the weights to 1. */
+static void test_weighed_misses(void **state)
+{
+	(void)state;
+	struct vxpu_frag_dist *d = three_shapes();
+	struct vxpu_frag_shape shapes[3];
+	const size_t count = vxpu_frag_dist_shapes(d, shapes, NULL, 3);
+	assert_int_equal(count, 3);
+	double weights[3];
+	for (size_t i = 0; i < count; i++)
+		weights[i] = shapes[i].dev_count == 0     ? 5.0
+		             : shapes[i].dev_milli == 500 ? 3.0
+		                                          : 2.0;
+	const uint64_t version = vxpu_frag_dist_version(d);
+	assert_int_equal(vxpu_frag_dist_weigh_misses(d, weights, count), 0);
+	assert_true(vxpu_frag_dist_version(d) > version);
+	/* half misses (CPU): 3 * 0.5 * 1300; whole fits: 0.25 * 300; GPU-less
+	 * unweighted: 0.25 * 1300. */
+	struct vxpu_frag_node n = two_gpus(300, 1000, 500);
+	assert_float_equal(vxpu_frag_amount(d, &n), 1950.0 + 75.0 + 325.0, 1e-9);
+	/* whole misses: 2 * 0.25 * 1200; half fits with nothing smaller. */
+	n = two_gpus(600, 600, 8000);
+	assert_float_equal(vxpu_frag_amount(d, &n), 600.0 + 0.0 + 300.0, 1e-9);
+	/* A wrong count or a negative or NaN weight changes nothing. */
+	assert_int_equal(vxpu_frag_dist_weigh_misses(d, weights, 2), -1);
+	double bad[3] = {1.0, -1.0, 1.0};
+	assert_int_equal(vxpu_frag_dist_weigh_misses(d, bad, 3), -1);
+	bad[1] = NAN;
+	assert_int_equal(vxpu_frag_dist_weigh_misses(d, bad, 3), -1);
+	assert_float_equal(vxpu_frag_amount(d, &n), 900.0, 1e-9);
+	/* Recompiled: back to FGD's measure. */
+	assert_int_equal(vxpu_frag_dist_compile(d), 0);
+	assert_float_equal(vxpu_frag_amount(d, &n), 0.25 * 1200 + 0.25 * 1200, 1e-9);
 	vxpu_frag_dist_free(d);
 }
 
@@ -277,6 +315,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_amount_by_hand),
+	        cmocka_unit_test(test_weighed_misses),
 	        cmocka_unit_test(test_models_and_memory),
 	        cmocka_unit_test(test_coverage_and_shapes),
 	        cmocka_unit_test(test_decay_halves_old_weight),
