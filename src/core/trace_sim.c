@@ -535,8 +535,8 @@ static bool key_better(struct key a, struct key b)
 static void weigh_scarcity(struct vxpu_sim *s)
 {
 	struct vxpu_frag_shape shapes[LEARNED_SHAPES];
-	double probs[LEARNED_SHAPES], weights[LEARNED_SHAPES];
-	const size_t count = vxpu_frag_dist_shapes(s->learned, shapes, probs, LEARNED_SHAPES);
+	double weights[LEARNED_SHAPES];
+	const size_t count = vxpu_frag_dist_shapes(s->learned, shapes, NULL, LEARNED_SHAPES);
 	const double nodes = (double)s->node_count;
 	for (size_t m = 0; m < count; m++) {
 		weights[m] = 1.0;
