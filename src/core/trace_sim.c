@@ -149,6 +149,14 @@ struct sim_node {
 	uint64_t own_version;
 };
 
+/* One kind of empty node and how many the cluster has: a shape's structural
+ * hosts are counted over these (a dozen or so on the openb traces) rather
+ * than over every node. */
+struct hardware {
+	struct vxpu_frag_node built;
+	uint32_t nodes;
+};
+
 /* A task as the policies see it. */
 struct request {
 	struct vxpu_frag_shape shape;
@@ -162,6 +170,8 @@ struct vxpu_sim {
 	struct vxpu_sim_options opt;
 	struct sim_node *nodes;
 	size_t node_count;
+	struct hardware *hardware; /* the distinct empty nodes, with how many */
+	size_t hardware_count;
 	uint32_t *order; /* scan order of baselines, fgd, fragaware */
 	uint32_t *arrivals;
 	size_t arrival_count;
@@ -508,8 +518,8 @@ static bool key_better(struct key a, struct key b)
  * a mix estimated from a handful of requests. A mix of many shapes takes
  * longer to settle (a few hundred requests on the openb traces). */
 #define SETTLE_BATCH 32
-#define LEARNED_SHAPES 64 /* the most shapes fragaware evaluates */
 #define SETTLE_DRIFT 0.05
+#define LEARNED_SHAPES 64 /* the most shapes fragaware evaluates */
 
 /*
  * Scarcity: how much a shape's failing to fit a node matters. FGD counts a
@@ -528,7 +538,9 @@ static bool key_better(struct key a, struct key b)
  * transient (hosts used up by placements, which happens to every shape as
  * the cluster fills, most of all when GPU-less tasks eat the CPUs) moves
  * with every placement and is bounded by SCARCITY_TRANSIENT_MAX. Computed
- * at every recompile of the learned mix (64 shapes x the nodes, twice).
+ * at every recompile of the learned mix: structural hosts over the table of
+ * distinct empty nodes, current hosts over every node only for the shapes
+ * whose structural weight is below the bound.
  */
 #define SCARCITY_TRANSIENT_MAX 2.0
 
@@ -542,17 +554,23 @@ static void weigh_scarcity(struct vxpu_sim *s)
 		weights[m] = 1.0;
 		if (shapes[m].dev_count == 0)
 			continue; /* counted apart: GPU-less shapes strand every GPU */
-		size_t hosts_now = 0, hosts_built = 0;
-		for (size_t i = 0; i < s->node_count; i++) {
-			hosts_now += vxpu_frag_fits(&s->nodes[i].fn, &shapes[m]);
-			hosts_built += vxpu_frag_fits(&s->nodes[i].built, &shapes[m]);
-		}
+		size_t hosts_built = 0;
+		for (size_t h = 0; h < s->hardware_count; h++)
+			if (vxpu_frag_fits(&s->hardware[h].built, &shapes[m]))
+				hosts_built += s->hardware[h].nodes;
 		/* No host counts as one: the weight is at most the node count. */
-		double bound = nodes / (double)(hosts_built ? hosts_built : 1);
-		if (bound < SCARCITY_TRANSIENT_MAX)
-			bound = SCARCITY_TRANSIENT_MAX;
+		const double structural = nodes / (double)(hosts_built ? hosts_built : 1);
+		if (structural >= SCARCITY_TRANSIENT_MAX) {
+			/* hosts_now <= hosts_built: nodes / hosts_now is at least
+			 * the bound, so the weight is the bound. */
+			weights[m] = structural;
+			continue;
+		}
+		size_t hosts_now = 0;
+		for (size_t i = 0; i < s->node_count; i++)
+			hosts_now += vxpu_frag_fits(&s->nodes[i].fn, &shapes[m]);
 		const double w = nodes / (double)(hosts_now ? hosts_now : 1);
-		weights[m] = w < bound ? w : bound;
+		weights[m] = w < SCARCITY_TRANSIENT_MAX ? w : SCARCITY_TRANSIENT_MAX;
 	}
 	/* Cannot fail: count and weights come from the set just compiled. */
 	(void)vxpu_frag_dist_weigh_misses(s->learned, weights, count);
@@ -712,9 +730,9 @@ static struct vxpu_frag_dist *trace_distribution(const struct vxpu_trace *t)
 static struct vxpu_frag_dist *learned_distribution(void)
 {
 	/* vxpu's online view: the arrivals so far, forgetting with a half-life
-	 * of 4000 requests; every shape up to the 64 most frequent (no 95 %
-	 * cut, so rare large shapes still count); memory is part of the fit,
-	 * as it is for placement. */
+	 * of 4000 requests; every shape up to the LEARNED_SHAPES most frequent
+	 * (no 95 % cut, so rare large shapes still count); memory is part of
+	 * the fit, as it is for placement. */
 	const struct vxpu_frag_dist_config cfg = {
 	        .half_life = 4000,
 	        .coverage = 1.0,
@@ -798,6 +816,19 @@ oom:
 	return -1;
 }
 
+/* Adds one node to the table of distinct empty nodes (a few hundred
+ * comparisons per node at most; done once per run). */
+static void count_hardware(struct vxpu_sim *s, const struct vxpu_frag_node *built)
+{
+	for (size_t h = 0; h < s->hardware_count; h++) {
+		if (memcmp(&s->hardware[h].built, built, sizeof(*built)) == 0) {
+			s->hardware[h].nodes++;
+			return;
+		}
+	}
+	s->hardware[s->hardware_count++] = (struct hardware){.built = *built, .nodes = 1};
+}
+
 void vxpu_sim_destroy(struct vxpu_sim *s)
 {
 	if (!s)
@@ -806,6 +837,7 @@ void vxpu_sim_destroy(struct vxpu_sim *s)
 	vxpu_frag_dist_free(s->learned);
 	vxpu_frag_dist_free(s->prior);
 	free(s->nodes);
+	free(s->hardware);
 	free(s->order);
 	free(s->arrivals);
 	free(s);
@@ -840,12 +872,13 @@ int vxpu_sim_create(const struct vxpu_trace *t, const struct vxpu_sim_options *o
 	rng_seed(&s->draws, opt->seed, 2);
 	s->node_count = t->node_count;
 	s->nodes = calloc(t->node_count, sizeof(*s->nodes));
+	s->hardware = calloc(t->node_count, sizeof(*s->hardware));
 	s->ref = trace_distribution(t);
 	if (opt->policy == VXPU_SIM_FRAGAWARE) {
 		s->learned = learned_distribution();
 		s->prior = whole_gpu_prior();
 	}
-	if (!s->nodes || !s->ref ||
+	if (!s->nodes || !s->hardware || !s->ref ||
 	    (opt->policy == VXPU_SIM_FRAGAWARE && (!s->learned || !s->prior))) {
 		vxpu_sim_destroy(s);
 		snprintf(err, errlen, "out of memory");
@@ -862,6 +895,7 @@ int vxpu_sim_create(const struct vxpu_trace *t, const struct vxpu_sim_options *o
 			n->fn.dev_left[d] = VXPU_TRACE_GPU_MILLI;
 		n->cpu_capacity = tn->cpu_milli;
 		n->built = n->fn;
+		count_hardware(s, &n->built);
 		node_refresh(n);
 		n->frag_ref = vxpu_frag_amount(s->ref, &n->fn);
 		s->frag_sum += n->frag_ref;
