@@ -76,12 +76,13 @@ echo "-- 3. one placement decision over the 1213 nodes (default trace, seed 42)"
 "$BENCH" decide "$NODES" "$TRACE/openb_pod_list_default.csv" bestfit fgd fragaware
 echo
 
-echo "-- 4. fgd (told the mix) against fragaware (learns it) on 12 random mixes of gpuspec10's tasks"
-"$BENCH" remix "$NODES" "$TRACE/openb_pod_list_gpuspec10.csv" 12 4
+echo "-- 4. fgd (told the mix) against fragaware (learns it) on 16 random mixes of gpuspec10's tasks"
+"$BENCH" remix "$NODES" "$TRACE/openb_pod_list_gpuspec10.csv" 16 4
 echo
 
-echo "-- 5. fgd against fragaware on fresh mixes: another draw, then the paper's trace variants exaggerated"
-for kind in "like 7" "share 2023" "multi 2023" "cpu 2023" "spec 2023"; do
+echo "-- 5. fgd against fragaware on fresh mixes: another draw, then the paper's trace variants exaggerated, two draws each"
+for kind in "like 7" "share 2023" "multi 2023" "cpu 2023" "spec 2023" \
+	"share 7" "multi 7" "cpu 7" "spec 7"; do
 	read -r k draw <<<"$kind"
 	"$BENCH" remix "$NODES" "$TRACE/openb_pod_list_gpuspec10.csv" 8 4 "$k" "$draw"
 	echo

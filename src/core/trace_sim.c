@@ -519,7 +519,12 @@ static bool key_better(struct key a, struct key b)
  * longer to settle (a few hundred requests on the openb traces). */
 #define SETTLE_BATCH 32
 #define SETTLE_DRIFT 0.05
-#define LEARNED_SHAPES 64 /* the most shapes fragaware evaluates */
+
+/* The most shapes fragaware evaluates. Enough that a rare shape which only
+ * a few nodes host - an eight-GPU, 120-CPU request seen once in 300 - stays
+ * in the set between its arrivals: with 64, such shapes dropped in and out
+ * at the cut, and while out, nothing kept their few hosts free. */
+#define LEARNED_SHAPES 128
 
 /*
  * Scarcity: how much a shape's failing to fit a node matters. FGD counts a
