@@ -1,15 +1,19 @@
 /*
  * jsonstrict.c - strict JSON field access (see jsonstrict.h).
  *
- * cJSON accepts documents that a contract must refuse: it keeps both copies
- * of a duplicated key and hands back the first, and it reads numbers as
- * doubles without telling whether they were integral. This file closes those
+ * cJSON accepts documents that a contract must refuse: numbers such as
+ * "+1", "01", ".5" and "1.", raw control characters inside strings; it
+ * keeps both copies of a duplicated key and hands back the first, and it
+ * reads numbers as doubles without telling whether they were integral. The
+ * text is first checked against the RFC 8259 grammar here (a small lexer
+ * that builds nothing), then parsed by cJSON. This file closes those
  * gaps and produces the error messages, so that every reader of external
  * JSON in core refuses the same things with the same words.
  */
 #include "core/jsonstrict.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -66,12 +70,179 @@ void vxpu_json_path_index(char *buf, size_t cap, const char *parent, size_t inde
 	snprintf(buf, cap, "%s[%zu]", parent ? parent : "", index);
 }
 
+/* ---- RFC 8259 grammar (no tree; cJSON builds that afterwards) ---------- */
+
+struct lexer {
+	const char *p, *end;
+	int depth;
+	bool too_deep;
+};
+
+static void skip_ws(struct lexer *x)
+{
+	while (x->p < x->end && (*x->p == ' ' || *x->p == '\t' || *x->p == '\n' || *x->p == '\r'))
+		x->p++;
+}
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static bool lex_value(struct lexer *x);
+
+static bool lex_string(struct lexer *x)
+{
+	if (x->p >= x->end || *x->p != '"')
+		return false;
+	for (x->p++; x->p < x->end; x->p++) {
+		unsigned char c = (unsigned char)*x->p;
+		if (c == '"') {
+			x->p++;
+			return true;
+		}
+		if (c < 0x20)
+			return false;
+		if (c == '\\') {
+			if (++x->p >= x->end)
+				return false;
+			if (*x->p == 'u') {
+				for (int i = 0; i < 4; i++)
+					if (++x->p >= x->end ||
+					    !strchr("0123456789abcdefABCDEF", *x->p))
+						return false;
+			} else if (!strchr("\"\\/bfnrt", *x->p)) {
+				return false;
+			}
+		}
+	}
+	return false;
+}
+
+static bool lex_number(struct lexer *x)
+{
+	const char *p = x->p;
+	if (p < x->end && *p == '-')
+		p++;
+	if (p >= x->end || !is_digit(*p))
+		return false;
+	if (*p == '0')
+		p++;
+	else
+		while (p < x->end && is_digit(*p))
+			p++;
+	if (p < x->end && *p == '.') {
+		if (++p >= x->end || !is_digit(*p))
+			return false;
+		while (p < x->end && is_digit(*p))
+			p++;
+	}
+	if (p < x->end && (*p == 'e' || *p == 'E')) {
+		p++;
+		if (p < x->end && (*p == '+' || *p == '-'))
+			p++;
+		if (p >= x->end || !is_digit(*p))
+			return false;
+		while (p < x->end && is_digit(*p))
+			p++;
+	}
+	x->p = p;
+	return true;
+}
+
+static bool lex_word(struct lexer *x, const char *word)
+{
+	size_t n = strlen(word);
+	if ((size_t)(x->end - x->p) < n || memcmp(x->p, word, n) != 0)
+		return false;
+	x->p += n;
+	return true;
+}
+
+/* An object (close '}') or an array (close ']') after its opening byte. */
+static bool lex_container(struct lexer *x, char close)
+{
+	if (++x->depth > VXPU_JSON_MAX_DEPTH) {
+		x->too_deep = true;
+		return false;
+	}
+	x->p++;
+	skip_ws(x);
+	if (x->p < x->end && *x->p == close) {
+		x->p++;
+		x->depth--;
+		return true;
+	}
+	for (;;) {
+		skip_ws(x);
+		if (close == '}') {
+			if (!lex_string(x))
+				return false;
+			skip_ws(x);
+			if (x->p >= x->end || *x->p != ':')
+				return false;
+			x->p++;
+			skip_ws(x);
+		}
+		if (!lex_value(x))
+			return false;
+		skip_ws(x);
+		if (x->p >= x->end)
+			return false;
+		if (*x->p == ',') {
+			x->p++;
+			continue;
+		}
+		if (*x->p != close)
+			return false;
+		x->p++;
+		x->depth--;
+		return true;
+	}
+}
+
+static bool lex_value(struct lexer *x)
+{
+	if (x->p >= x->end)
+		return false;
+	switch (*x->p) {
+	case '{':
+		return lex_container(x, '}');
+	case '[':
+		return lex_container(x, ']');
+	case '"':
+		return lex_string(x);
+	case 't':
+		return lex_word(x, "true");
+	case 'f':
+		return lex_word(x, "false");
+	case 'n':
+		return lex_word(x, "null");
+	default:
+		return lex_number(x);
+	}
+}
+
+int vxpu_json_check_grammar(const char *text, size_t len, size_t *at)
+{
+	struct lexer x = {text, text + len, 0, false};
+	skip_ws(&x);
+	bool ok = lex_value(&x);
+	if (ok) {
+		skip_ws(&x);
+		ok = x.p == x.end;
+	}
+	*at = (size_t)(x.p - text);
+	return ok ? 0 : x.too_deep ? -2 : -1;
+}
+
 /* Depth-first search for an object with a repeated key. */
 static int find_duplicate(const cJSON *item, const char *path, char *err, size_t errlen, int depth)
 {
 	char sub[256];
-	if (depth > 64)
-		return vxpu_json_fail(err, errlen, path, "nested deeper than 64 levels");
+	if (depth > VXPU_JSON_MAX_DEPTH)
+		return vxpu_json_fail(err, errlen, path, "nested deeper than %d levels",
+		                      VXPU_JSON_MAX_DEPTH);
 	if (cJSON_IsObject(item)) {
 		for (const cJSON *a = item->child; a; a = a->next) {
 			for (const cJSON *b = a->next; b; b = b->next)
@@ -99,12 +270,22 @@ int vxpu_json_parse_object(const char *text, const char *what, cJSON **root, cha
 {
 	if (!text || !*text)
 		return vxpu_json_fail(err, errlen, what, "empty document");
+	const size_t len = strlen(text);
+	size_t at = 0;
 	const char *end = NULL;
-	cJSON *doc = cJSON_ParseWithOpts(text, &end, 1);
+	cJSON *doc = NULL;
+	const int grammar = vxpu_json_check_grammar(text, len, &at);
+	if (grammar == -2)
+		return vxpu_json_fail(err, errlen, what, "nested deeper than %d levels at byte %zu",
+		                      VXPU_JSON_MAX_DEPTH, at);
+	if (grammar == 0) {
+		doc = cJSON_ParseWithOpts(text, &end, 1);
+		if (!doc) /* the grammar holds: cJSON ran out of memory */
+			return vxpu_json_fail(err, errlen, what, "cannot build the JSON tree");
+	}
 	if (!doc) {
-		size_t at = end && end >= text ? (size_t)(end - text) : 0;
 		char near[24];
-		snprintf(near, sizeof(near), "%.20s", text + (at < strlen(text) ? at : 0));
+		snprintf(near, sizeof(near), "%.20s", text + (at < len ? at : 0));
 		return vxpu_json_fail(err, errlen, what, "invalid JSON at byte %zu near \"%s\"", at,
 		                      near);
 	}

@@ -24,10 +24,24 @@
 /* Largest integer a JSON number (an IEEE double) carries exactly. */
 #define VXPU_JSON_MAX_EXACT ((uint64_t)9007199254740992ULL)
 
+/* Deepest nesting of arrays and objects a document may have. */
+#define VXPU_JSON_MAX_DEPTH 64
+
+/*
+ * 0 when text[0..len) is exactly one JSON value by the grammar of RFC 8259,
+ * with optional white space around it and at most VXPU_JSON_MAX_DEPTH
+ * levels of nesting; otherwise -1 (-2: nested too deep) and *at is the
+ * offset of the first byte that breaks the grammar (or opens the level one
+ * too deep). Builds nothing: run it before cJSON, which also
+ * takes "+1", "01", ".5", "1." and raw control characters in strings.
+ */
+int vxpu_json_check_grammar(const char *text, size_t len, size_t *at);
+
 /*
  * Parses text into *root (caller frees with cJSON_Delete). Refuses an empty
- * text, trailing bytes, a root that is not an object and duplicate keys.
- * what names the document in messages ("allocation: ...").
+ * text, anything outside the RFC 8259 grammar (vxpu_json_check_grammar),
+ * trailing bytes, a root that is not an object and duplicate keys. what
+ * names the document in messages ("allocation: ...").
  */
 int vxpu_json_parse_object(const char *text, const char *what, cJSON **root, char *err,
                            size_t errlen);

@@ -1,12 +1,15 @@
 /*
  * pricebook.c - price book parsing (see pricebook.h). cJSON does the
  * tree; everything cJSON tolerates but the format does not is checked
- * here: the grammar of RFC 8259 first (cJSON also takes "+1", "01", ".5"
- * and raw control characters in strings), then repeated and unknown keys,
- * the version and trailing text. Entries are kept sorted so that lookups are a binary search and the
- * book's behaviour never depends on the order of keys in the file.
+ * first by the shared grammar check (vxpu_json_check_grammar: "+1", "01",
+ * ".5", raw control characters, trailing text), then here: repeated and
+ * unknown keys and the version. Entries are kept sorted so that lookups
+ * are a binary search and the book's behaviour never depends on the order
+ * of keys in the file.
  */
 #include "meter/pricebook.h"
+
+#include "core/jsonstrict.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -30,168 +33,6 @@ static int fail(char *err, size_t errlen, const char *source, const char *fmt, .
 		va_end(ap);
 	}
 	return -1;
-}
-
-/* ---- RFC 8259 grammar check (no tree; cJSON builds that afterwards) ---- */
-
-struct lexer {
-	const char *p, *end;
-	int depth;
-};
-
-static void skip_ws(struct lexer *x)
-{
-	while (x->p < x->end && (*x->p == ' ' || *x->p == '\t' || *x->p == '\n' || *x->p == '\r'))
-		x->p++;
-}
-
-static bool is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static bool lex_value(struct lexer *x);
-
-static bool lex_string(struct lexer *x)
-{
-	if (x->p >= x->end || *x->p != '"')
-		return false;
-	for (x->p++; x->p < x->end; x->p++) {
-		unsigned char c = (unsigned char)*x->p;
-		if (c == '"') {
-			x->p++;
-			return true;
-		}
-		if (c < 0x20)
-			return false;
-		if (c == '\\') {
-			if (++x->p >= x->end)
-				return false;
-			if (*x->p == 'u') {
-				for (int i = 0; i < 4; i++)
-					if (++x->p >= x->end || !strchr("0123456789abcdefABCDEF", *x->p))
-						return false;
-			} else if (!strchr("\"\\/bfnrt", *x->p)) {
-				return false;
-			}
-		}
-	}
-	return false;
-}
-
-static bool lex_number(struct lexer *x)
-{
-	const char *p = x->p;
-	if (p < x->end && *p == '-')
-		p++;
-	if (p >= x->end || !is_digit(*p))
-		return false;
-	if (*p == '0')
-		p++;
-	else
-		while (p < x->end && is_digit(*p))
-			p++;
-	if (p < x->end && *p == '.') {
-		if (++p >= x->end || !is_digit(*p))
-			return false;
-		while (p < x->end && is_digit(*p))
-			p++;
-	}
-	if (p < x->end && (*p == 'e' || *p == 'E')) {
-		p++;
-		if (p < x->end && (*p == '+' || *p == '-'))
-			p++;
-		if (p >= x->end || !is_digit(*p))
-			return false;
-		while (p < x->end && is_digit(*p))
-			p++;
-	}
-	x->p = p;
-	return true;
-}
-
-static bool lex_word(struct lexer *x, const char *word)
-{
-	size_t n = strlen(word);
-	if ((size_t)(x->end - x->p) < n || memcmp(x->p, word, n) != 0)
-		return false;
-	x->p += n;
-	return true;
-}
-
-/* An object (close '}') or an array (close ']') after its opening byte. */
-static bool lex_container(struct lexer *x, char close)
-{
-	if (++x->depth > 32)
-		return false;
-	x->p++;
-	skip_ws(x);
-	if (x->p < x->end && *x->p == close) {
-		x->p++;
-		x->depth--;
-		return true;
-	}
-	for (;;) {
-		skip_ws(x);
-		if (close == '}') {
-			if (!lex_string(x))
-				return false;
-			skip_ws(x);
-			if (x->p >= x->end || *x->p++ != ':')
-				return false;
-			skip_ws(x);
-		}
-		if (!lex_value(x))
-			return false;
-		skip_ws(x);
-		if (x->p >= x->end)
-			return false;
-		if (*x->p == ',') {
-			x->p++;
-			continue;
-		}
-		if (*x->p++ != close)
-			return false;
-		x->depth--;
-		return true;
-	}
-}
-
-static bool lex_value(struct lexer *x)
-{
-	if (x->p >= x->end)
-		return false;
-	switch (*x->p) {
-	case '{':
-		return lex_container(x, '}');
-	case '[':
-		return lex_container(x, ']');
-	case '"':
-		return lex_string(x);
-	case 't':
-		return lex_word(x, "true");
-	case 'f':
-		return lex_word(x, "false");
-	case 'n':
-		return lex_word(x, "null");
-	default:
-		return lex_number(x);
-	}
-}
-
-/* 0 when text is exactly one JSON value with optional white space around
- * it; otherwise -1 and *at is the offset of the first bad byte. */
-static int check_json(const char *text, size_t len, size_t *at)
-{
-	struct lexer x = {text, text + len, 0};
-	skip_ws(&x);
-	bool ok = lex_value(&x);
-	if (ok) {
-		skip_ws(&x);
-		ok = x.p == x.end;
-	}
-	*at = (size_t)(x.p - text);
-	return ok ? 0 : -1;
 }
 
 /* ---- the book ---------------------------------------------------------- */
@@ -336,7 +177,7 @@ int vxpu_price_book_parse(const char *text, size_t len, const char *source,
 	size_t at;
 	cJSON *root = NULL;
 	int rc;
-	if (check_json(text, len, &at) != 0)
+	if (vxpu_json_check_grammar(text, len, &at) != 0)
 		rc = fail(err, errlen, source, "not valid JSON (at byte %zu)", at);
 	else if (!(root = cJSON_ParseWithLength(text, len)))
 		rc = fail(err, errlen, source, "cannot parse the JSON (out of memory?)");

@@ -19,6 +19,7 @@
 #include "core/size.h"
 #include "cuda/nvml_abi.h"
 #include "core/fail.h"
+#include "core/jsonstrict.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -346,8 +347,13 @@ static int parse_inventory_device(const cJSON *jd, unsigned index, const char *o
 	if (copy_string(cJSON_GetObjectItemCaseSensitive(jd, "uuid"), d->uuid, sizeof(d->uuid), false,
 			origin, field, err, errlen) != 0)
 		return -1;
-	if (!d->uuid[0])
-		snprintf(d->uuid, sizeof(d->uuid), "INV-%.60s-%u", d->model, index);
+	if (!d->uuid[0]) {
+		/* Through a local buffer: both fields live in *d, and GCC cannot
+		 * tell the model from the destination (-Wrestrict). */
+		char uuid[sizeof(d->uuid)];
+		snprintf(uuid, sizeof(uuid), "INV-%.60s-%u", d->model, index);
+		memcpy(d->uuid, uuid, sizeof(uuid));
+	}
 	snprintf(field, sizeof(field), "%s.pci_bus_id", where);
 	if (copy_string(cJSON_GetObjectItemCaseSensitive(jd, "pci_bus_id"), d->pci_bus_id,
 			sizeof(d->pci_bus_id), false, origin, field, err, errlen) != 0)
@@ -423,9 +429,12 @@ int vxpu_inventory_parse(const char *json, const char *origin, struct vxpu_disco
 	if (!tmp)
 		return inv_fail(err, errlen, origin, "(file)", "out of memory");
 	int rc = -1;
-	cJSON *root = cJSON_Parse(json);
-	if (!root) {
-		inv_fail(err, errlen, origin, "(file)", "not valid JSON");
+	size_t at = 0;
+	cJSON *root = NULL;
+	if (vxpu_json_check_grammar(json, strlen(json), &at) != 0 || !(root = cJSON_Parse(json))) {
+		char problem[64];
+		snprintf(problem, sizeof(problem), "not valid JSON (at byte %zu)", at);
+		inv_fail(err, errlen, origin, "(file)", problem);
 		goto done;
 	}
 	if (!cJSON_IsObject(root)) {

@@ -11,6 +11,7 @@
  */
 #include "sim/simconfig.h"
 
+#include "core/jsonstrict.h"
 #include "core/size.h"
 
 #include <cjson/cJSON.h>
@@ -482,11 +483,11 @@ int vxpu_sim_config_parse(const char *text, size_t len, const char *source,
 	if (!cfg)
 		return failf(&pc, "(file)", "out of memory");
 	int rc = -1;
-	const char *end = NULL;
-	cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-	if (!root) {
-		size_t off = end && end >= text ? (size_t)(end - text) : 0;
-		failf(&pc, "(file)", "not valid JSON (near byte %zu)", off);
+	size_t off = 0;
+	cJSON *root = NULL;
+	if (vxpu_json_check_grammar(text, len, &off) != 0 ||
+	    !(root = cJSON_ParseWithLength(text, len))) {
+		failf(&pc, "(file)", "not valid JSON (at byte %zu)", off);
 		goto out;
 	}
 	if (!cJSON_IsObject(root)) {
