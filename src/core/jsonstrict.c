@@ -91,6 +91,34 @@ static bool is_digit(char c)
 
 static bool lex_value(struct lexer *x);
 
+static int hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* The four hex digits of a \u escape, x->p on the 'u'; leaves x->p on the
+ * last digit. -1 when one is missing. */
+static long lex_hex4(struct lexer *x)
+{
+	long v = 0;
+	for (int i = 0; i < 4; i++) {
+		int d = ++x->p < x->end ? hex_value(*x->p) : -1;
+		if (d < 0)
+			return -1;
+		v = v * 16 + d;
+	}
+	return v;
+}
+
+/* A string; a \u escape of a UTF-16 surrogate must be a high one followed
+ * by an escaped low one (a lone surrogate is no character; cJSON refuses
+ * it too). */
 static bool lex_string(struct lexer *x)
 {
 	if (x->p >= x->end || *x->p != '"')
@@ -103,17 +131,36 @@ static bool lex_string(struct lexer *x)
 		}
 		if (c < 0x20)
 			return false;
-		if (c == '\\') {
-			if (++x->p >= x->end)
+		if (c != '\\')
+			continue;
+		if (++x->p >= x->end)
+			return false;
+		switch (*x->p) {
+		case '"':
+		case '\\':
+		case '/':
+		case 'b':
+		case 'f':
+		case 'n':
+		case 'r':
+		case 't':
+			break;
+		case 'u': {
+			long unit = lex_hex4(x);
+			if (unit < 0 || (unit >= 0xDC00 && unit <= 0xDFFF))
 				return false;
-			if (*x->p == 'u') {
-				for (int i = 0; i < 4; i++)
-					if (++x->p >= x->end ||
-					    !strchr("0123456789abcdefABCDEF", *x->p))
-						return false;
-			} else if (!strchr("\"\\/bfnrt", *x->p)) {
-				return false;
+			if (unit >= 0xD800 && unit <= 0xDBFF) {
+				if (x->end - x->p < 3 || x->p[1] != '\\' || x->p[2] != 'u')
+					return false;
+				x->p += 2;
+				long low = lex_hex4(x);
+				if (low < 0xDC00 || low > 0xDFFF)
+					return false;
 			}
+			break;
+		}
+		default:
+			return false;
 		}
 	}
 	return false;

@@ -31,6 +31,7 @@ static void test_grammar_accepts_rfc8259(void **state)
 	        "12345678901234567890",
 	        "\"\"",
 	        "\"a\\\"b\\\\c\\/d\\b\\f\\n\\r\\t\\u00e9\\uD83D\\uDE00\"",
+	        "\"\\u0000\"",
 	        "true",
 	        "false",
 	        "null",
@@ -74,6 +75,9 @@ static void test_grammar_refuses_what_cjson_takes(void **state)
 	        {"tru", 0},
 	        {"nul", 0},
 	        {"{\"a\":NaN}", 5},
+	        {"\"\\uDC00\"", 6},         /* a lone low surrogate */
+	        {"\"\\uD83D\"", 6},         /* a high one with no low one */
+	        {"\"\\uD83D\\u0041\"", 12}, /* ... or another escape after it */
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		size_t at = 99;
@@ -83,11 +87,15 @@ static void test_grammar_refuses_what_cjson_takes(void **state)
 			fail_msg("case %zu (%s): byte %zu, want %zu", i, bad[i].text, at,
 			         bad[i].at);
 	}
-	/* A NUL inside the length is a byte like any other: not JSON. */
+	/* A NUL inside the length is a byte like any other: not JSON, also
+	 * not as the character after a backslash. */
 	const char nul[] = "{\"a\":1}\0";
 	size_t at = 0;
 	assert_int_equal(vxpu_json_check_grammar(nul, sizeof(nul) - 1, &at), -1);
 	assert_int_equal(at, 7);
+	const char escaped_nul[] = "\"\\\0\"";
+	assert_int_equal(vxpu_json_check_grammar(escaped_nul, sizeof(escaped_nul) - 1, &at), -1);
+	assert_int_equal(at, 2);
 }
 
 /* depth levels of arrays around a 1. */

@@ -14,10 +14,13 @@
  * building and every seed keeps passing.
  *
  * Every call must return without a crash or a leak; a refusal must say why.
+ * Whatever the handler, the body also goes through the shared JSON grammar
+ * check, which must never accept what cJSON cannot parse.
  */
 #include "core/extender.h"
 #include "core/extender_kube.h"
 #include "core/extender_model.h"
+#include "core/jsonstrict.h"
 #include "core/webhook.h"
 
 #include <cjson/cJSON.h>
@@ -154,6 +157,23 @@ static void objects(const char *body, size_t len)
 		abort();
 }
 
+/* The grammar check admits only what cJSON reads: whatever it accepts,
+ * cJSON must parse (the other way round is not required - cJSON takes
+ * more). Run on every input, whatever the handler. */
+static void grammar(const char *body, size_t len)
+{
+	size_t at = 0;
+	const int rc = vxpu_json_check_grammar(body, len, &at);
+	if (at > len)
+		abort();
+	if (rc != 0)
+		return;
+	cJSON *doc = cJSON_ParseWithLength(body, len);
+	if (!doc)
+		abort();
+	cJSON_Delete(doc);
+}
+
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
 	if (!ready)
@@ -162,6 +182,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 		return 0;
 	const char *body = (const char *)data + 1;
 	size_t len = size - 1;
+	grammar(body, len);
 	switch (data[0] % 4) {
 	case 0:
 		extender_args(body, len);
