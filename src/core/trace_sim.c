@@ -821,8 +821,9 @@ oom:
 	return -1;
 }
 
-/* Adds one node to the table of distinct empty nodes (a few hundred
- * comparisons per node at most; done once per run). */
+/* Adds one node to the table of distinct empty nodes: one comparison per
+ * kind seen so far, once per run. The byte comparison is exact: nodes are
+ * zeroed before they are filled, and a vxpu_frag_node has no padding. */
 static void count_hardware(struct vxpu_sim *s, const struct vxpu_frag_node *built)
 {
 	for (size_t h = 0; h < s->hardware_count; h++) {
