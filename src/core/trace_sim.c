@@ -824,6 +824,10 @@ oom:
 /* Adds one node to the table of distinct empty nodes: one comparison per
  * kind seen so far, once per run. The byte comparison is exact: nodes are
  * zeroed before they are filled, and a vxpu_frag_node has no padding. */
+_Static_assert(sizeof(struct vxpu_frag_node) ==
+                       4 * sizeof(uint32_t) + VXPU_FRAG_MAX_DEVICES * sizeof(uint16_t),
+               "vxpu_frag_node has padding: compare its fields, not its bytes");
+
 static void count_hardware(struct vxpu_sim *s, const struct vxpu_frag_node *built)
 {
 	for (size_t h = 0; h < s->hardware_count; h++) {
