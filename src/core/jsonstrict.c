@@ -116,9 +116,44 @@ static long lex_hex4(struct lexer *x)
 	return v;
 }
 
-/* A string; a \u escape of a UTF-16 surrogate must be a high one followed
- * by an escaped low one (a lone surrogate is no character; cJSON refuses
- * it too). */
+/* One UTF-8 encoded character of two to four bytes (RFC 3629: no overlong
+ * forms, no surrogates, nothing above U+10FFFF), x->p on its lead byte;
+ * leaves x->p on its last byte. */
+static bool lex_utf8(struct lexer *x)
+{
+	const unsigned char lead = (unsigned char)*x->p;
+	int more;
+	unsigned char lo = 0x80, hi = 0xBF; /* range of the first continuation byte */
+	if (lead >= 0xC2 && lead <= 0xDF) {
+		more = 1;
+	} else if (lead >= 0xE0 && lead <= 0xEF) {
+		more = 2;
+		if (lead == 0xE0)
+			lo = 0xA0; /* overlong below U+0800 */
+		else if (lead == 0xED)
+			hi = 0x9F; /* U+D800..U+DFFF */
+	} else if (lead >= 0xF0 && lead <= 0xF4) {
+		more = 3;
+		if (lead == 0xF0)
+			lo = 0x90; /* overlong below U+10000 */
+		else if (lead == 0xF4)
+			hi = 0x8F; /* above U+10FFFF */
+	} else {
+		return false; /* a continuation byte, C0, C1 or F5..FF */
+	}
+	for (int i = 0; i < more; i++) {
+		if (++x->p >= x->end)
+			return false;
+		const unsigned char c = (unsigned char)*x->p;
+		if (c < (i == 0 ? lo : 0x80) || c > (i == 0 ? hi : 0xBF))
+			return false;
+	}
+	return true;
+}
+
+/* A string of UTF-8 text; a \u escape of a UTF-16 surrogate must be a high
+ * one followed by an escaped low one (a lone surrogate is no character;
+ * cJSON refuses it too). */
 static bool lex_string(struct lexer *x)
 {
 	if (x->p >= x->end || *x->p != '"')
@@ -131,6 +166,11 @@ static bool lex_string(struct lexer *x)
 		}
 		if (c < 0x20)
 			return false;
+		if (c >= 0x80) {
+			if (!lex_utf8(x))
+				return false;
+			continue;
+		}
 		if (c != '\\')
 			continue;
 		if (++x->p >= x->end)

@@ -1,8 +1,8 @@
 /* The strict JSON reader's grammar check: what RFC 8259 allows passes, what
  * cJSON would also take ("+1", "01", ".5", "1.", raw control characters,
- * trailing text) is refused at the right byte, nesting is bounded, and every
- * strict document reader (vxpu_json_parse_object) refuses the same things
- * with the offset in its message. */
+ * trailing text, malformed UTF-8) is refused at the right byte, nesting is
+ * bounded, and every strict document reader (vxpu_json_parse_object)
+ * refuses the same things with the offset in its message. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -32,6 +32,7 @@ static void test_grammar_accepts_rfc8259(void **state)
 	        "\"\"",
 	        "\"a\\\"b\\\\c\\/d\\b\\f\\n\\r\\t\\u00e9\\uD83D\\uDE00\"",
 	        "\"\\u0000\"",
+	        "\"\xe2\x82\xac \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf\"",
 	        "true",
 	        "false",
 	        "null",
@@ -75,9 +76,16 @@ static void test_grammar_refuses_what_cjson_takes(void **state)
 	        {"tru", 0},
 	        {"nul", 0},
 	        {"{\"a\":NaN}", 5},
-	        {"\"\\uDC00\"", 6},         /* a lone low surrogate */
-	        {"\"\\uD83D\"", 6},         /* a high one with no low one */
-	        {"\"\\uD83D\\u0041\"", 12}, /* ... or another escape after it */
+	        {"\"\\uDC00\"", 6},          /* a lone low surrogate */
+	        {"\"\\uD83D\"", 6},          /* a high one with no low one */
+	        {"\"\\uD83D\\u0041\"", 12},  /* ... or another escape after it */
+	        {"\"\xc3\"", 2},             /* UTF-8: a sequence cut short */
+	        {"\"\x80\"", 1},             /* a continuation byte alone */
+	        {"\"\xc0\xaf\"", 1},         /* an overlong two-byte form */
+	        {"\"\xe0\x80\xaf\"", 2},     /* an overlong three-byte form */
+	        {"\"\xed\xa0\x80\"", 2},     /* an encoded surrogate */
+	        {"\"\xf4\x90\x80\x80\"", 2}, /* above U+10FFFF */
+	        {"\"\xff\"", 1},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		size_t at = 99;
