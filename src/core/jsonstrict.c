@@ -93,7 +93,7 @@ static bool lex_value(struct lexer *x);
 
 static int hex_value(char c)
 {
-	if (c >= '0' && c <= '9')
+	if (is_digit(c))
 		return c - '0';
 	if (c >= 'a' && c <= 'f')
 		return c - 'a' + 10;
