@@ -137,6 +137,7 @@ static size_t rng_below(struct rng *r, size_t n)
 struct sim_node {
 	struct vxpu_frag_node fn;    /* what is left */
 	struct vxpu_frag_node built; /* the node empty: what it has */
+	uint32_t hardware;           /* index of built in vxpu_sim.hardware */
 	uint32_t cpu_capacity;
 	uint32_t idle;      /* sum of dev_left */
 	uint32_t free_devs; /* devices with nothing allocated */
@@ -155,6 +156,7 @@ struct sim_node {
 struct hardware {
 	struct vxpu_frag_node built;
 	uint32_t nodes;
+	bool hosts; /* scratch: hosts the shape being weighed */
 };
 
 /* A task as the policies see it. */
@@ -534,18 +536,27 @@ static bool key_better(struct key a, struct key b)
  * the smaller one's GPU model cannot use it) and whole-node tasks take the
  * few nodes that alone host the rare 120-CPU eight-GPU requests. fragaware
  * weighs each learned shape's "does not fit" term by the inverse share of
- * nodes that can host it now, nodes / hosts: 1 for a shape that fits
+ * nodes that can host it now, nodes / hosts_now: 1 for a shape that fits
  * everywhere, large for one that few nodes can take.
  *
- * Two kinds of scarcity, bounded differently: structural (the hardware -
- * GPU model, GPU count, CPU and memory size - admits few hosts even when
- * empty) is a fixed fact and may weigh fully, up to nodes / hosts_built;
- * transient (hosts used up by placements, which happens to every shape as
- * the cluster fills, most of all when GPU-less tasks eat the CPUs) moves
- * with every placement and is bounded by SCARCITY_TRANSIENT_MAX. Computed
- * at every recompile of the learned mix: structural hosts over the table of
- * distinct empty nodes, current hosts over every node only for the shapes
- * whose structural weight is below the bound.
+ * That ratio is the product of two kinds of scarcity, bounded differently:
+ * structural, nodes / hosts_built (the hardware - GPU model, GPU count, CPU
+ * and memory size - admits few hosts even when empty), is a fixed fact and
+ * weighs fully; transient, hosts_built / hosts_now (hosts used up by
+ * placements, which happens to every shape as the cluster fills, most of
+ * all when GPU-less tasks eat the CPUs), moves with every placement and
+ * counts at most SCARCITY_TRANSIENT_MAX times. A shape whose structural
+ * weight is under the bound is one nearly every node can host; for it the
+ * bound applies to the whole product, so that the cluster filling up does
+ * not, by itself, make common shapes outweigh each other. For a
+ * structurally scarce shape it applies to the transient factor alone: when
+ * the few nodes of a GPU model are being used up by tasks that could run
+ * anywhere, the tasks bound to that model grow scarcer still, and the
+ * nodes left must weigh more - a weight fixed at the structural value
+ * would, as the common shapes' weights rise towards the bound, protect them
+ * less and less. Computed at every recompile of the learned mix:
+ * structural hosts over the table of distinct empty nodes, current hosts
+ * over the nodes of the kinds that host the shape.
  */
 #define SCARCITY_TRANSIENT_MAX 2.0
 
@@ -560,22 +571,30 @@ static void weigh_scarcity(struct vxpu_sim *s)
 		if (shapes[m].dev_count == 0)
 			continue; /* counted apart: GPU-less shapes strand every GPU */
 		size_t hosts_built = 0;
-		for (size_t h = 0; h < s->hardware_count; h++)
-			if (vxpu_frag_fits(&s->hardware[h].built, &shapes[m]))
-				hosts_built += s->hardware[h].nodes;
-		/* No host counts as one: the weight is at most the node count. */
-		const double structural = nodes / (double)(hosts_built ? hosts_built : 1);
-		if (structural >= SCARCITY_TRANSIENT_MAX) {
-			/* hosts_now <= hosts_built: nodes / hosts_now is at least
-			 * the bound, so the weight is the bound. */
-			weights[m] = structural;
+		for (size_t h = 0; h < s->hardware_count; h++) {
+			struct hardware *hw = &s->hardware[h];
+			hw->hosts = vxpu_frag_fits(&hw->built, &shapes[m]);
+			hosts_built += hw->hosts ? hw->nodes : 0;
+		}
+		if (hosts_built == 0) {
+			/* No host counts as one: the weight is the node count. */
+			weights[m] = nodes;
 			continue;
 		}
 		size_t hosts_now = 0;
 		for (size_t i = 0; i < s->node_count; i++)
-			hosts_now += vxpu_frag_fits(&s->nodes[i].fn, &shapes[m]);
-		const double w = nodes / (double)(hosts_now ? hosts_now : 1);
-		weights[m] = w < SCARCITY_TRANSIENT_MAX ? w : SCARCITY_TRANSIENT_MAX;
+			hosts_now += s->hardware[s->nodes[i].hardware].hosts &&
+			             vxpu_frag_fits(&s->nodes[i].fn, &shapes[m]);
+		const double structural = nodes / (double)hosts_built;
+		const double transient = (double)hosts_built / (double)(hosts_now ? hosts_now : 1);
+		if (structural >= SCARCITY_TRANSIENT_MAX)
+			weights[m] = structural * (transient < SCARCITY_TRANSIENT_MAX
+			                                   ? transient
+			                                   : SCARCITY_TRANSIENT_MAX);
+		else
+			weights[m] = structural * transient < SCARCITY_TRANSIENT_MAX
+			                     ? structural * transient
+			                     : SCARCITY_TRANSIENT_MAX;
 	}
 	/* Cannot fail: count and weights come from the set just compiled. */
 	(void)vxpu_frag_dist_weigh_misses(s->learned, weights, count);
@@ -828,15 +847,18 @@ _Static_assert(sizeof(struct vxpu_frag_node) ==
                        4 * sizeof(uint32_t) + VXPU_FRAG_MAX_DEVICES * sizeof(uint16_t),
                "vxpu_frag_node has padding: compare its fields, not its bytes");
 
-static void count_hardware(struct vxpu_sim *s, const struct vxpu_frag_node *built)
+/* Counts the node under its kind of hardware, a new kind if none matches,
+ * and returns the kind's index. */
+static uint32_t count_hardware(struct vxpu_sim *s, const struct vxpu_frag_node *built)
 {
 	for (size_t h = 0; h < s->hardware_count; h++) {
 		if (memcmp(&s->hardware[h].built, built, sizeof(*built)) == 0) {
 			s->hardware[h].nodes++;
-			return;
+			return (uint32_t)h;
 		}
 	}
-	s->hardware[s->hardware_count++] = (struct hardware){.built = *built, .nodes = 1};
+	s->hardware[s->hardware_count] = (struct hardware){.built = *built, .nodes = 1};
+	return (uint32_t)s->hardware_count++;
 }
 
 void vxpu_sim_destroy(struct vxpu_sim *s)
@@ -905,7 +927,7 @@ int vxpu_sim_create(const struct vxpu_trace *t, const struct vxpu_sim_options *o
 			n->fn.dev_left[d] = VXPU_TRACE_GPU_MILLI;
 		n->cpu_capacity = tn->cpu_milli;
 		n->built = n->fn;
-		count_hardware(s, &n->built);
+		n->hardware = count_hardware(s, &n->built);
 		node_refresh(n);
 		n->frag_ref = vxpu_frag_amount(s->ref, &n->fn);
 		s->frag_sum += n->frag_ref;
