@@ -323,6 +323,41 @@ int vxpu_json_check_grammar(const char *text, size_t len, size_t *at)
 	return ok ? 0 : x.too_deep ? -2 : -1;
 }
 
+int vxpu_json_grammar_problem(const char *text, size_t len, char *msg, size_t cap)
+{
+	size_t at = 0;
+	const int grammar = vxpu_json_check_grammar(text, len, &at);
+	if (grammar == 0)
+		return 0;
+	if (grammar == -2) {
+		snprintf(msg, cap, "nested deeper than %d levels at byte %zu", VXPU_JSON_MAX_DEPTH, at);
+		return -1;
+	}
+	/* RFC 8259 section 8.1: implementations must not add a byte-order
+	 * mark; saying so beats pointing at an unprintable byte 0. */
+	if (at == 0 && len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) {
+		snprintf(msg, cap, "a UTF-8 byte-order mark at byte 0 (JSON text must not start with one)");
+		return -1;
+	}
+	if (at >= len) {
+		snprintf(msg, cap, "invalid JSON at byte %zu (the text ends before the value does)",
+		         at);
+		return -1;
+	}
+	char near[20 * 4 + 1];
+	size_t used = 0;
+	for (size_t i = at; i < len && i < at + 20; i++) {
+		const unsigned char c = (unsigned char)text[i];
+		if (c >= 0x20 && c < 0x7f)
+			near[used++] = (char)c;
+		else
+			used += (size_t)snprintf(near + used, sizeof(near) - used, "\\x%02X", c);
+	}
+	near[used] = '\0';
+	snprintf(msg, cap, "invalid JSON at byte %zu near \"%s\"", at, near);
+	return -1;
+}
+
 /* Depth-first search for an object with a repeated key. */
 static int find_duplicate(const cJSON *item, const char *path, char *err, size_t errlen, int depth)
 {
@@ -358,24 +393,13 @@ int vxpu_json_parse_object(const char *text, const char *what, cJSON **root, cha
 	if (!text || !*text)
 		return vxpu_json_fail(err, errlen, what, "empty document");
 	const size_t len = strlen(text);
-	size_t at = 0;
+	char problem[160];
+	if (vxpu_json_grammar_problem(text, len, problem, sizeof(problem)) != 0)
+		return vxpu_json_fail(err, errlen, what, "%s", problem);
 	const char *end = NULL;
-	cJSON *doc = NULL;
-	const int grammar = vxpu_json_check_grammar(text, len, &at);
-	if (grammar == -2)
-		return vxpu_json_fail(err, errlen, what, "nested deeper than %d levels at byte %zu",
-		                      VXPU_JSON_MAX_DEPTH, at);
-	if (grammar == 0) {
-		doc = cJSON_ParseWithOpts(text, &end, 1);
-		if (!doc) /* the grammar holds: cJSON ran out of memory */
-			return vxpu_json_fail(err, errlen, what, "cannot build the JSON tree");
-	}
-	if (!doc) {
-		char near[24];
-		snprintf(near, sizeof(near), "%.20s", text + (at < len ? at : 0));
-		return vxpu_json_fail(err, errlen, what, "invalid JSON at byte %zu near \"%s\"", at,
-		                      near);
-	}
+	cJSON *doc = cJSON_ParseWithOpts(text, &end, 1);
+	if (!doc) /* the grammar holds: cJSON ran out of memory */
+		return vxpu_json_fail(err, errlen, what, "cannot build the JSON tree");
 	if (!cJSON_IsObject(doc)) {
 		char got[64];
 		vxpu_json_describe(doc, got, sizeof(got));

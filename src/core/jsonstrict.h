@@ -39,6 +39,19 @@
 int vxpu_json_check_grammar(const char *text, size_t len, size_t *at);
 
 /*
+ * Runs vxpu_json_check_grammar and, when the text fails it, writes what is
+ * wrong in the words every strict reader uses, into msg (cap bytes):
+ *     invalid JSON at byte 10 near "1}"
+ *     a UTF-8 byte-order mark at byte 0 (JSON text must not start with one)
+ *     nested deeper than 64 levels at byte 130
+ * The excerpt after "near" is at most 20 bytes from the offending one, with
+ * every byte outside printable ASCII written as \xNN, so that a message
+ * about a malformed document is itself plain text. Returns 0 (msg left
+ * alone) when the grammar holds, -1 otherwise.
+ */
+int vxpu_json_grammar_problem(const char *text, size_t len, char *msg, size_t cap);
+
+/*
  * Parses text into *root (caller frees with cJSON_Delete). Refuses an empty
  * text, anything outside the RFC 8259 grammar (vxpu_json_check_grammar),
  * trailing bytes, a root that is not an object and duplicate keys. what

@@ -1,7 +1,7 @@
 /*
  * pricebook.c - price book parsing (see pricebook.h). cJSON does the
  * tree; everything cJSON tolerates but the format does not is checked
- * first by the shared grammar check (vxpu_json_check_grammar: "+1", "01",
+ * first by the shared grammar check (vxpu_json_grammar_problem: "+1", "01",
  * ".5", raw control characters, trailing text), then here: repeated and
  * unknown keys and the version. Entries are kept sorted so that lookups
  * are a binary search and the book's behaviour never depends on the order
@@ -174,11 +174,11 @@ int vxpu_price_book_parse(const char *text, size_t len, const char *source,
 	if (!book)
 		return fail(err, errlen, source, "out of memory");
 	snprintf(book->source, sizeof(book->source), "%s", source);
-	size_t at;
+	char problem[160];
 	cJSON *root = NULL;
 	int rc;
-	if (vxpu_json_check_grammar(text, len, &at) != 0)
-		rc = fail(err, errlen, source, "not valid JSON (at byte %zu)", at);
+	if (vxpu_json_grammar_problem(text, len, problem, sizeof(problem)) != 0)
+		rc = fail(err, errlen, source, "%s", problem);
 	else if (!(root = cJSON_ParseWithLength(text, len)))
 		rc = fail(err, errlen, source, "cannot parse the JSON (out of memory?)");
 	else

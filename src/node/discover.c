@@ -429,12 +429,14 @@ int vxpu_inventory_parse(const char *json, const char *origin, struct vxpu_disco
 	if (!tmp)
 		return inv_fail(err, errlen, origin, "(file)", "out of memory");
 	int rc = -1;
-	size_t at = 0;
 	cJSON *root = NULL;
-	if (vxpu_json_check_grammar(json, strlen(json), &at) != 0 || !(root = cJSON_Parse(json))) {
-		char problem[64];
-		snprintf(problem, sizeof(problem), "not valid JSON (at byte %zu)", at);
+	char problem[160];
+	if (vxpu_json_grammar_problem(json, strlen(json), problem, sizeof(problem)) != 0) {
 		inv_fail(err, errlen, origin, "(file)", problem);
+		goto done;
+	}
+	if (!(root = cJSON_Parse(json))) {
+		inv_fail(err, errlen, origin, "(file)", "cannot build the JSON tree");
 		goto done;
 	}
 	if (!cJSON_IsObject(root)) {

@@ -483,11 +483,14 @@ int vxpu_sim_config_parse(const char *text, size_t len, const char *source,
 	if (!cfg)
 		return failf(&pc, "(file)", "out of memory");
 	int rc = -1;
-	size_t off = 0;
 	cJSON *root = NULL;
-	if (vxpu_json_check_grammar(text, len, &off) != 0 ||
-	    !(root = cJSON_ParseWithLength(text, len))) {
-		failf(&pc, "(file)", "not valid JSON (at byte %zu)", off);
+	char problem[160];
+	if (vxpu_json_grammar_problem(text, len, problem, sizeof(problem)) != 0) {
+		failf(&pc, "(file)", "%s", problem);
+		goto out;
+	}
+	if (!(root = cJSON_ParseWithLength(text, len))) {
+		failf(&pc, "(file)", "cannot build the JSON tree");
 		goto out;
 	}
 	if (!cJSON_IsObject(root)) {

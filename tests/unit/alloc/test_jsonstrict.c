@@ -138,8 +138,15 @@ static void test_documents_are_refused_with_the_offset(void **state)
 	} cases[] = {
 	        {"{\"count\":01}", "pod: invalid JSON at byte 10 near \"1}\""},
 	        {"{\"count\":+1}", "pod: invalid JSON at byte 9 near \"+1}\""},
-	        {"{\"name\":\"a\tb\"}", "pod: invalid JSON at byte 10 near \"\tb\"}\""},
+	        /* Bytes outside printable ASCII are shown escaped. */
+	        {"{\"name\":\"a\tb\"}", "pod: invalid JSON at byte 10 near \"\\x09b\"}\""},
+	        {"{\"name\":\"\xC0\xAF\"}", "pod: invalid JSON at byte 9 near \"\\xC0\\xAF\"}\""},
 	        {"{\"count\":1} trailing", "pod: invalid JSON at byte 12 near \"trailing\""},
+	        {"{\"count\":1} 123456789012345678901234",
+	         "pod: invalid JSON at byte 12 near \"12345678901234567890\""},
+	        {"{\"count\":", "pod: invalid JSON at byte 9 (the text ends before the value does)"},
+	        {"\xEF\xBB\xBF{\"count\":1}",
+	         "pod: a UTF-8 byte-order mark at byte 0 (JSON text must not start with one)"},
 	        {"", "pod: empty document"},
 	        {"[1]", "pod: expected a JSON object, got [1]"},
 	        {"{\"a\":1,\"a\":2}", "pod: field \"a\" appears twice"},

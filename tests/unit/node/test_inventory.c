@@ -48,9 +48,9 @@ static void test_bad_inventories(void **state)
 		const char *json;
 		const char *want;
 	} cases[] = {
-		{"not json", "inv.json: (file): not valid JSON (at byte 0)"},
-		{"{\"version\":1} trailing", "inv.json: (file): not valid JSON (at byte 14)"},
-		{"{\"version\":+1}", "inv.json: (file): not valid JSON (at byte 11)"},
+		{"not json", "inv.json: (file): invalid JSON at byte 0 near \"not json\""},
+		{"{\"version\":1} trailing", "inv.json: (file): invalid JSON at byte 14 near \"trailing\""},
+		{"{\"version\":+1}", "inv.json: (file): invalid JSON at byte 11 near \"+1}\""},
 		{"[]", "inv.json: (file): must be a JSON object"},
 		{"{\"version\": 2, \"vendor\": \"x\", \"devices\": []}", "inv.json: version: must be 1"},
 		{"{\"version\": 1, \"devices\": [{\"model\": \"m\", \"memory\": \"1GiB\"}]}",
