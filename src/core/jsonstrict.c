@@ -330,13 +330,15 @@ int vxpu_json_grammar_problem(const char *text, size_t len, char *msg, size_t ca
 	if (grammar == 0)
 		return 0;
 	if (grammar == -2) {
-		snprintf(msg, cap, "nested deeper than %d levels at byte %zu", VXPU_JSON_MAX_DEPTH, at);
+		snprintf(msg, cap, "nested deeper than %d levels at byte %zu", VXPU_JSON_MAX_DEPTH,
+		         at);
 		return -1;
 	}
 	/* RFC 8259 section 8.1: implementations must not add a byte-order
 	 * mark; saying so beats pointing at an unprintable byte 0. */
 	if (at == 0 && len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) {
-		snprintf(msg, cap, "a UTF-8 byte-order mark at byte 0 (JSON text must not start with one)");
+		snprintf(msg, cap,
+		         "a UTF-8 byte-order mark at byte 0 (JSON text must not start with one)");
 		return -1;
 	}
 	if (at >= len) {

@@ -31,10 +31,10 @@
  * 0 when text[0..len) is exactly one JSON value by the grammar of RFC 8259,
  * with optional white space around it, at most VXPU_JSON_MAX_DEPTH levels
  * of nesting, strings of well-formed UTF-8 (RFC 3629) and \u escapes of
- * UTF-16 surrogates only as high-low pairs (as cJSON requires); otherwise -1 (-2: nested too deep) and *at is the
- * offset of the first byte that breaks the grammar (or opens the level one
- * too deep). Builds nothing: run it before cJSON, which also
- * takes "+1", "01", ".5", "1." and raw control characters in strings.
+ * UTF-16 surrogates only as high-low pairs (as cJSON requires); otherwise -1 (-2: nested too deep)
+ * and *at is the offset of the first byte that breaks the grammar (or opens the level one too
+ * deep). Builds nothing: run it before cJSON, which also takes "+1", "01", ".5", "1." and raw
+ * control characters in strings.
  */
 int vxpu_json_check_grammar(const char *text, size_t len, size_t *at);
 
