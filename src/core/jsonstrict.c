@@ -398,8 +398,7 @@ int vxpu_json_parse_object(const char *text, const char *what, cJSON **root, cha
 	char problem[160];
 	if (vxpu_json_grammar_problem(text, len, problem, sizeof(problem)) != 0)
 		return vxpu_json_fail(err, errlen, what, "%s", problem);
-	const char *end = NULL;
-	cJSON *doc = cJSON_ParseWithOpts(text, &end, 1);
+	cJSON *doc = cJSON_ParseWithOpts(text, NULL, 1);
 	if (!doc) /* the grammar holds: cJSON ran out of memory */
 		return vxpu_json_fail(err, errlen, what, "cannot build the JSON tree");
 	if (!cJSON_IsObject(doc)) {

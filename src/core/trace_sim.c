@@ -585,16 +585,15 @@ static void weigh_scarcity(struct vxpu_sim *s)
 		for (size_t i = 0; i < s->node_count; i++)
 			hosts_now += s->hardware[s->nodes[i].hardware].hosts &&
 			             vxpu_frag_fits(&s->nodes[i].fn, &shapes[m]);
+		/* w = structural x transient; the bound caps the whole of a
+		 * common shape's weight, only the transient factor of a scarce
+		 * one's. */
 		const double structural = nodes / (double)hosts_built;
-		const double transient = (double)hosts_built / (double)(hosts_now ? hosts_now : 1);
-		if (structural >= SCARCITY_TRANSIENT_MAX)
-			weights[m] = structural * (transient < SCARCITY_TRANSIENT_MAX
-			                                   ? transient
-			                                   : SCARCITY_TRANSIENT_MAX);
-		else
-			weights[m] = structural * transient < SCARCITY_TRANSIENT_MAX
-			                     ? structural * transient
-			                     : SCARCITY_TRANSIENT_MAX;
+		const double most = structural < SCARCITY_TRANSIENT_MAX
+		                            ? SCARCITY_TRANSIENT_MAX
+		                            : structural * SCARCITY_TRANSIENT_MAX;
+		const double w = nodes / (double)(hosts_now ? hosts_now : 1);
+		weights[m] = w < most ? w : most;
 	}
 	/* Cannot fail: count and weights come from the set just compiled. */
 	(void)vxpu_frag_dist_weigh_misses(s->learned, weights, count);
