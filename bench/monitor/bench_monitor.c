@@ -140,15 +140,16 @@ int main(int argc, char **argv)
 				dup2(devnull, 1);
 				char dev[8];
 				snprintf(dev, sizeof(dev), "%u", i % disc.count);
-				execl(alloc_loop, alloc_loop, "256MiB", "--hold", "600", "--device", dev,
-				      (char *)NULL);
+				execl(alloc_loop, alloc_loop, "256MiB", "--hold", "600", "--device",
+				      dev, (char *)NULL);
 				_exit(127);
 			}
 			workloads[i] = pid;
 		}
 		uint32_t gen;
 		int slot = vxpu_region_claim(&rs[i], (int32_t)pid, &gen);
-		if (slot < 0 || vxpu_region_set_host_pid(&rs[i], (unsigned)slot, gen, (int32_t)pid)) {
+		if (slot < 0 ||
+		    vxpu_region_set_host_pid(&rs[i], (unsigned)slot, gen, (int32_t)pid)) {
 			fprintf(stderr, "bench_monitor: cannot attach a process to %s\n", path);
 			goto out;
 		}
@@ -194,10 +195,8 @@ int main(int argc, char **argv)
 	vxpu_monitor_collector_close(c);
 
 	/* Scrapes over HTTP of the running monitor (sampling every 250 ms meanwhile). */
-	struct vxpu_monitor_config cfg = {.regions_dir = regions,
-	                                  .listen = "127.0.0.1:0",
-	                                  .node = "bench",
-	                                  .discover = opts};
+	struct vxpu_monitor_config cfg = {
+	        .regions_dir = regions, .listen = "127.0.0.1:0", .node = "bench", .discover = opts};
 	vxpu_watchdog_policy_default(&cfg.watchdog);
 	struct vxpu_monitor *m;
 	if (vxpu_monitor_start(&cfg, &m, err, sizeof(err)) != 0) {

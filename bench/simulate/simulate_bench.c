@@ -306,7 +306,9 @@ int main(int argc, char **argv)
 				if (strcmp(argv[6], mix_kinds[k].name) == 0)
 					kind = &mix_kinds[k];
 			if (!kind) {
-				fprintf(stderr, "remix: unknown KIND \"%s\" (like, share, multi, cpu, spec)\n",
+				fprintf(stderr,
+				        "remix: unknown KIND \"%s\" (like, share, multi, cpu, "
+				        "spec)\n",
 				        argv[6]);
 				return 2;
 			}

@@ -35,13 +35,13 @@ struct vxpu_command {
 	bool answers_help;
 };
 
-#define VXPU_REGISTER_COMMAND(var)                                                         \
-	static const struct vxpu_command *const vxpu_command_entry_##var                   \
-		__attribute__((used, section("vxpu_commands"), aligned(sizeof(void *)))) = &var
+#define VXPU_REGISTER_COMMAND(var)                                                                 \
+	static const struct vxpu_command *const vxpu_command_entry_##var                           \
+	        __attribute__((used, section("vxpu_commands"), aligned(sizeof(void *)))) = &var
 
 /* Prints "vxpu CMD: MESSAGE" and the --help hint to stderr; returns 2. */
 int vxpu_cli_usage_error(const char *cmd, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+        __attribute__((format(printf, 2, 3)));
 
 /* Prints "vxpu CMD: MESSAGE" to stderr; returns 1. */
 int vxpu_cli_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -49,8 +49,8 @@ static const char *link_abbrev(const struct vxpu_found_link *l, char *buf, size_
 
 static void devices_print_table(const struct vxpu_discovery *d, const struct vxpu_local *l)
 {
-	printf("%-3s %-24s %10s %10s %5s %10s %5s %4s %-8s %s\n", "IDX", "MODEL", "MEMORY", "ALLOCATED",
-	       "CORES", "USED", "UTIL", "NUMA", "HEALTH", "UUID");
+	printf("%-3s %-24s %10s %10s %5s %10s %5s %4s %-8s %s\n", "IDX", "MODEL", "MEMORY",
+	       "ALLOCATED", "CORES", "USED", "UTIL", "NUMA", "HEALTH", "UUID");
 	for (unsigned i = 0; i < d->count; i++) {
 		const struct vxpu_found_device *dev = &d->devices[i];
 		char total[32], used[32], numa[16], alloc[32] = "-", cores[16] = "-";
@@ -66,13 +66,15 @@ static void devices_print_table(const struct vxpu_discovery *d, const struct vxp
 			snprintf(numa, sizeof(numa), "%d", dev->numa_node);
 		else
 			snprintf(numa, sizeof(numa), "-");
-		printf("%-3u %-24.24s %10s %10s %5s %10s %4u%% %4s %-8s %s\n", dev->index, dev->model, total,
-		       alloc, cores, used, dev->utilization_pct, numa, dev->healthy ? "ok" : "FAILED", dev->uuid);
+		printf("%-3u %-24.24s %10s %10s %5s %10s %4u%% %4s %-8s %s\n", dev->index,
+		       dev->model, total, alloc, cores, used, dev->utilization_pct, numa,
+		       dev->healthy ? "ok" : "FAILED", dev->uuid);
 		if (!dev->healthy)
 			printf("    health: %s\n", dev->health_reason);
 	}
 	if (d->count > 1) {
-		printf("\nTopology (NVn = n NVLinks, PIX = PCIe switch, PHB = host bridge, SYS = across CPUs):\n    ");
+		printf("\nTopology (NVn = n NVLinks, PIX = PCIe switch, PHB = host bridge, SYS = "
+		       "across CPUs):\n    ");
 		for (unsigned j = 0; j < d->count; j++)
 			printf(" %5u", j);
 		printf("\n");
@@ -80,7 +82,9 @@ static void devices_print_table(const struct vxpu_discovery *d, const struct vxp
 			printf("%3u ", i);
 			for (unsigned j = 0; j < d->count; j++) {
 				char buf[16];
-				printf(" %5s", i == j ? "X" : link_abbrev(&d->links[i][j], buf, sizeof(buf)));
+				printf(" %5s",
+				       i == j ? "X"
+				              : link_abbrev(&d->links[i][j], buf, sizeof(buf)));
 			}
 			printf("\n");
 		}
@@ -93,8 +97,9 @@ static int devices_run(int argc, char **argv)
 	bool json = false;
 	int rc = vxpu_cli_discover_defaults(&opts);
 	if (rc != 0)
-		return vxpu_cli_usage_error("devices", "invalid VXPU_BACKEND \"%s\" (use auto, nvml, sim or inventory)",
-					    getenv("VXPU_BACKEND"));
+		return vxpu_cli_usage_error(
+		        "devices", "invalid VXPU_BACKEND \"%s\" (use auto, nvml, sim or inventory)",
+		        getenv("VXPU_BACKEND"));
 	for (int i = 1; i < argc; i++) {
 		int used = vxpu_cli_discover_flag("devices", argc, argv, i, &opts);
 		if (used < 0)
@@ -130,19 +135,21 @@ static int devices_run(int argc, char **argv)
 }
 
 static const struct vxpu_command vxpu_cmd_devices = {
-	.name = "devices",
-	.summary = "list this machine's accelerators, their use and topology",
-	.usage = "usage: vxpu devices [--backend auto|nvml|sim|inventory] [--inventory FILE] [--json]\n"
-		 "\n"
-		 "Lists the devices with model, memory, the memory and compute allocated\n"
-		 "through `vxpu run`, used memory, utilisation, NUMA node, health and the\n"
-		 "links between them.\n"
-		 "\n"
-		 "  --backend B      where devices come from (default $VXPU_BACKEND, else auto):\n"
-		 "                   nvml (NVIDIA driver), sim (vxpu's simulated driver),\n"
-		 "                   inventory (a static JSON file), auto (nvml if a GPU is present)\n"
-		 "  --inventory F    the inventory file (default $VXPU_INVENTORY)\n"
-		 "  --json           machine-readable output\n",
-	.run = devices_run,
+        .name = "devices",
+        .summary = "list this machine's accelerators, their use and topology",
+        .usage = "usage: vxpu devices [--backend auto|nvml|sim|inventory] [--inventory FILE] "
+                 "[--json]\n"
+                 "\n"
+                 "Lists the devices with model, memory, the memory and compute allocated\n"
+                 "through `vxpu run`, used memory, utilisation, NUMA node, health and the\n"
+                 "links between them.\n"
+                 "\n"
+                 "  --backend B      where devices come from (default $VXPU_BACKEND, else auto):\n"
+                 "                   nvml (NVIDIA driver), sim (vxpu's simulated driver),\n"
+                 "                   inventory (a static JSON file), auto (nvml if a GPU is "
+                 "present)\n"
+                 "  --inventory F    the inventory file (default $VXPU_INVENTORY)\n"
+                 "  --json           machine-readable output\n",
+        .run = devices_run,
 };
 VXPU_REGISTER_COMMAND(vxpu_cmd_devices);

@@ -22,8 +22,8 @@
 
 static void print_table(const struct vxpu_local *l)
 {
-	printf("%-10s %-8s %-12s %-12s %-10s %-6s %-5s %-26s %-20s %s\n", "ID", "PID", "TENANT", "PROJECT",
-	       "USER", "PRIO", "DEV", "MEMORY (used/limit)", "STARTED", "COMMAND");
+	printf("%-10s %-8s %-12s %-12s %-10s %-6s %-5s %-26s %-20s %s\n", "ID", "PID", "TENANT",
+	       "PROJECT", "USER", "PRIO", "DEV", "MEMORY (used/limit)", "STARTED", "COMMAND");
 	for (size_t k = 0; k < l->nallocs; k++) {
 		const struct vxpu_local_alloc *a = &l->allocs[k];
 		struct vxpu_alloc_usage usage;
@@ -37,21 +37,25 @@ static void print_table(const struct vxpu_local *l)
 			char mem[64], u[32], lim[32];
 			vxpu_size_format(s->memory_mib << 20, lim, sizeof(lim));
 			if (have)
-				vxpu_size_format(usage.used_bytes[i] & ~((1ULL << 20) - 1), u, sizeof(u));
+				vxpu_size_format(usage.used_bytes[i] & ~((1ULL << 20) - 1), u,
+				                 sizeof(u));
 			else
 				snprintf(u, sizeof(u), "-");
 			snprintf(mem, sizeof(mem), "%s/%s", u, lim);
 			char dev[32];
 			if (s->compute_units)
-				snprintf(dev, sizeof(dev), "%d@%u%%", s->device_index, vxpu_alloc_share_percent(l, s));
+				snprintf(dev, sizeof(dev), "%d@%u%%", s->device_index,
+				         vxpu_alloc_share_percent(l, s));
 			else
 				snprintf(dev, sizeof(dev), "%d", s->device_index);
 			if (i == 0)
-				printf("%-10.8s %-8lld %-12.12s %-12.12s %-10.10s %-6s %-5s %-26s %-20s %.60s\n", a->id,
-				       (long long)a->owner_pid, a->tenant, a->project, a->user, a->priority, dev, mem,
-				       ts, a->command);
+				printf("%-10.8s %-8lld %-12.12s %-12.12s %-10.10s %-6s %-5s %-26s "
+				       "%-20s %.60s\n",
+				       a->id, (long long)a->owner_pid, a->tenant, a->project,
+				       a->user, a->priority, dev, mem, ts, a->command);
 			else
-				printf("%-10s %-8s %-12s %-12s %-10s %-6s %-5s %-26s\n", "", "", "", "", "", "", dev, mem);
+				printf("%-10s %-8s %-12s %-12s %-10s %-6s %-5s %-26s\n", "", "", "",
+				       "", "", "", dev, mem);
 		}
 	}
 	if (l->nallocs == 0)
@@ -63,8 +67,9 @@ static int ps_run(int argc, char **argv)
 	struct vxpu_discover_options opts;
 	bool json = false;
 	if (vxpu_cli_discover_defaults(&opts) != 0)
-		return vxpu_cli_usage_error(PS, "invalid VXPU_BACKEND \"%s\" (use auto, nvml, sim or inventory)",
-					    getenv("VXPU_BACKEND"));
+		return vxpu_cli_usage_error(
+		        PS, "invalid VXPU_BACKEND \"%s\" (use auto, nvml, sim or inventory)",
+		        getenv("VXPU_BACKEND"));
 	for (int i = 1; i < argc; i++) {
 		int used = vxpu_cli_discover_flag(PS, argc, argv, i, &opts);
 		if (used < 0)
@@ -100,14 +105,14 @@ static int ps_run(int argc, char **argv)
 }
 
 static const struct vxpu_command vxpu_cmd_ps = {
-	.name = "ps",
-	.summary = "list running allocations with their live usage",
-	.usage = "usage: vxpu ps [--json] [--backend B] [--inventory FILE]\n"
-		 "\n"
-		 "Lists the allocations of `vxpu run` on this machine: owner, tenant,\n"
-		 "project, user, priority, each device's share and the memory its\n"
-		 "processes use now (from the allocation's region), start time and command.\n"
-		 "Allocations whose `vxpu run` died are reclaimed first.\n",
-	.run = ps_run,
+        .name = "ps",
+        .summary = "list running allocations with their live usage",
+        .usage = "usage: vxpu ps [--json] [--backend B] [--inventory FILE]\n"
+                 "\n"
+                 "Lists the allocations of `vxpu run` on this machine: owner, tenant,\n"
+                 "project, user, priority, each device's share and the memory its\n"
+                 "processes use now (from the allocation's region), start time and command.\n"
+                 "Allocations whose `vxpu run` died are reclaimed first.\n",
+        .run = ps_run,
 };
 VXPU_REGISTER_COMMAND(vxpu_cmd_ps);

@@ -252,8 +252,7 @@ static int region_show(int argc, char **argv)
  * "VALUE" (every device: *device = -1) or "I=VALUE" (device I) of FLAG;
  * *rest is the VALUE part. Returns VXPU_EXIT_OK or a usage error.
  */
-static int split_device_prefix(const char *flag, const char *value, int *device,
-                               const char **rest)
+static int split_device_prefix(const char *flag, const char *value, int *device, const char **rest)
 {
 	*device = -1;
 	*rest = value;

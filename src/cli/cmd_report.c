@@ -25,41 +25,42 @@
 static int cmd_report_run(int argc, char **argv);
 
 static const struct vxpu_command vxpu_cmd_report = {
-	.name = "report",
-	.summary = "usage and cost per tenant, project, user or device from the ledger",
-	.usage = "usage: vxpu report [--by tenant|project|user|device|model] [--since T] [--until T]\n"
-		 "                   [--price-book FILE] [--format table|csv|json]\n"
-		 "                   [--ledger FILE|postgres://...]\n"
-		 "\n"
-		 "Sums the ledger's allocation intervals that overlap [--since, --until):\n"
-		 "  device_hours              hours a device was (partly) held\n"
-		 "  allocated_fraction_hours  hours x max(memory share, compute share)\n"
-		 "  used_fraction_hours       hours x max(used memory share, utilisation),\n"
-		 "                            from the minute samples\n"
-		 "  cost                      allocated_fraction_hours x the device model's\n"
-		 "                            price per device-hour (needs --price-book)\n"
-		 "Running allocations count up to now.\n"
-		 "\n"
-		 "  --by KEY          group by tenant (default), project (tenant and project),\n"
-		 "                    user, device (node, index, uuid, model) or model\n"
-		 "  --since T         window start (default: the beginning of the ledger)\n"
-		 "  --until T         window end, exclusive (default: now)\n"
-		 "                    T: 2026-03-01T00:00:00Z (RFC 3339), 2026-03-01 (UTC\n"
-		 "                    midnight), now, or a duration ago: 24h, -24h, 7d, 2w,\n"
-		 "                    90m, 30s\n"
-		 "  --price-book FILE\n"
-		 "                    prices per device model and currency, JSON\n"
-		 "                    (docs/metering.md)\n"
-		 "  --format F        table (default), csv (RFC 4180, for finance systems) or\n"
-		 "                    json\n"
-		 "  --ledger L        the ledger to read: a SQLite file, or a PostgreSQL URI\n"
-		 "                    postgres://USER@HOST/DB such as `vxpu scheduler --ledger`\n"
-		 "                    writes (default: the local ledger below)\n"
-		 "\n"
-		 "The local ledger is $VXPU_HOME/vxpu.db (default /var/lib/vxpu for root, else\n"
-		 "$XDG_STATE_HOME/vxpu or ~/.local/state/vxpu). Without a ledger the\n"
-		 "report is empty.\n",
-	.run = cmd_report_run,
+        .name = "report",
+        .summary = "usage and cost per tenant, project, user or device from the ledger",
+        .usage = "usage: vxpu report [--by tenant|project|user|device|model] [--since T] [--until "
+                 "T]\n"
+                 "                   [--price-book FILE] [--format table|csv|json]\n"
+                 "                   [--ledger FILE|postgres://...]\n"
+                 "\n"
+                 "Sums the ledger's allocation intervals that overlap [--since, --until):\n"
+                 "  device_hours              hours a device was (partly) held\n"
+                 "  allocated_fraction_hours  hours x max(memory share, compute share)\n"
+                 "  used_fraction_hours       hours x max(used memory share, utilisation),\n"
+                 "                            from the minute samples\n"
+                 "  cost                      allocated_fraction_hours x the device model's\n"
+                 "                            price per device-hour (needs --price-book)\n"
+                 "Running allocations count up to now.\n"
+                 "\n"
+                 "  --by KEY          group by tenant (default), project (tenant and project),\n"
+                 "                    user, device (node, index, uuid, model) or model\n"
+                 "  --since T         window start (default: the beginning of the ledger)\n"
+                 "  --until T         window end, exclusive (default: now)\n"
+                 "                    T: 2026-03-01T00:00:00Z (RFC 3339), 2026-03-01 (UTC\n"
+                 "                    midnight), now, or a duration ago: 24h, -24h, 7d, 2w,\n"
+                 "                    90m, 30s\n"
+                 "  --price-book FILE\n"
+                 "                    prices per device model and currency, JSON\n"
+                 "                    (docs/metering.md)\n"
+                 "  --format F        table (default), csv (RFC 4180, for finance systems) or\n"
+                 "                    json\n"
+                 "  --ledger L        the ledger to read: a SQLite file, or a PostgreSQL URI\n"
+                 "                    postgres://USER@HOST/DB such as `vxpu scheduler --ledger`\n"
+                 "                    writes (default: the local ledger below)\n"
+                 "\n"
+                 "The local ledger is $VXPU_HOME/vxpu.db (default /var/lib/vxpu for root, else\n"
+                 "$XDG_STATE_HOME/vxpu or ~/.local/state/vxpu). Without a ledger the\n"
+                 "report is empty.\n",
+        .run = cmd_report_run,
 };
 
 VXPU_REGISTER_COMMAND(vxpu_cmd_report);
@@ -104,12 +105,12 @@ static int parse_flags(int argc, char **argv, struct report_flags *f)
 		const char *name;
 		size_t offset;
 	} flags[] = {
-		{"--by", offsetof(struct report_flags, by)},
-		{"--since", offsetof(struct report_flags, since)},
-		{"--until", offsetof(struct report_flags, until)},
-		{"--price-book", offsetof(struct report_flags, price_book)},
-		{"--format", offsetof(struct report_flags, format)},
-		{"--ledger", offsetof(struct report_flags, ledger)},
+	        {"--by", offsetof(struct report_flags, by)},
+	        {"--since", offsetof(struct report_flags, since)},
+	        {"--until", offsetof(struct report_flags, until)},
+	        {"--price-book", offsetof(struct report_flags, price_book)},
+	        {"--format", offsetof(struct report_flags, format)},
+	        {"--ledger", offsetof(struct report_flags, ledger)},
 	};
 	for (int i = 1; i < argc; i++) {
 		int matched = 0;
@@ -121,8 +122,10 @@ static int parse_flags(int argc, char **argv, struct report_flags *f)
 			return VXPU_EXIT_USAGE;
 		if (matched == 0) {
 			if (argv[i][0] == '-')
-				return vxpu_cli_usage_error("report", "unknown flag \"%s\"", argv[i]);
-			return vxpu_cli_usage_error("report", "unexpected argument \"%s\"", argv[i]);
+				return vxpu_cli_usage_error("report", "unknown flag \"%s\"",
+				                            argv[i]);
+			return vxpu_cli_usage_error("report", "unexpected argument \"%s\"",
+			                            argv[i]);
 		}
 	}
 	return VXPU_EXIT_OK;
@@ -139,29 +142,27 @@ static int cmd_report_run(int argc, char **argv)
 	if (rc != VXPU_EXIT_OK)
 		return rc;
 
-	struct vxpu_report_options o = {.by = VXPU_REPORT_BY_TENANT,
-					.since_ms = 0,
-					.until_ms = now_ms,
-					.now_ms = now_ms};
+	struct vxpu_report_options o = {
+	        .by = VXPU_REPORT_BY_TENANT, .since_ms = 0, .until_ms = now_ms, .now_ms = now_ms};
 	enum vxpu_report_format format = VXPU_REPORT_TABLE;
 	char err[1024];
 	if (f.by && vxpu_report_by_parse(f.by, &o.by) != 0)
-		return vxpu_cli_usage_error("report",
-					    "invalid --by \"%s\": want tenant, project, user, device "
-					    "or model",
-					    f.by);
+		return vxpu_cli_usage_error(
+		        "report",
+		        "invalid --by \"%s\": want tenant, project, user, device "
+		        "or model",
+		        f.by);
 	if (f.format && vxpu_report_format_parse(f.format, &format) != 0)
-		return vxpu_cli_usage_error("report",
-					    "invalid --format \"%s\": want table, csv or json",
-					    f.format);
+		return vxpu_cli_usage_error(
+		        "report", "invalid --format \"%s\": want table, csv or json", f.format);
 	if (f.since && vxpu_time_arg_parse(f.since, now_ms, &o.since_ms, err, sizeof(err)) != 0)
 		return vxpu_cli_usage_error("report", "--since: %s", err);
 	if (f.until && vxpu_time_arg_parse(f.until, now_ms, &o.until_ms, err, sizeof(err)) != 0)
 		return vxpu_cli_usage_error("report", "--until: %s", err);
 	if (o.since_ms >= o.until_ms)
 		return vxpu_cli_usage_error("report", "--since %s is not before --until %s",
-					    f.since ? f.since : "(the beginning)",
-					    f.until ? f.until : "(now)");
+		                            f.since ? f.since : "(the beginning)",
+		                            f.until ? f.until : "(now)");
 
 	struct vxpu_price_book *prices = NULL;
 	if (f.price_book) {
@@ -178,7 +179,7 @@ static int cmd_report_run(int argc, char **argv)
 	if (f.ledger) {
 		if (strlen(f.ledger) >= sizeof(path)) {
 			status = vxpu_cli_usage_error("report", "--ledger: longer than %zu bytes",
-						      sizeof(path) - 1);
+			                              sizeof(path) - 1);
 			goto out;
 		}
 		snprintf(path, sizeof(path), "%s", f.ledger);

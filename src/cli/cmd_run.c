@@ -125,8 +125,9 @@ static int parse_run_flags(int argc, char **argv, struct run_flags *f)
 	f->gpus = 1;
 	f->priority = "normal";
 	if (vxpu_cli_discover_defaults(&f->discover) != 0)
-		return vxpu_cli_usage_error(RUN, "invalid VXPU_BACKEND \"%s\" (use auto, nvml, sim or inventory)",
-					    getenv("VXPU_BACKEND"));
+		return vxpu_cli_usage_error(
+		        RUN, "invalid VXPU_BACKEND \"%s\" (use auto, nvml, sim or inventory)",
+		        getenv("VXPU_BACKEND"));
 	int i;
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -150,41 +151,51 @@ static int parse_run_flags(int argc, char **argv, struct run_flags *f)
 			char *end;
 			long n = v ? strtol(v, &end, 10) : 0;
 			if (!v || !*v || *end || n < 1 || n > 32 || v[0] == '+' || v[0] == ' ')
-				return vxpu_cli_usage_error(RUN, "invalid --gpus \"%s\" (a whole number from 1 to 32)",
-							    v ? v : "");
+				return vxpu_cli_usage_error(
+				        RUN, "invalid --gpus \"%s\" (a whole number from 1 to 32)",
+				        v ? v : "");
 			f->gpus = (uint32_t)n;
 		} else if (which == FLAG_GPU_MEM) {
 			size_t len = v ? strlen(v) : 0;
 			if (len && v[len - 1] == '%') {
 				if (vxpu_percent_parse(v, &f->mem_percent, err, sizeof(err)) != 0)
-					return vxpu_cli_usage_error(RUN, "invalid --gpu-mem: %s", err);
+					return vxpu_cli_usage_error(RUN, "invalid --gpu-mem: %s",
+					                            err);
 			} else {
 				uint64_t bytes;
-				if (!v || vxpu_size_parse(v, VXPU_SIZE_BARE_MIB, &bytes, err, sizeof(err)) != 0)
+				if (!v || vxpu_size_parse(v, VXPU_SIZE_BARE_MIB, &bytes, err,
+				                          sizeof(err)) != 0)
 					return vxpu_cli_usage_error(RUN, "invalid --gpu-mem: %s",
-								    v ? err : "needs a value");
+					                            v ? err : "needs a value");
 				if (bytes < VXPU_MIB)
-					return vxpu_cli_usage_error(RUN, "invalid --gpu-mem \"%s\": less than 1 MiB", v);
+					return vxpu_cli_usage_error(
+					        RUN, "invalid --gpu-mem \"%s\": less than 1 MiB",
+					        v);
 				f->mem_mib = (bytes + VXPU_MIB - 1) / VXPU_MIB;
 			}
 		} else if (which == FLAG_GPU_CORES) {
 			if (!v || vxpu_percent_parse(v, &f->cores, err, sizeof(err)) != 0)
-				return vxpu_cli_usage_error(RUN, "invalid --gpu-cores: %s", v ? err : "needs a value");
+				return vxpu_cli_usage_error(RUN, "invalid --gpu-cores: %s",
+				                            v ? err : "needs a value");
 		} else if (which == FLAG_PRIORITY) {
-			if (!v || (strcmp(v, "high") != 0 && strcmp(v, "normal") != 0 && strcmp(v, "low") != 0))
-				return vxpu_cli_usage_error(RUN, "invalid --priority \"%s\" (use high, normal or low)",
-							    v ? v : "");
+			if (!v || (strcmp(v, "high") != 0 && strcmp(v, "normal") != 0 &&
+			           strcmp(v, "low") != 0))
+				return vxpu_cli_usage_error(
+				        RUN, "invalid --priority \"%s\" (use high, normal or low)",
+				        v ? v : "");
 			f->priority = v;
 		} else if (which == FLAG_GPU_TYPE) {
 			if (!v || !*v)
-				return vxpu_cli_usage_error(RUN, "flag --gpu-type needs a model name");
+				return vxpu_cli_usage_error(RUN,
+				                            "flag --gpu-type needs a model name");
 			f->gpu_type = v;
 		} else if (which == FLAG_TENANT || which == FLAG_PROJECT || which == FLAG_USER) {
 			const char *flag = value_flags[which];
 			if (!v || !vxpu_ledger_valid_name(v) || strlen(v) > 63)
 				return vxpu_cli_usage_error(RUN,
-							    "invalid %s \"%s\" (up to 63 letters, digits and _, then also . @ + -)",
-							    flag, v ? v : "");
+				                            "invalid %s \"%s\" (up to 63 letters, "
+				                            "digits and _, then also . @ + -)",
+				                            flag, v ? v : "");
 			if (which == FLAG_TENANT)
 				f->tenant = v;
 			else if (which == FLAG_PROJECT)
@@ -196,13 +207,15 @@ static int parse_run_flags(int argc, char **argv, struct run_flags *f)
 		} else if (strncmp(a, "--wait=", 7) == 0) {
 			f->wait = true;
 			if (parse_duration_ms(a + 7, &f->wait_ms) != 0)
-				return vxpu_cli_usage_error(RUN, "invalid --wait \"%s\" (e.g. 30s, 5m, 2h)", a + 7);
+				return vxpu_cli_usage_error(
+				        RUN, "invalid --wait \"%s\" (e.g. 30s, 5m, 2h)", a + 7);
 		} else {
 			return vxpu_cli_usage_error(RUN, "unknown flag \"%s\"", a);
 		}
 	}
 	if (i >= argc)
-		return vxpu_cli_usage_error(RUN, "missing the command to run (vxpu run [FLAGS] -- CMD [ARGS...])");
+		return vxpu_cli_usage_error(
+		        RUN, "missing the command to run (vxpu run [FLAGS] -- CMD [ARGS...])");
 	if (f->mem_mib && f->mem_percent)
 		return vxpu_cli_usage_error(RUN, "--gpu-mem is given twice");
 	f->command = argv + i;
@@ -225,7 +238,8 @@ static void join_command(char **argv, char *buf, size_t cap)
 	buf[0] = '\0';
 	for (char **a = argv; *a && len + 1 < cap; a++) {
 		for (const char *c = *a; *c && len + 1 < cap; c++)
-			buf[len++] = (*c == '\n' || *c == '\r' || (unsigned char)*c < ' ') ? ' ' : *c;
+			buf[len++] =
+			        (*c == '\n' || *c == '\r' || (unsigned char)*c < ' ') ? ' ' : *c;
 		if (a[1] && len + 1 < cap)
 			buf[len++] = ' ';
 	}
@@ -248,7 +262,8 @@ static int find_limiter(char *path, size_t cap)
 	char *slash = strrchr(exe, '/');
 	if (slash)
 		*slash = '\0';
-	static const char *const places[] = {"libvxpu.so", "limiter/libvxpu.so", "../lib/vxpu/libvxpu.so"};
+	static const char *const places[] = {"libvxpu.so", "limiter/libvxpu.so",
+	                                     "../lib/vxpu/libvxpu.so"};
 	for (size_t i = 0; i < sizeof(places) / sizeof(places[0]); i++) {
 		if ((size_t)snprintf(path, cap, "%s/%s", exe, places[i]) >= cap)
 			return -1;
@@ -274,7 +289,9 @@ static int sim_dir(const struct vxpu_discover_options *o, char *path, size_t cap
 	char *slash = strrchr(exe, '/');
 	if (slash)
 		*slash = '\0';
-	return (size_t)snprintf(path, cap, "%.*s/sim", (int)(cap > 5 ? cap - 5 : 0), exe) < cap ? 0 : -1;
+	return (size_t)snprintf(path, cap, "%.*s/sim", (int)(cap > 5 ? cap - 5 : 0), exe) < cap
+	               ? 0
+	               : -1;
 }
 
 /* Adds value to a list variable, before (first) or after the old entries. */
@@ -300,16 +317,17 @@ static void set_env_list(const char *name, const char *value, char sep, bool fir
 /* Drops inherited limits so that only this allocation's apply. */
 static void clear_inherited_limits(void)
 {
-	static const char *const prefixes[] = {"VXPU_MEMORY_LIMIT", "VXPU_CORE_LIMIT",
-					       "CUDA_DEVICE_MEMORY_LIMIT", "CUDA_DEVICE_SM_LIMIT",
-					       "CUDA_TASK_PRIORITY", "VXPU_PRIORITY"};
+	static const char *const prefixes[] = {"VXPU_MEMORY_LIMIT",        "VXPU_CORE_LIMIT",
+	                                       "CUDA_DEVICE_MEMORY_LIMIT", "CUDA_DEVICE_SM_LIMIT",
+	                                       "CUDA_TASK_PRIORITY",       "VXPU_PRIORITY"};
 	extern char **environ;
 	for (;;) {
 		bool removed = false;
 		for (char **e = environ; e && *e && !removed; e++) {
 			for (size_t p = 0; p < sizeof(prefixes) / sizeof(prefixes[0]); p++) {
 				size_t n = strlen(prefixes[p]);
-				if (strncmp(*e, prefixes[p], n) == 0 && ((*e)[n] == '=' || (*e)[n] == '_')) {
+				if (strncmp(*e, prefixes[p], n) == 0 &&
+				    ((*e)[n] == '=' || (*e)[n] == '_')) {
 					char name[128];
 					const char *eq = strchr(*e, '=');
 					size_t len = eq ? (size_t)(eq - *e) : strlen(*e);
@@ -341,19 +359,20 @@ static uint32_t share_core_percent(const struct vxpu_local *l, const struct vxpu
 
 /* Environment of the workload: visible devices, limits, region, preload. */
 static int prepare_environment(const struct vxpu_local *l, const struct vxpu_local_alloc *a,
-			       const struct run_flags *f, const char *limiter)
+                               const struct run_flags *f, const char *limiter)
 {
 	clear_inherited_limits();
 	char visible[512] = "";
 	size_t len = 0;
 	for (uint32_t i = 0; i < a->nshares; i++) {
 		len += (size_t)snprintf(visible + len, sizeof(visible) - len, "%s%d", i ? "," : "",
-					a->shares[i].device_index);
+		                        a->shares[i].device_index);
 		if (len >= sizeof(visible))
 			return -1;
 		char name[64], value[64];
 		snprintf(name, sizeof(name), "VXPU_MEMORY_LIMIT_%u", i);
-		snprintf(value, sizeof(value), "%lluMiB", (unsigned long long)a->shares[i].memory_mib);
+		snprintf(value, sizeof(value), "%lluMiB",
+		         (unsigned long long)a->shares[i].memory_mib);
 		setenv(name, value, 1);
 		uint32_t pct = share_core_percent(l, &a->shares[i]);
 		if (pct > 0) {
@@ -388,7 +407,7 @@ static int prepare_environment(const struct vxpu_local *l, const struct vxpu_loc
  * (docs/limiter.md).
  */
 static int create_region(const struct vxpu_local *l, const struct vxpu_local_alloc *a,
-			 const char *priority, char *err, size_t errlen)
+                         const char *priority, char *err, size_t errlen)
 {
 	struct vxpu_region_init init;
 	vxpu_region_init_default(&init);
@@ -401,7 +420,8 @@ static int create_region(const struct vxpu_local *l, const struct vxpu_local_all
 	for (uint32_t i = 0; i < a->nshares && i < VXPU_REGION_MAX_DEVICES; i++) {
 		init.core_limit[i] = share_core_percent(l, &a->shares[i]);
 		init.memory_limit[i] = a->shares[i].memory_mib << 20;
-		init.uuid_set[i] = vxpu_region_parse_uuid(a->shares[i].device_uuid, init.uuid[i]) == 0;
+		init.uuid_set[i] =
+		        vxpu_region_parse_uuid(a->shares[i].device_uuid, init.uuid[i]) == 0;
 	}
 	struct vxpu_region r;
 	if (vxpu_region_open(&r, a->region_path, VXPU_REGION_OPEN_CREATE, &init, err, errlen) != 0)
@@ -412,7 +432,7 @@ static int create_region(const struct vxpu_local *l, const struct vxpu_local_all
 
 /* Writes the allocation and its ledger intervals (caller's transaction). */
 static int record_allocation(struct vxpu_local *l, struct vxpu_local_alloc *a,
-			     const struct vxpu_placement *p, char *err, size_t errlen)
+                             const struct vxpu_placement *p, char *err, size_t errlen)
 {
 	a->nshares = 0;
 	for (uint32_t i = 0; i < p->nshares && a->nshares < VXPU_LOCAL_MAX_SHARES; i++) {
@@ -437,19 +457,19 @@ static int record_allocation(struct vxpu_local *l, struct vxpu_local_alloc *a,
 		if (mem > (int64_t)d->memory_mib)
 			mem = (int64_t)d->memory_mib; /* oversubscribed share: bill the device */
 		struct vxpu_ledger_interval iv = {
-			.allocation_id = a->id,
-			.device_index = ls->device_index,
-			.node = l->hostname,
-			.device_uuid = ls->device_uuid,
-			.device_model = d->model,
-			.device_memory_mib = (int64_t)d->memory_mib,
-			.memory_mib = mem < 1 ? 1 : mem,
-			.compute_percent = (int)((ls->compute_units * 100 + units - 1) / units),
-			.tenant = a->tenant,
-			.project = a->project,
-			.user = a->user,
-			.command = a->command,
-			.start_ms = a->start_ms,
+		        .allocation_id = a->id,
+		        .device_index = ls->device_index,
+		        .node = l->hostname,
+		        .device_uuid = ls->device_uuid,
+		        .device_model = d->model,
+		        .device_memory_mib = (int64_t)d->memory_mib,
+		        .memory_mib = mem < 1 ? 1 : mem,
+		        .compute_percent = (int)((ls->compute_units * 100 + units - 1) / units),
+		        .tenant = a->tenant,
+		        .project = a->project,
+		        .user = a->user,
+		        .command = a->command,
+		        .start_ms = a->start_ms,
 		};
 		if (iv.compute_percent > 100)
 			iv.compute_percent = 100;
@@ -471,7 +491,7 @@ static void sleep_ms(long ms)
  * allocation recorded, 1 when it does not fit (reasons printed), -1 on error.
  */
 static int allocate(struct vxpu_local *l, struct vxpu_pod_request *pod, const struct run_flags *f,
-		    struct vxpu_local_alloc *a, char *err, size_t errlen)
+                    struct vxpu_local_alloc *a, char *err, size_t errlen)
 {
 	struct vxpu_fit_options opts = {.device_policy = VXPU_POLICY_BINPACK};
 	struct sqlite3 *db = vxpu_ledger_sqlite(l->ledger);
@@ -482,7 +502,8 @@ static int allocate(struct vxpu_local *l, struct vxpu_pod_request *pod, const st
 	if (f->wait) {
 		if (vxpu_ledger_begin(l->ledger, err, errlen) != 0)
 			return -1;
-		if (vxpu_local_queue_push(db, (int64_t)getpid(), a->lock_path, began, &ticket, err, errlen) != 0 ||
+		if (vxpu_local_queue_push(db, (int64_t)getpid(), a->lock_path, began, &ticket, err,
+		                          errlen) != 0 ||
 		    vxpu_ledger_commit(l->ledger, err, errlen) != 0) {
 			vxpu_ledger_rollback(l->ledger);
 			return -1;
@@ -507,7 +528,8 @@ static int allocate(struct vxpu_local *l, struct vxpu_pod_request *pod, const st
 			if (!fits)
 				vxpu_refusal_format(&why, reason, sizeof(reason));
 		} else {
-			snprintf(reason, sizeof(reason), "%d run%s ahead in the queue", ahead, ahead == 1 ? "" : "s");
+			snprintf(reason, sizeof(reason), "%d run%s ahead in the queue", ahead,
+			         ahead == 1 ? "" : "s");
 		}
 		if (fits) {
 			a->start_ms = now;
@@ -524,14 +546,16 @@ static int allocate(struct vxpu_local *l, struct vxpu_pod_request *pod, const st
 		if (vxpu_ledger_commit(l->ledger, err, errlen) != 0)
 			goto fail;
 		if (!f->wait) {
-			fprintf(stderr, "vxpu run: the request does not fit on %s: %s\n", l->hostname, reason);
+			fprintf(stderr, "vxpu run: the request does not fit on %s: %s\n",
+			        l->hostname, reason);
 			return 1;
 		}
 		long waited = (long)((now - began) / 1000);
 		if (f->wait_ms && now - began >= f->wait_ms) {
 			if (tty)
 				fputs("\r\033[K", stderr);
-			fprintf(stderr, "vxpu run: gave up waiting after %lds: %s\n", waited, reason);
+			fprintf(stderr, "vxpu run: gave up waiting after %lds: %s\n", waited,
+			        reason);
 			if (vxpu_ledger_begin(l->ledger, err, errlen) == 0) {
 				vxpu_local_queue_remove(db, ticket, err, errlen);
 				vxpu_ledger_commit(l->ledger, err, errlen);
@@ -552,13 +576,13 @@ fail:
 
 /* Ends this run's allocation: intervals closed, rows and files removed. */
 static int release(struct vxpu_local *l, const struct vxpu_local_alloc *a, bool exited, int status,
-		   char *err, size_t errlen)
+                   char *err, size_t errlen)
 {
 	if (vxpu_ledger_begin(l->ledger, err, errlen) != 0)
 		return -1;
 	int64_t now = vxpu_wall_ms();
-	if (vxpu_ledger_interval_end(l->ledger, a->id, now < a->start_ms ? a->start_ms : now, exited,
-				     status, NULL, err, errlen) != 0 ||
+	if (vxpu_ledger_interval_end(l->ledger, a->id, now < a->start_ms ? a->start_ms : now,
+	                             exited, status, NULL, err, errlen) != 0 ||
 	    vxpu_local_delete(vxpu_ledger_sqlite(l->ledger), a->id, err, errlen) != 0 ||
 	    vxpu_ledger_commit(l->ledger, err, errlen) != 0) {
 		vxpu_ledger_rollback(l->ledger);
@@ -578,26 +602,28 @@ struct run_sampling {
 };
 
 static void record_minute(struct vxpu_local *l, const struct vxpu_local_alloc *a, uint32_t i,
-			  const struct vxpu_sampler_minute *m)
+                          const struct vxpu_sampler_minute *m)
 {
 	struct vxpu_ledger_sample s = {
-		.allocation_id = a->id,
-		.device_index = a->shares[i].device_index,
-		.minute_ms = m->minute_ms,
-		.used_memory_mib = m->used_memory_mib,
-		.utilisation_percent = m->utilisation_percent,
+	        .allocation_id = a->id,
+	        .device_index = a->shares[i].device_index,
+	        .minute_ms = m->minute_ms,
+	        .used_memory_mib = m->used_memory_mib,
+	        .utilisation_percent = m->utilisation_percent,
 	};
 	char err[256];
 	if (vxpu_ledger_sample_record(l->ledger, &s, err, sizeof(err)) != 0)
 		fprintf(stderr, "vxpu run: cannot record a usage sample: %s\n", err);
 }
 
-static void sample_usage(struct vxpu_local *l, const struct vxpu_local_alloc *a, struct run_sampling *rs)
+static void sample_usage(struct vxpu_local *l, const struct vxpu_local_alloc *a,
+                         struct run_sampling *rs)
 {
 	if (!rs->open) {
 		char err[256];
 		if (access(a->region_path, R_OK) != 0 ||
-		    vxpu_region_open(&rs->region, a->region_path, VXPU_REGION_OPEN_READ, NULL, err, sizeof(err)) != 0)
+		    vxpu_region_open(&rs->region, a->region_path, VXPU_REGION_OPEN_READ, NULL, err,
+		                     sizeof(err)) != 0)
 			return; /* the workload has not touched the GPU yet */
 		rs->open = true;
 	}
@@ -610,21 +636,23 @@ static void sample_usage(struct vxpu_local *l, const struct vxpu_local_alloc *a,
 	for (unsigned p = 0; p < view.process_count; p++)
 		if (view.processes[p].alive)
 			pids[npids++] = view.processes[p].host_pid ? view.processes[p].host_pid
-								   : view.processes[p].pid;
+			                                           : view.processes[p].pid;
 	int64_t now = vxpu_wall_ms();
 	for (uint32_t i = 0; i < a->nshares && i < VXPU_REGION_MAX_DEVICES; i++) {
 		struct vxpu_sampler_minute m;
 		double used_mib = (double)view.devices[i].used / (double)VXPU_MIB;
 		double util = 0;
 		if (rs->usage && npids > 0 &&
-		    vxpu_usage_processes(rs->usage, (unsigned)a->shares[i].device_index, pids, npids, &util) != 0)
+		    vxpu_usage_processes(rs->usage, (unsigned)a->shares[i].device_index, pids,
+		                         npids, &util) != 0)
 			util = 0;
 		if (vxpu_sampler_add(&rs->samplers[i], now, used_mib, util, &m) == 1)
 			record_minute(l, a, i, &m);
 	}
 }
 
-static void flush_samples(struct vxpu_local *l, const struct vxpu_local_alloc *a, struct run_sampling *rs)
+static void flush_samples(struct vxpu_local *l, const struct vxpu_local_alloc *a,
+                          struct run_sampling *rs)
 {
 	for (uint32_t i = 0; i < a->nshares; i++) {
 		struct vxpu_sampler_minute m;
@@ -642,7 +670,7 @@ static void flush_samples(struct vxpu_local *l, const struct vxpu_local_alloc *a
  * convention (exit code, or 128 + signal).
  */
 static int launch(struct vxpu_local *l, const struct vxpu_local_alloc *a, char **command,
-		  const struct vxpu_discover_options *discover, bool *exited)
+                  const struct vxpu_discover_options *discover, bool *exited)
 {
 	sigset_t forward, old;
 	sigemptyset(&forward);
@@ -709,14 +737,16 @@ static int launch(struct vxpu_local *l, const struct vxpu_local_alloc *a, char *
 }
 
 static int build_request(const struct run_flags *f, const char *tenant, const char *project,
-			 struct vxpu_pod_request *pod)
+                         struct vxpu_pod_request *pod)
 {
 	char name[64];
 	snprintf(name, sizeof(name), "run-%d", (int)getpid());
 	vxpu_pod_request_init(pod, tenant, name);
-	snprintf(pod->project, sizeof(pod->project), "%.*s", (int)sizeof(pod->project) - 1, project);
+	snprintf(pod->project, sizeof(pod->project), "%.*s", (int)sizeof(pod->project) - 1,
+	         project);
 	pod->device_policy = VXPU_POLICY_BINPACK;
-	struct vxpu_container_request *c = vxpu_pod_request_add_container(pod, "main", VXPU_CONTAINER_APP);
+	struct vxpu_container_request *c =
+	        vxpu_pod_request_add_container(pod, "main", VXPU_CONTAINER_APP);
 	if (!c)
 		return -1;
 	c->count = f->gpus;
@@ -759,8 +789,9 @@ static int run_run(int argc, char **argv)
 
 	char limiter[PATH_MAX];
 	if (find_limiter(limiter, sizeof(limiter)) != 0)
-		return vxpu_cli_fail(RUN, "libvxpu.so not found beside the vxpu binary; set VXPU_LIBRARY "
-					  "(the workload would run without isolation)");
+		return vxpu_cli_fail(
+		        RUN, "libvxpu.so not found beside the vxpu binary; set VXPU_LIBRARY "
+		             "(the workload would run without isolation)");
 
 	char err[768] = "";
 	static struct vxpu_local l;
@@ -807,39 +838,43 @@ static int run_run(int argc, char **argv)
 	bool exited = false;
 	int status = launch(&l, &a, f.command, &f.discover, &exited);
 	if (release(&l, &a, exited, status, err, sizeof(err)) != 0)
-		fprintf(stderr, "vxpu run: cannot release allocation %s: %s (the next vxpu command will)\n",
-			a.id, err);
+		fprintf(stderr,
+		        "vxpu run: cannot release allocation %s: %s (the next vxpu command will)\n",
+		        a.id, err);
 	close(lock_fd);
 	vxpu_local_close(&l);
 	return status;
 }
 
 static const struct vxpu_command vxpu_cmd_run = {
-	.name = "run",
-	.summary = "run a command on a fraction of this machine's GPUs",
-	.usage =
-		"usage: vxpu run [FLAGS] [--] CMD [ARGS...]\n"
-		"\n"
-		"Allocates a fraction of this machine's accelerators, runs CMD with that\n"
-		"fraction enforced by libvxpu.so, records the interval in the ledger and\n"
-		"releases it when CMD ends. Exits with CMD's status (128+N if killed by\n"
-		"signal N); 1 when the request cannot be served, 2 on a usage error.\n"
-		"\n"
-		"  --gpus N               devices (default 1)\n"
-		"  --gpu-mem SIZE|PCT%    memory per device: 4GiB, 4096 (MiB), 25% (default: all)\n"
-		"  --gpu-cores PCT        compute share per device, 1-100 (default: none reserved;\n"
-		"                         100 means exclusive use)\n"
-		"  --priority P           high, normal (default) or low\n"
-		"  --gpu-type T           only devices whose model contains T (case-insensitive)\n"
-		"  --tenant T             who is billed (default \"default\")\n"
-		"  --project P            (default \"default\")\n"
-		"  --user U               (default: the invoking user)\n"
-		"  --wait[=TIMEOUT]       queue (FIFO) until the request fits; TIMEOUT like 30s, 5m, 2h\n"
-		"  --backend B            auto, nvml, sim or inventory (default $VXPU_BACKEND or auto)\n"
-		"  --inventory FILE       inventory file for --backend inventory\n"
-		"\n"
-		"State and the ledger live in $VXPU_HOME (default /var/lib/vxpu for root,\n"
-		"else $XDG_STATE_HOME/vxpu). See docs/single-machine.md.\n",
-	.run = run_run,
+        .name = "run",
+        .summary = "run a command on a fraction of this machine's GPUs",
+        .usage =
+                "usage: vxpu run [FLAGS] [--] CMD [ARGS...]\n"
+                "\n"
+                "Allocates a fraction of this machine's accelerators, runs CMD with that\n"
+                "fraction enforced by libvxpu.so, records the interval in the ledger and\n"
+                "releases it when CMD ends. Exits with CMD's status (128+N if killed by\n"
+                "signal N); 1 when the request cannot be served, 2 on a usage error.\n"
+                "\n"
+                "  --gpus N               devices (default 1)\n"
+                "  --gpu-mem SIZE|PCT%    memory per device: 4GiB, 4096 (MiB), 25% (default: all)\n"
+                "  --gpu-cores PCT        compute share per device, 1-100 (default: none "
+                "reserved;\n"
+                "                         100 means exclusive use)\n"
+                "  --priority P           high, normal (default) or low\n"
+                "  --gpu-type T           only devices whose model contains T (case-insensitive)\n"
+                "  --tenant T             who is billed (default \"default\")\n"
+                "  --project P            (default \"default\")\n"
+                "  --user U               (default: the invoking user)\n"
+                "  --wait[=TIMEOUT]       queue (FIFO) until the request fits; TIMEOUT like 30s, "
+                "5m, 2h\n"
+                "  --backend B            auto, nvml, sim or inventory (default $VXPU_BACKEND or "
+                "auto)\n"
+                "  --inventory FILE       inventory file for --backend inventory\n"
+                "\n"
+                "State and the ledger live in $VXPU_HOME (default /var/lib/vxpu for root,\n"
+                "else $XDG_STATE_HOME/vxpu). See docs/single-machine.md.\n",
+        .run = run_run,
 };
 VXPU_REGISTER_COMMAND(vxpu_cmd_run);

@@ -40,7 +40,7 @@ static int flag_value(int argc, char **argv, int i, const char *name, const char
 }
 
 int vxpu_cli_discover_flag(const char *cmd, int argc, char **argv, int i,
-			   struct vxpu_discover_options *opts)
+                           struct vxpu_discover_options *opts)
 {
 	const char *value;
 	int used = flag_value(argc, argv, i, "--backend", &value);
@@ -50,7 +50,9 @@ int vxpu_cli_discover_flag(const char *cmd, int argc, char **argv, int i,
 			return -1;
 		}
 		if (vxpu_backend_parse(value, &opts->backend) != 0) {
-			vxpu_cli_usage_error(cmd, "invalid --backend \"%s\" (use auto, nvml, sim or inventory)", value);
+			vxpu_cli_usage_error(
+			        cmd, "invalid --backend \"%s\" (use auto, nvml, sim or inventory)",
+			        value);
 			return -1;
 		}
 		return used;

@@ -18,7 +18,7 @@ int vxpu_cli_discover_defaults(struct vxpu_discover_options *opts);
  * flag), or -1 after printing a usage error naming the flag and value.
  */
 int vxpu_cli_discover_flag(const char *cmd, int argc, char **argv, int i,
-			   struct vxpu_discover_options *opts);
+                           struct vxpu_discover_options *opts);
 
 /*
  * "--name VALUE" / "--name=VALUE" at argv[*i]. *matched tells whether argv[*i]

@@ -8,7 +8,7 @@
 #include <cjson/cJSON.h>
 
 void vxpu_device_allocated(const struct vxpu_local *l, unsigned index,
-			   struct vxpu_device_allocated *out)
+                           struct vxpu_device_allocated *out)
 {
 	out->memory_mib = 0;
 	out->compute_percent = 0;

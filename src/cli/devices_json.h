@@ -33,6 +33,6 @@ struct vxpu_device_allocated {
 	unsigned allocations;
 };
 void vxpu_device_allocated(const struct vxpu_local *l, unsigned index,
-			   struct vxpu_device_allocated *out);
+                           struct vxpu_device_allocated *out);
 
 #endif

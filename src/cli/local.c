@@ -24,8 +24,8 @@ static void local_hostname(char *buf, size_t cap)
 	size_t j = 0;
 	for (size_t i = 0; raw[i] && j + 1 < cap; i++) {
 		char c = raw[i];
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-			  c == '.' || c == '-';
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		          (c >= '0' && c <= '9') || c == '.' || c == '-';
 		buf[j++] = ok ? c : '-';
 	}
 	buf[j] = '\0';
@@ -39,8 +39,8 @@ static int local_build_node(struct vxpu_local *l, char *err, size_t errlen)
 	for (unsigned i = 0; i < l->found.count; i++) {
 		const struct vxpu_found_device *f = &l->found.devices[i];
 		struct vxpu_device d;
-		vxpu_device_init(&d, f->index, f->uuid[0] ? f->uuid : f->pci_bus_id, l->found.vendor,
-				 f->model, f->memory_bytes >> 20);
+		vxpu_device_init(&d, f->index, f->uuid[0] ? f->uuid : f->pci_bus_id,
+		                 l->found.vendor, f->model, f->memory_bytes >> 20);
 		d.numa = f->numa_node;
 		d.healthy = f->healthy;
 		if (vxpu_node_add_device(&l->node, &d, err, errlen) != 0)
@@ -51,8 +51,9 @@ static int local_build_node(struct vxpu_local *l, char *err, size_t errlen)
 			const struct vxpu_found_link *k = &l->found.links[i][j];
 			if (!k->type[0])
 				continue;
-			if (vxpu_node_add_link(&l->node, l->found.devices[i].index, l->found.devices[j].index,
-					       k->type, k->width ? k->width : 1, err, errlen) != 0)
+			if (vxpu_node_add_link(&l->node, l->found.devices[i].index,
+			                       l->found.devices[j].index, k->type,
+			                       k->width ? k->width : 1, err, errlen) != 0)
 				return -1;
 		}
 	}
@@ -63,7 +64,7 @@ static int local_build_node(struct vxpu_local *l, char *err, size_t errlen)
 }
 
 int vxpu_local_open(struct vxpu_local *l, const struct vxpu_discover_options *opts, char *err,
-		    size_t errlen)
+                    size_t errlen)
 {
 	memset(l, 0, sizeof(*l));
 	local_hostname(l->hostname, sizeof(l->hostname));
@@ -85,10 +86,12 @@ int vxpu_local_open(struct vxpu_local *l, const struct vxpu_discover_options *op
 	}
 	char db[PATH_MAX + 16];
 	snprintf(db, sizeof(db), "%s/%s", l->home, VXPU_DB_FILE);
-	if (vxpu_ledger_open(db, VXPU_LEDGER_OPEN_CREATE, &l->ledger, err, errlen) != VXPU_LEDGER_OK)
+	if (vxpu_ledger_open(db, VXPU_LEDGER_OPEN_CREATE, &l->ledger, err, errlen) !=
+	    VXPU_LEDGER_OK)
 		return -1;
-	return vxpu_ledger_ensure_component(l->ledger, VXPU_LOCAL_COMPONENT, VXPU_LOCAL_SCHEMA_VERSION,
-					    vxpu_local_ddl(), err, errlen);
+	return vxpu_ledger_ensure_component(l->ledger, VXPU_LOCAL_COMPONENT,
+	                                    VXPU_LOCAL_SCHEMA_VERSION, vxpu_local_ddl(), err,
+	                                    errlen);
 }
 
 void vxpu_local_close(struct vxpu_local *l)
@@ -102,9 +105,10 @@ void vxpu_local_close(struct vxpu_local *l)
 }
 
 int vxpu_local_view(struct vxpu_local *l, const struct vxpu_discover_options *opts, char *err,
-		    size_t errlen)
+                    size_t errlen)
 {
-	if (vxpu_local_open(l, opts, err, errlen) != 0 || vxpu_ledger_begin(l->ledger, err, errlen) != 0) {
+	if (vxpu_local_open(l, opts, err, errlen) != 0 ||
+	    vxpu_ledger_begin(l->ledger, err, errlen) != 0) {
 		vxpu_local_close(l);
 		return -1;
 	}
@@ -144,7 +148,7 @@ static int collect_alloc(const struct vxpu_local_alloc *a, void *p)
 
 /* Ends a dead owner's allocation: ledger intervals, rows, files. */
 static int local_reclaim(struct vxpu_local *l, const struct vxpu_local_alloc *a, int64_t now_ms,
-			 char *err, size_t errlen)
+                         char *err, size_t errlen)
 {
 	int ended = 0;
 	int64_t end_ms = now_ms < a->start_ms ? a->start_ms : now_ms;
@@ -178,7 +182,8 @@ static void local_commit_onto_node(struct vxpu_local *l, const struct vxpu_local
 	    vxpu_node_commit(&l->node, &p, a->id, why, sizeof(why)) != 0) {
 		/* Capacity shrank under a live allocation (a device changed);
 		 * the allocation keeps running and new ones simply see less room. */
-		fprintf(stderr, "vxpu: allocation %s no longer fits this machine: %s\n", a->id, why);
+		fprintf(stderr, "vxpu: allocation %s no longer fits this machine: %s\n", a->id,
+		        why);
 	}
 }
 

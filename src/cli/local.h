@@ -41,7 +41,7 @@ struct vxpu_local {
  * database in VXPU_HOME. Returns 0, or -1 with a reason.
  */
 int vxpu_local_open(struct vxpu_local *l, const struct vxpu_discover_options *opts, char *err,
-		    size_t errlen);
+                    size_t errlen);
 void vxpu_local_close(struct vxpu_local *l);
 
 /*
@@ -57,7 +57,7 @@ int vxpu_local_load(struct vxpu_local *l, int64_t now_ms, char *err, size_t errl
  * closed.
  */
 int vxpu_local_view(struct vxpu_local *l, const struct vxpu_discover_options *opts, char *err,
-		    size_t errlen);
+                    size_t errlen);
 
 /* The position in l->node.devices of the device with this index, or -1. */
 int vxpu_local_device_pos(const struct vxpu_local *l, int device_index);

@@ -16,21 +16,21 @@ static int cmd_help_run(int argc, char **argv);
 static int cmd_version_run(int argc, char **argv);
 
 static const struct vxpu_command vxpu_cmd_help = {
-	.name = "help",
-	.summary = "show help for vxpu or for one command",
-	.usage = "usage: vxpu help [COMMAND]\n"
-		 "\n"
-		 "Without COMMAND, lists the commands. With COMMAND, shows its usage.\n",
-	.run = cmd_help_run,
+        .name = "help",
+        .summary = "show help for vxpu or for one command",
+        .usage = "usage: vxpu help [COMMAND]\n"
+                 "\n"
+                 "Without COMMAND, lists the commands. With COMMAND, shows its usage.\n",
+        .run = cmd_help_run,
 };
 
 static const struct vxpu_command vxpu_cmd_version = {
-	.name = "version",
-	.summary = "print the version and the git commit it was built from",
-	.usage = "usage: vxpu version\n"
-		 "\n"
-		 "Prints: vxpu VERSION (commit COMMIT)\n",
-	.run = cmd_version_run,
+        .name = "version",
+        .summary = "print the version and the git commit it was built from",
+        .usage = "usage: vxpu version\n"
+                 "\n"
+                 "Prints: vxpu VERSION (commit COMMIT)\n",
+        .run = cmd_version_run,
 };
 
 VXPU_REGISTER_COMMAND(vxpu_cmd_help);
@@ -70,17 +70,17 @@ static const struct vxpu_command *command_find(const char *name)
 static void print_main_usage(FILE *out)
 {
 	fprintf(out, "usage: vxpu [--help] [--version] COMMAND [ARGS...]\n"
-		     "\n"
-		     "vxpu shares GPUs and other AI accelerators by fractions (memory in MiB,\n"
-		     "compute in 1%% steps), isolates each fraction and meters its use.\n"
-		     "\n"
-		     "Commands:\n");
+	             "\n"
+	             "vxpu shares GPUs and other AI accelerators by fractions (memory in MiB,\n"
+	             "compute in 1%% steps), isolates each fraction and meters its use.\n"
+	             "\n"
+	             "Commands:\n");
 	for (size_t i = 0; i < command_count; i++)
 		fprintf(out, "  %-10s %s\n", command_table[i]->name, command_table[i]->summary);
 	fprintf(out, "\n"
-		     "Run 'vxpu help COMMAND' or 'vxpu COMMAND --help' for a command's usage.\n"
-		     "Environment: VXPU_LOG=off|error|warn|info|debug (default warn).\n"
-		     "Exit status: 0 success, 1 failure, 2 usage error.\n");
+	             "Run 'vxpu help COMMAND' or 'vxpu COMMAND --help' for a command's usage.\n"
+	             "Environment: VXPU_LOG=off|error|warn|info|debug (default warn).\n"
+	             "Exit status: 0 success, 1 failure, 2 usage error.\n");
 }
 
 static void vfail(const char *cmd, const char *fmt, va_list ap)

@@ -24,12 +24,13 @@
 #include <string.h>
 #include <time.h>
 
-#define INTERVAL_MIN_NS 10000000ULL     /* 10 ms */
-#define INTERVAL_MAX_NS 60000000000ULL  /* 1 m */
-#define WINDOW_MAX_NS 3600000000000ULL  /* 1 h */
+#define INTERVAL_MIN_NS 10000000ULL    /* 10 ms */
+#define INTERVAL_MAX_NS 60000000000ULL /* 1 m */
+#define WINDOW_MAX_NS 3600000000000ULL /* 1 h */
 
 const char vxpu_node_monitor_flags_help[] =
-        "  --regions DIR             the containers' region folders (NAMESPACE_POD_CONTAINER/region)\n"
+        "  --regions DIR             the containers' region folders "
+        "(NAMESPACE_POD_CONTAINER/region)\n"
         "  --listen HOST:PORT|none   serve /metrics and /healthz (default 0.0.0.0:9400)\n"
         "  --interval DURATION       time between samples (default 250ms, 10ms..1m)\n"
         "  --enforce                 kill the processes of a flagged container (SIGKILL)\n"
@@ -99,10 +100,9 @@ int vxpu_node_monitor_flag(const char *cmd, int argc, char **argv, int i,
 		f->watchdog.enforce = true;
 		return 1;
 	}
-	static const char *const names[] = {"--regions",        "--listen",
-	                                    "--interval",       "--memory-margin",
-	                                    "--memory-window",  "--compute-margin",
-	                                    "--compute-window"};
+	static const char *const names[] = {
+	        "--regions",       "--listen",         "--interval",      "--memory-margin",
+	        "--memory-window", "--compute-margin", "--compute-window"};
 	int at = i, which = -1;
 	const char *value = NULL;
 	for (int k = 0; k < 7 && which < 0; k++) {
@@ -148,8 +148,8 @@ int vxpu_node_monitor_flag(const char *cmd, int argc, char **argv, int i,
 			return -1;
 		break;
 	case 4:
-		if (parse_duration(cmd, names[which], value, 1000000ULL, WINDOW_MAX_NS,
-		                   "1ms to 1h", &f->watchdog.memory_window_ns) != 0)
+		if (parse_duration(cmd, names[which], value, 1000000ULL, WINDOW_MAX_NS, "1ms to 1h",
+		                   &f->watchdog.memory_window_ns) != 0)
 			return -1;
 		break;
 	case 5:
@@ -157,8 +157,8 @@ int vxpu_node_monitor_flag(const char *cmd, int argc, char **argv, int i,
 			return -1;
 		break;
 	default:
-		if (parse_duration(cmd, names[which], value, 1000000ULL, WINDOW_MAX_NS,
-		                   "1ms to 1h", &f->watchdog.compute_window_ns) != 0)
+		if (parse_duration(cmd, names[which], value, 1000000ULL, WINDOW_MAX_NS, "1ms to 1h",
+		                   &f->watchdog.compute_window_ns) != 0)
 			return -1;
 		break;
 	}
@@ -242,8 +242,8 @@ int vxpu_node_monitor_command(int argc, char **argv)
 		return vxpu_cli_fail(cmd, "monitor: %s", err);
 
 	char line[1024], num[32];
-	size_t len = vxpu_logfmt_begin(line, sizeof(line), now_unix_ms(), VXPU_LOG_INFO,
-	                               "node monitor");
+	size_t len =
+	        vxpu_logfmt_begin(line, sizeof(line), now_unix_ms(), VXPU_LOG_INFO, "node monitor");
 	vxpu_logfmt_field(line, sizeof(line), &len, "listen",
 	                  *vxpu_monitor_address(m) ? vxpu_monitor_address(m) : "none");
 	vxpu_logfmt_field(line, sizeof(line), &len, "regions", f.regions_dir);

@@ -29,9 +29,9 @@
 extern const char vxpu_node_monitor_flags_help[];
 
 struct vxpu_node_monitor_flags {
-	const char *regions_dir;    /* --regions DIR */
-	const char *listen;         /* --listen HOST:PORT (validated) */
-	unsigned interval_ms;       /* --interval D (10ms..1m) */
+	const char *regions_dir;              /* --regions DIR */
+	const char *listen;                   /* --listen HOST:PORT (validated) */
+	unsigned interval_ms;                 /* --interval D (10ms..1m) */
 	struct vxpu_watchdog_policy watchdog; /* --enforce, --*-margin, --*-window */
 };
 

@@ -28,8 +28,8 @@ static int log_threshold_get(void)
 	atomic_compare_exchange_strong(&log_threshold, &expected, (int)lvl);
 	if (bad) {
 		/* The threshold is set now, so this goes through the normal path. */
-		vxpu_log(VXPU_LOG_WARN, "invalid VXPU_LOG, using warn", "value", env,
-			 "expected", "off|error|warn|info|debug", NULL);
+		vxpu_log(VXPU_LOG_WARN, "invalid VXPU_LOG, using warn", "value", env, "expected",
+		         "off|error|warn|info|debug", NULL);
 	}
 	return atomic_load(&log_threshold);
 }

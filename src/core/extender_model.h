@@ -150,8 +150,8 @@ int vxpu_ext_model_unreserve(struct vxpu_ext_model *m, const char *uid);
  * another replica committed is seen even when the watch lags; a relist of
  * all pods calls it with node NULL, and then uids must be sorted (strcmp).
  */
-void vxpu_ext_model_node_sync(struct vxpu_ext_model *m, const char *node,
-			      const char *const *uids, size_t count);
+void vxpu_ext_model_node_sync(struct vxpu_ext_model *m, const char *node, const char *const *uids,
+                              size_t count);
 
 /* Pods that hold an allocation but could not be recorded (problem set). */
 size_t vxpu_ext_model_unrecorded(const struct vxpu_ext_model *m);

@@ -125,12 +125,12 @@ void vxpu_format_rfc3339_ms(int64_t unix_ms, char *buf, size_t cap)
 	if (m <= 2)
 		y += 1;
 	snprintf(buf, cap, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld.%03lldZ", (long long)y,
-		 (long long)m, (long long)d, (long long)(rem / 3600), (long long)(rem / 60 % 60),
-		 (long long)(rem % 60), (long long)ms);
+	         (long long)m, (long long)d, (long long)(rem / 3600), (long long)(rem / 60 % 60),
+	         (long long)(rem % 60), (long long)ms);
 }
 
 size_t vxpu_logfmt_begin(char *buf, size_t cap, int64_t unix_ms, enum vxpu_log_level level,
-			 const char *msg)
+                         const char *msg)
 {
 	size_t len = 0;
 	if (cap == 0)

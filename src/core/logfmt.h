@@ -39,7 +39,7 @@ void vxpu_logfmt_field(char *buf, size_t cap, size_t *len, const char *key, cons
  * the epoch (UTC). Returns the length written.
  */
 size_t vxpu_logfmt_begin(char *buf, size_t cap, int64_t unix_ms, enum vxpu_log_level level,
-			 const char *msg);
+                         const char *msg);
 
 /* Formats unix_ms as RFC 3339 UTC with milliseconds: 2026-11-28T11:47:49.123Z */
 void vxpu_format_rfc3339_ms(int64_t unix_ms, char *buf, size_t cap);

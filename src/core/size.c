@@ -20,11 +20,11 @@ struct size_unit {
 };
 
 static const struct size_unit size_units[] = {
-	{"B", 1},           {"K", VXPU_KIB},   {"KB", VXPU_KIB}, {"KiB", VXPU_KIB},
-	{"k", VXPU_KIB},    {"M", VXPU_MIB},   {"MB", VXPU_MIB}, {"MiB", VXPU_MIB},
-	{"m", VXPU_MIB},    {"G", VXPU_GIB},   {"GB", VXPU_GIB}, {"GiB", VXPU_GIB},
-	{"g", VXPU_GIB},    {"T", VXPU_TIB},   {"TB", VXPU_TIB}, {"TiB", VXPU_TIB},
-	{"t", VXPU_TIB},
+        {"B", 1},        {"K", VXPU_KIB}, {"KB", VXPU_KIB}, {"KiB", VXPU_KIB},
+        {"k", VXPU_KIB}, {"M", VXPU_MIB}, {"MB", VXPU_MIB}, {"MiB", VXPU_MIB},
+        {"m", VXPU_MIB}, {"G", VXPU_GIB}, {"GB", VXPU_GIB}, {"GiB", VXPU_GIB},
+        {"g", VXPU_GIB}, {"T", VXPU_TIB}, {"TB", VXPU_TIB}, {"TiB", VXPU_TIB},
+        {"t", VXPU_TIB},
 };
 
 static int size_fail(char *err, size_t errlen, const char *text, const char *why)
@@ -49,8 +49,8 @@ static bool is_digit(char c)
 	return c >= '0' && c <= '9';
 }
 
-int vxpu_size_parse(const char *text, enum vxpu_size_bare bare, uint64_t *bytes,
-		    char *err, size_t errlen)
+int vxpu_size_parse(const char *text, enum vxpu_size_bare bare, uint64_t *bytes, char *err,
+                    size_t errlen)
 {
 	if (!text)
 		text = "";
@@ -96,7 +96,9 @@ int vxpu_size_parse(const char *text, enum vxpu_size_bare bare, uint64_t *bytes,
 		}
 		if (factor == 0) {
 			char why[128];
-			snprintf(why, sizeof(why), "unknown unit \"%.40s\" (use B, KiB, MiB, GiB, TiB or k, m, g, t)", p);
+			snprintf(why, sizeof(why),
+			         "unknown unit \"%.40s\" (use B, KiB, MiB, GiB, TiB or k, m, g, t)",
+			         p);
 			return size_fail(err, errlen, text, why);
 		}
 	}
@@ -132,14 +134,17 @@ int vxpu_size_parse(const char *text, enum vxpu_size_bare bare, uint64_t *bytes,
 int vxpu_size_format(uint64_t bytes, char *buf, size_t buflen)
 {
 	static const struct size_unit print_units[] = {
-		{"TiB", VXPU_TIB}, {"GiB", VXPU_GIB}, {"MiB", VXPU_MIB}, {"KiB", VXPU_KIB},
+	        {"TiB", VXPU_TIB},
+	        {"GiB", VXPU_GIB},
+	        {"MiB", VXPU_MIB},
+	        {"KiB", VXPU_KIB},
 	};
 	if (bytes != 0) {
 		for (size_t i = 0; i < sizeof(print_units) / sizeof(print_units[0]); i++) {
 			if (bytes % print_units[i].factor == 0)
 				return snprintf(buf, buflen, "%llu%s",
-						(unsigned long long)(bytes / print_units[i].factor),
-						print_units[i].name);
+				                (unsigned long long)(bytes / print_units[i].factor),
+				                print_units[i].name);
 		}
 	}
 	return snprintf(buf, buflen, "%lluB", (unsigned long long)bytes);

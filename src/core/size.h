@@ -36,8 +36,8 @@ enum vxpu_size_bare {
  * leaves *bytes untouched and writes a one-line reason into err (which may
  * be NULL) such as: invalid size "12abc": unknown unit "abc".
  */
-int vxpu_size_parse(const char *text, enum vxpu_size_bare bare, uint64_t *bytes,
-		    char *err, size_t errlen);
+int vxpu_size_parse(const char *text, enum vxpu_size_bare bare, uint64_t *bytes, char *err,
+                    size_t errlen);
 
 /*
  * Formats bytes with the largest binary unit that keeps it exact

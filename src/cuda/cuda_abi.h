@@ -532,7 +532,6 @@ static inline unsigned int vxpu_cuda_format_bytes(CUarray_format f)
 	}
 }
 
-
 typedef struct CUDA_ARRAY_DESCRIPTOR_st {
 	size_t Width;
 	size_t Height;

@@ -203,7 +203,8 @@ int vxpu_limiter_config_parse(char *const *envp, unsigned uid, struct vxpu_limit
 	}
 
 	uint64_t core_all = 0;
-	int core_found = parse_pair(envp, CORE_NAME, CORE_ALIAS, parse_percent, &core_all, err, errlen);
+	int core_found =
+	        parse_pair(envp, CORE_NAME, CORE_ALIAS, parse_percent, &core_all, err, errlen);
 	if (core_found < 0)
 		return -1;
 	for (unsigned d = 0; d < VXPU_REGION_MAX_DEVICES; d++) {

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 static int join(char *dir, size_t dirlen, const char *base, const char *suffix, char *err,
-		size_t errlen, const char *what)
+                size_t errlen, const char *what)
 {
 	size_t n = strlen(base);
 	while (n > 1 && base[n - 1] == '/')
@@ -27,12 +27,12 @@ static int join(char *dir, size_t dirlen, const char *base, const char *suffix, 
 }
 
 int vxpu_home_resolve(const struct vxpu_home_env *env, char *dir, size_t dirlen, char *err,
-		      size_t errlen)
+                      size_t errlen)
 {
 	if (env->vxpu_home) {
 		if (env->vxpu_home[0] != '/') {
-			snprintf(err, errlen,
-				 "invalid VXPU_HOME \"%s\": must be an absolute path", env->vxpu_home);
+			snprintf(err, errlen, "invalid VXPU_HOME \"%s\": must be an absolute path",
+			         env->vxpu_home);
 			return -1;
 		}
 		return join(dir, dirlen, env->vxpu_home, "", err, errlen, "VXPU_HOME");
@@ -41,13 +41,13 @@ int vxpu_home_resolve(const struct vxpu_home_env *env, char *dir, size_t dirlen,
 		return join(dir, dirlen, VXPU_HOME_ROOT_DEFAULT, "", err, errlen, "default");
 	if (env->xdg_state_home && env->xdg_state_home[0] == '/')
 		return join(dir, dirlen, env->xdg_state_home, "/vxpu", err, errlen,
-			    "XDG_STATE_HOME");
+		            "XDG_STATE_HOME");
 	if (!env->home || env->home[0] != '/') {
 		snprintf(err, errlen,
-			 "cannot locate the state directory: VXPU_HOME and XDG_STATE_HOME are not "
-			 "set and HOME is %s%s%s",
-			 env->home ? "\"" : "not set", env->home ? env->home : "",
-			 env->home ? "\" (not an absolute path)" : "");
+		         "cannot locate the state directory: VXPU_HOME and XDG_STATE_HOME are not "
+		         "set and HOME is %s%s%s",
+		         env->home ? "\"" : "not set", env->home ? env->home : "",
+		         env->home ? "\" (not an absolute path)" : "");
 		return -1;
 	}
 	return join(dir, dirlen, env->home, "/.local/state/vxpu", err, errlen, "HOME");
@@ -56,10 +56,10 @@ int vxpu_home_resolve(const struct vxpu_home_env *env, char *dir, size_t dirlen,
 int vxpu_home_dir(char *dir, size_t dirlen, char *err, size_t errlen)
 {
 	struct vxpu_home_env env = {
-		.vxpu_home = getenv("VXPU_HOME"),
-		.xdg_state_home = getenv("XDG_STATE_HOME"),
-		.home = getenv("HOME"),
-		.is_root = geteuid() == 0,
+	        .vxpu_home = getenv("VXPU_HOME"),
+	        .xdg_state_home = getenv("XDG_STATE_HOME"),
+	        .home = getenv("HOME"),
+	        .is_root = geteuid() == 0,
 	};
 	return vxpu_home_resolve(&env, dir, dirlen, err, errlen);
 }
@@ -95,7 +95,7 @@ int vxpu_home_make_dirs(const char *dir, char *err, size_t errlen)
 		path[i] = '\0';
 		if (mkdir(path, mode) != 0 && errno != EEXIST) {
 			snprintf(err, errlen, "cannot create directory \"%s\": %s", path,
-				 strerror(errno));
+			         strerror(errno));
 			return -1;
 		}
 		path[i] = saved;

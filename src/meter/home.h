@@ -35,7 +35,7 @@ struct vxpu_home_env {
 
 /* Applies the rule. Returns 0, or -1 with a reason naming the variable. */
 int vxpu_home_resolve(const struct vxpu_home_env *env, char *dir, size_t dirlen, char *err,
-		      size_t errlen);
+                      size_t errlen);
 
 /* Applies the rule to this process (getenv, geteuid). */
 int vxpu_home_dir(char *dir, size_t dirlen, char *err, size_t errlen);

@@ -55,7 +55,7 @@ struct vxpu_ledger {
 /* ---- errors ------------------------------------------------------------ */
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	if (!err || errlen == 0)
@@ -180,55 +180,59 @@ static int check_interval(const struct vxpu_ledger_interval *iv, char *err, size
 		size_t offset;
 		const char *field;
 	} names[] = {
-		{offsetof(struct vxpu_ledger_interval, tenant), "tenant"},
-		{offsetof(struct vxpu_ledger_interval, project), "project"},
-		{offsetof(struct vxpu_ledger_interval, user), "user"},
+	        {offsetof(struct vxpu_ledger_interval, tenant), "tenant"},
+	        {offsetof(struct vxpu_ledger_interval, project), "project"},
+	        {offsetof(struct vxpu_ledger_interval, user), "user"},
 	};
 	if (!vxpu_ledger_valid_id(iv->allocation_id)) {
 		set_err(err, errlen,
-			"invalid allocation id \"%s\": want 1..%d characters of A-Z a-z 0-9 . _ : -",
-			iv->allocation_id ? shown(iv->allocation_id, b, sizeof(b)) : "(null)",
-			VXPU_LEDGER_ID_MAX);
+		        "invalid allocation id \"%s\": want 1..%d characters of A-Z a-z 0-9 . _ : "
+		        "-",
+		        iv->allocation_id ? shown(iv->allocation_id, b, sizeof(b)) : "(null)",
+		        VXPU_LEDGER_ID_MAX);
 		return -1;
 	}
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		const char *v = *(const char *const *)((const char *)iv + names[i].offset);
 		if (!vxpu_ledger_valid_name(v)) {
 			set_err(err, errlen,
-				"invalid %s \"%s\": want 1..%d characters, a letter, digit or _ first, "
-				"then letters, digits and _ . @ + -",
-				names[i].field, v ? shown(v, b, sizeof(b)) : "(null)",
-				VXPU_LEDGER_NAME_MAX);
+			        "invalid %s \"%s\": want 1..%d characters, a letter, digit or _ "
+			        "first, "
+			        "then letters, digits and _ . @ + -",
+			        names[i].field, v ? shown(v, b, sizeof(b)) : "(null)",
+			        VXPU_LEDGER_NAME_MAX);
 			return -1;
 		}
 	}
 	if (!valid_node(iv->node)) {
 		set_err(err, errlen, "invalid node \"%s\": want a host name of 1..%d characters",
-			iv->node ? shown(iv->node, b, sizeof(b)) : "(null)", VXPU_LEDGER_NODE_MAX);
+		        iv->node ? shown(iv->node, b, sizeof(b)) : "(null)", VXPU_LEDGER_NODE_MAX);
 		return -1;
 	}
 	if (!valid_device_text(iv->device_uuid)) {
 		set_err(err, errlen,
-			"invalid device uuid \"%s\": want 1..%d printable ASCII characters starting "
-			"with a letter or digit",
-			iv->device_uuid ? shown(iv->device_uuid, b, sizeof(b)) : "(null)",
-			VXPU_LEDGER_DEVICE_MAX);
+		        "invalid device uuid \"%s\": want 1..%d printable ASCII characters "
+		        "starting "
+		        "with a letter or digit",
+		        iv->device_uuid ? shown(iv->device_uuid, b, sizeof(b)) : "(null)",
+		        VXPU_LEDGER_DEVICE_MAX);
 		return -1;
 	}
 	if (!valid_device_text(iv->device_model)) {
 		set_err(err, errlen,
-			"invalid device model \"%s\": want 1..%d printable ASCII characters starting "
-			"with a letter or digit",
-			iv->device_model ? shown(iv->device_model, b, sizeof(b)) : "(null)",
-			VXPU_LEDGER_DEVICE_MAX);
+		        "invalid device model \"%s\": want 1..%d printable ASCII characters "
+		        "starting "
+		        "with a letter or digit",
+		        iv->device_model ? shown(iv->device_model, b, sizeof(b)) : "(null)",
+		        VXPU_LEDGER_DEVICE_MAX);
 		return -1;
 	}
 	if (!valid_command(iv->command)) {
 		set_err(err, errlen,
-			"invalid command \"%s\": want at most %d bytes of UTF-8 without control "
-			"characters",
-			iv->command ? shown(iv->command, b, sizeof(b)) : "(null)",
-			VXPU_LEDGER_COMMAND_MAX);
+		        "invalid command \"%s\": want at most %d bytes of UTF-8 without control "
+		        "characters",
+		        iv->command ? shown(iv->command, b, sizeof(b)) : "(null)",
+		        VXPU_LEDGER_COMMAND_MAX);
 		return -1;
 	}
 	if (iv->device_index < 0) {
@@ -237,22 +241,23 @@ static int check_interval(const struct vxpu_ledger_interval *iv, char *err, size
 	}
 	if (iv->device_memory_mib < 1) {
 		set_err(err, errlen, "invalid device memory %lld MiB: must be >= 1",
-			(long long)iv->device_memory_mib);
+		        (long long)iv->device_memory_mib);
 		return -1;
 	}
 	if (iv->memory_mib < 1 || iv->memory_mib > iv->device_memory_mib) {
-		set_err(err, errlen, "invalid memory share %lld MiB: must be 1..%lld (the device's)",
-			(long long)iv->memory_mib, (long long)iv->device_memory_mib);
+		set_err(err, errlen,
+		        "invalid memory share %lld MiB: must be 1..%lld (the device's)",
+		        (long long)iv->memory_mib, (long long)iv->device_memory_mib);
 		return -1;
 	}
 	if (iv->compute_percent < 0 || iv->compute_percent > 100) {
 		set_err(err, errlen, "invalid compute share %d%%: must be 0..100",
-			iv->compute_percent);
+		        iv->compute_percent);
 		return -1;
 	}
 	if (iv->start_ms < 0) {
 		set_err(err, errlen, "invalid start time %lld ms: must be >= 0",
-			(long long)iv->start_ms);
+		        (long long)iv->start_ms);
 		return -1;
 	}
 	return 0;
@@ -261,7 +266,7 @@ static int check_interval(const struct vxpu_ledger_interval *iv, char *err, size
 /* ---- statements -------------------------------------------------------- */
 
 static int prepare(struct vxpu_ledger *l, const char *sql, sqlite3_stmt **stmt, char *err,
-		   size_t errlen)
+                   size_t errlen)
 {
 	if (sqlite3_prepare_v2(l->db, sql, -1, stmt, NULL) != SQLITE_OK) {
 		db_err(l, "cannot prepare a statement", err, errlen);
@@ -362,8 +367,7 @@ static struct vxpu_ledger_value real_value(double v)
 	return (struct vxpu_ledger_value){.kind = VXPU_LEDGER_KIND_DOUBLE, .real = v};
 }
 
-static int exec(struct vxpu_ledger *l, const char *sql, const char *what, char *err,
-		size_t errlen)
+static int exec(struct vxpu_ledger *l, const char *sql, const char *what, char *err, size_t errlen)
 {
 	if (sqlite3_exec(l->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
 		db_err(l, what, err, errlen);
@@ -374,7 +378,7 @@ static int exec(struct vxpu_ledger *l, const char *sql, const char *what, char *
 
 /* A statement without parameters or rows (DDL) on either backend. */
 static int command(struct vxpu_ledger *l, const char *sql, const char *what, char *err,
-		   size_t errlen)
+                   size_t errlen)
 {
 	if (!l->pg)
 		return exec(l, sql, what, err, errlen);
@@ -395,7 +399,7 @@ int vxpu_ledger_begin(struct vxpu_ledger *l, char *err, size_t errlen)
 {
 	if (vxpu_ledger_in_transaction(l)) {
 		set_err(err, errlen, "ledger %s: a transaction is already open (they do not nest)",
-			l->path);
+		        l->path);
 		return -1;
 	}
 	if (l->pg)
@@ -407,7 +411,7 @@ int vxpu_ledger_begin_read(struct vxpu_ledger *l, char *err, size_t errlen)
 {
 	if (vxpu_ledger_in_transaction(l)) {
 		set_err(err, errlen, "ledger %s: a transaction is already open (they do not nest)",
-			l->path);
+		        l->path);
 		return -1;
 	}
 	if (l->pg)
@@ -478,13 +482,13 @@ enum file_state {
  * Engine-specific: sqlite_master is SQLite's catalogue.
  */
 static int sqlite_has_schema_table(struct vxpu_ledger *l, bool *has_schema, char *err,
-				   size_t errlen)
+                                   size_t errlen)
 {
 	sqlite3_stmt *stmt;
 	if (prepare(l,
-		    "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')"
-		    " AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
-		    &stmt, err, errlen) != 0)
+	            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')"
+	            " AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
+	            &stmt, err, errlen) != 0)
 		return -1;
 	*has_schema = false;
 	int objects = 0;
@@ -505,9 +509,9 @@ static int sqlite_has_schema_table(struct vxpu_ledger *l, bool *has_schema, char
 	sqlite3_finalize(stmt);
 	if (!*has_schema && objects > 0) {
 		set_err(err, errlen,
-			"ledger %s: a SQLite database of another program (it has table \"%s\" "
-			"and no vxpu_schema table); it was left untouched",
-			l->path, first);
+		        "ledger %s: a SQLite database of another program (it has table \"%s\" "
+		        "and no vxpu_schema table); it was left untouched",
+		        l->path, first);
 		return -1;
 	}
 	return 0;
@@ -518,11 +522,11 @@ static int sqlite_has_schema_table(struct vxpu_ledger *l, bool *has_schema, char
  * Returns 0 with *state, or -1 with a reason when it must not be touched.
  */
 static int inspect(struct vxpu_ledger *l, const char *component, int version,
-		   enum file_state *state, char *err, size_t errlen)
+                   enum file_state *state, char *err, size_t errlen)
 {
 	bool has_schema;
 	int rc = l->pg ? vxpu_ledger_pg_has_schema_table(l->pg, &has_schema, err, errlen)
-		       : sqlite_has_schema_table(l, &has_schema, err, errlen);
+	               : sqlite_has_schema_table(l, &has_schema, err, errlen);
 	if (rc != 0)
 		return -1;
 	if (!has_schema) {
@@ -532,12 +536,12 @@ static int inspect(struct vxpu_ledger *l, const char *component, int version,
 	struct vxpu_ledger_value key = text_value(component);
 	struct vxpu_ledger_value found = {.kind = VXPU_LEDGER_KIND_INT};
 	struct vxpu_ledger_stmt st = {
-		.sql = vxpu_ledger_sql_schema_get,
-		.what = "cannot read the schema version",
-		.params = &key,
-		.nparams = 1,
-		.cells = &found,
-		.ncells = 1,
+	        .sql = vxpu_ledger_sql_schema_get,
+	        .what = "cannot read the schema version",
+	        .params = &key,
+	        .nparams = 1,
+	        .cells = &found,
+	        .ncells = 1,
 	};
 	if (run(l, &st, err, errlen) != 0)
 		return -1;
@@ -549,16 +553,16 @@ static int inspect(struct vxpu_ledger *l, const char *component, int version,
 	int found_version = (int)found.i64;
 	if (found_version > version) {
 		set_err(err, errlen,
-			"ledger %s: %s schema version %d is newer than this vxpu understands (%d); "
-			"use a newer vxpu. The %s was left untouched",
-			l->path, component, found_version, version, kind);
+		        "ledger %s: %s schema version %d is newer than this vxpu understands (%d); "
+		        "use a newer vxpu. The %s was left untouched",
+		        l->path, component, found_version, version, kind);
 		return -1;
 	}
 	if (found_version < version) {
 		set_err(err, errlen,
-			"ledger %s: %s schema version %d is older than this vxpu's (%d) and cannot "
-			"be migrated; the %s was left untouched",
-			l->path, component, found_version, version, kind);
+		        "ledger %s: %s schema version %d is older than this vxpu's (%d) and cannot "
+		        "be migrated; the %s was left untouched",
+		        l->path, component, found_version, version, kind);
 		return -1;
 	}
 	*state = FILE_CURRENT;
@@ -566,17 +570,17 @@ static int inspect(struct vxpu_ledger *l, const char *component, int version,
 }
 
 int vxpu_ledger_ensure_component(struct vxpu_ledger *l, const char *component, int version,
-				 const char *const *ddl, char *err, size_t errlen)
+                                 const char *const *ddl, char *err, size_t errlen)
 {
 	if (!component || !component[0] || strlen(component) > 64 || version < 1) {
 		set_err(err, errlen, "ledger %s: invalid component \"%s\" or version %d", l->path,
-			component ? component : "(null)", version);
+		        component ? component : "(null)", version);
 		return -1;
 	}
 	if (vxpu_ledger_in_transaction(l)) {
 		set_err(err, errlen,
-			"ledger %s: cannot create the %s tables inside an open transaction", l->path,
-			component);
+		        "ledger %s: cannot create the %s tables inside an open transaction",
+		        l->path, component);
 		return -1;
 	}
 	if (vxpu_ledger_begin(l, err, errlen) != 0)
@@ -599,10 +603,10 @@ int vxpu_ledger_ensure_component(struct vxpu_ledger *l, const char *component, i
 				goto fail;
 		struct vxpu_ledger_value row[2] = {text_value(component), i64_value(version)};
 		struct vxpu_ledger_stmt st = {
-			.sql = vxpu_ledger_sql_schema_set,
-			.what = "cannot record the schema version",
-			.params = row,
-			.nparams = 2,
+		        .sql = vxpu_ledger_sql_schema_set,
+		        .what = "cannot record the schema version",
+		        .params = row,
+		        .nparams = 2,
 		};
 		if (run(l, &st, err, errlen) != 0)
 			goto fail;
@@ -624,7 +628,7 @@ static int use_wal(struct vxpu_ledger *l, char *err, size_t errlen)
 			return -1;
 		int rc = sqlite3_step(stmt);
 		bool wal = rc == SQLITE_ROW &&
-			   strcmp((const char *)sqlite3_column_text(stmt, 0), "wal") == 0;
+		           strcmp((const char *)sqlite3_column_text(stmt, 0), "wal") == 0;
 		sqlite3_finalize(stmt);
 		if (wal)
 			return 0;
@@ -633,7 +637,7 @@ static int use_wal(struct vxpu_ledger *l, char *err, size_t errlen)
 		    waited_ms >= VXPU_LEDGER_BUSY_TIMEOUT_MS) {
 			if (rc == SQLITE_ROW || rc == SQLITE_DONE)
 				set_err(err, errlen, "ledger %s: the file system refuses WAL mode",
-					l->path);
+				        l->path);
 			else
 				db_err(l, "cannot switch to WAL mode", err, errlen);
 			return -1;
@@ -664,7 +668,7 @@ static int make_parent(const char *path, char *err, size_t errlen)
 /* The second step of opening, on either backend: classify, then (mode
  * CREATE) create what is missing. Takes l; closes it unless it returns OK. */
 static int open_tables(struct vxpu_ledger *l, enum vxpu_ledger_open_mode mode,
-		       struct vxpu_ledger **out, char *err, size_t errlen)
+                       struct vxpu_ledger **out, char *err, size_t errlen)
 {
 	enum file_state state;
 	if (inspect(l, VXPU_LEDGER_COMPONENT, VXPU_LEDGER_SCHEMA_VERSION, &state, err, errlen) != 0)
@@ -680,8 +684,8 @@ static int open_tables(struct vxpu_ledger *l, enum vxpu_ledger_open_mode mode,
 			goto fail;
 		if (state != FILE_CURRENT &&
 		    vxpu_ledger_ensure_component(l, VXPU_LEDGER_COMPONENT,
-						 VXPU_LEDGER_SCHEMA_VERSION, vxpu_ledger_sql_v1,
-						 err, errlen) != 0)
+		                                 VXPU_LEDGER_SCHEMA_VERSION, vxpu_ledger_sql_v1,
+		                                 err, errlen) != 0)
 			goto fail;
 	}
 	*out = l;
@@ -692,7 +696,7 @@ fail:
 }
 
 int vxpu_ledger_open(const char *path, enum vxpu_ledger_open_mode mode, struct vxpu_ledger **out,
-		     char *err, size_t errlen)
+                     char *err, size_t errlen)
 {
 	*out = NULL;
 	if (!path || !path[0] || strlen(path) >= sizeof(((struct vxpu_ledger *)0)->path)) {
@@ -774,7 +778,7 @@ void vxpu_ledger_close(struct vxpu_ledger *l)
 /* ---- writing ----------------------------------------------------------- */
 
 int vxpu_ledger_interval_start(struct vxpu_ledger *l, const struct vxpu_ledger_interval *iv,
-			       char *err, size_t errlen)
+                               char *err, size_t errlen)
 {
 	if (check_interval(iv, err, errlen) != 0)
 		return -1;
@@ -782,40 +786,40 @@ int vxpu_ledger_interval_start(struct vxpu_ledger *l, const struct vxpu_ledger_i
 	if (write_begin(l, &own, err, errlen) != 0)
 		return -1;
 	struct vxpu_ledger_value row[13] = {
-		text_value(iv->allocation_id), i64_value(iv->device_index),
-		text_value(iv->node),          text_value(iv->device_uuid),
-		text_value(iv->device_model),  i64_value(iv->device_memory_mib),
-		i64_value(iv->memory_mib),     i64_value(iv->compute_percent),
-		text_value(iv->tenant),        text_value(iv->project),
-		text_value(iv->user),          text_value(iv->command),
-		i64_value(iv->start_ms),
+	        text_value(iv->allocation_id), i64_value(iv->device_index),
+	        text_value(iv->node),          text_value(iv->device_uuid),
+	        text_value(iv->device_model),  i64_value(iv->device_memory_mib),
+	        i64_value(iv->memory_mib),     i64_value(iv->compute_percent),
+	        text_value(iv->tenant),        text_value(iv->project),
+	        text_value(iv->user),          text_value(iv->command),
+	        i64_value(iv->start_ms),
 	};
 	struct vxpu_ledger_stmt st = {
-		.sql = vxpu_ledger_sql_interval_insert,
-		.what = "cannot record the interval",
-		.params = row,
-		.nparams = 13,
+	        .sql = vxpu_ledger_sql_interval_insert,
+	        .what = "cannot record the interval",
+	        .params = row,
+	        .nparams = 13,
 	};
 	int rc = run(l, &st, err, errlen);
 	if (rc != 0 && st.conflict)
 		set_err(err, errlen, "ledger %s: allocation %s device %d is already recorded",
-			l->path, iv->allocation_id, iv->device_index);
+		        l->path, iv->allocation_id, iv->device_index);
 	return write_end(l, own, rc, err, errlen);
 }
 
 /* The statements of vxpu_ledger_interval_end, inside its transaction. */
 static int end_running(struct vxpu_ledger *l, const char *allocation_id, int64_t end_ms,
-		       bool exited, int exit_status, int *ended_count, char *err, size_t errlen)
+                       bool exited, int exit_status, int *ended_count, char *err, size_t errlen)
 {
 	struct vxpu_ledger_value key = text_value(allocation_id);
 	struct vxpu_ledger_value start = {.kind = VXPU_LEDGER_KIND_I64};
 	struct vxpu_ledger_stmt query = {
-		.sql = vxpu_ledger_sql_interval_open_start,
-		.what = "cannot read the interval",
-		.params = &key,
-		.nparams = 1,
-		.cells = &start,
-		.ncells = 1,
+	        .sql = vxpu_ledger_sql_interval_open_start,
+	        .what = "cannot read the interval",
+	        .params = &key,
+	        .nparams = 1,
+	        .cells = &start,
+	        .ncells = 1,
 	};
 	if (run(l, &query, err, errlen) != 0)
 		return -1;
@@ -823,21 +827,21 @@ static int end_running(struct vxpu_ledger *l, const char *allocation_id, int64_t
 		return 0;
 	if (end_ms < start.i64) {
 		set_err(err, errlen,
-			"invalid end time %lld ms for allocation %s: before its start %lld ms",
-			(long long)end_ms, allocation_id, (long long)start.i64);
+		        "invalid end time %lld ms for allocation %s: before its start %lld ms",
+		        (long long)end_ms, allocation_id, (long long)start.i64);
 		return -1;
 	}
 	struct vxpu_ledger_value row[3] = {
-		key,
-		i64_value(end_ms),
-		exited ? i64_value(exit_status)
-		       : (struct vxpu_ledger_value){.kind = VXPU_LEDGER_KIND_NULL},
+	        key,
+	        i64_value(end_ms),
+	        exited ? i64_value(exit_status)
+	               : (struct vxpu_ledger_value){.kind = VXPU_LEDGER_KIND_NULL},
 	};
 	struct vxpu_ledger_stmt end = {
-		.sql = vxpu_ledger_sql_interval_end,
-		.what = "cannot end the interval",
-		.params = row,
-		.nparams = 3,
+	        .sql = vxpu_ledger_sql_interval_end,
+	        .what = "cannot end the interval",
+	        .params = row,
+	        .nparams = 3,
 	};
 	if (run(l, &end, err, errlen) != 0)
 		return -1;
@@ -847,15 +851,15 @@ static int end_running(struct vxpu_ledger *l, const char *allocation_id, int64_t
 }
 
 int vxpu_ledger_interval_end(struct vxpu_ledger *l, const char *allocation_id, int64_t end_ms,
-			     bool exited, int exit_status, int *ended_count, char *err,
-			     size_t errlen)
+                             bool exited, int exit_status, int *ended_count, char *err,
+                             size_t errlen)
 {
 	char b[400];
 	if (ended_count)
 		*ended_count = 0;
 	if (!vxpu_ledger_valid_id(allocation_id)) {
 		set_err(err, errlen, "invalid allocation id \"%s\"",
-			allocation_id ? shown(allocation_id, b, sizeof(b)) : "(null)");
+		        allocation_id ? shown(allocation_id, b, sizeof(b)) : "(null)");
 		return -1;
 	}
 	if (end_ms < 0) {
@@ -870,7 +874,7 @@ int vxpu_ledger_interval_end(struct vxpu_ledger *l, const char *allocation_id, i
 	if (write_begin(l, &own, err, errlen) != 0)
 		return -1;
 	int rc = end_running(l, allocation_id, end_ms, exited, exit_status, ended_count, err,
-			     errlen);
+	                     errlen);
 	rc = write_end(l, own, rc, err, errlen);
 	if (rc != 0 && ended_count)
 		*ended_count = 0;
@@ -879,28 +883,28 @@ int vxpu_ledger_interval_end(struct vxpu_ledger *l, const char *allocation_id, i
 
 /* The statements of vxpu_ledger_sample_record, inside its transaction. */
 static int record_sample(struct vxpu_ledger *l, const struct vxpu_ledger_sample *s, char *err,
-			 size_t errlen)
+                         size_t errlen)
 {
 	struct vxpu_ledger_value key[2] = {text_value(s->allocation_id),
-					   i64_value(s->device_index)};
+	                                   i64_value(s->device_index)};
 	struct vxpu_ledger_value span[3] = {
-		{.kind = VXPU_LEDGER_KIND_I64},
-		{.kind = VXPU_LEDGER_KIND_I64},
-		{.kind = VXPU_LEDGER_KIND_I64},
+	        {.kind = VXPU_LEDGER_KIND_I64},
+	        {.kind = VXPU_LEDGER_KIND_I64},
+	        {.kind = VXPU_LEDGER_KIND_I64},
 	};
 	struct vxpu_ledger_stmt query = {
-		.sql = vxpu_ledger_sql_interval_get,
-		.what = "cannot read the interval",
-		.params = key,
-		.nparams = 2,
-		.cells = span,
-		.ncells = 3,
+	        .sql = vxpu_ledger_sql_interval_get,
+	        .what = "cannot read the interval",
+	        .params = key,
+	        .nparams = 2,
+	        .cells = span,
+	        .ncells = 3,
 	};
 	if (run(l, &query, err, errlen) != 0)
 		return -1;
 	if (query.rows == 0) {
 		set_err(err, errlen, "ledger %s: no interval for allocation %s device %d", l->path,
-			s->allocation_id, s->device_index);
+		        s->allocation_id, s->device_index);
 		return -1;
 	}
 	int64_t start_ms = span[0].i64;
@@ -909,41 +913,41 @@ static int record_sample(struct vxpu_ledger *l, const struct vxpu_ledger_sample 
 	int64_t device_mib = span[2].i64;
 	if (s->minute_ms + VXPU_LEDGER_MINUTE_MS <= start_ms || (ended && s->minute_ms >= end_ms)) {
 		set_err(err, errlen,
-			"invalid sample minute %lld ms: outside allocation %s device %d, which ran "
-			"from %lld ms to %s%lld ms",
-			(long long)s->minute_ms, s->allocation_id, s->device_index,
-			(long long)start_ms, ended ? "" : "(running) ",
-			(long long)(ended ? end_ms : start_ms));
+		        "invalid sample minute %lld ms: outside allocation %s device %d, which ran "
+		        "from %lld ms to %s%lld ms",
+		        (long long)s->minute_ms, s->allocation_id, s->device_index,
+		        (long long)start_ms, ended ? "" : "(running) ",
+		        (long long)(ended ? end_ms : start_ms));
 		return -1;
 	}
 	if (s->used_memory_mib > (double)device_mib) {
 		set_err(err, errlen, "invalid used memory %g MiB: the device has %lld MiB",
-			s->used_memory_mib, (long long)device_mib);
+		        s->used_memory_mib, (long long)device_mib);
 		return -1;
 	}
 	struct vxpu_ledger_value row[5] = {
-		key[0],
-		key[1],
-		i64_value(s->minute_ms),
-		real_value(s->used_memory_mib),
-		real_value(s->utilisation_percent),
+	        key[0],
+	        key[1],
+	        i64_value(s->minute_ms),
+	        real_value(s->used_memory_mib),
+	        real_value(s->utilisation_percent),
 	};
 	struct vxpu_ledger_stmt upsert = {
-		.sql = vxpu_ledger_sql_sample_upsert,
-		.what = "cannot record the sample",
-		.params = row,
-		.nparams = 5,
+	        .sql = vxpu_ledger_sql_sample_upsert,
+	        .what = "cannot record the sample",
+	        .params = row,
+	        .nparams = 5,
 	};
 	return run(l, &upsert, err, errlen);
 }
 
-int vxpu_ledger_sample_record(struct vxpu_ledger *l, const struct vxpu_ledger_sample *s,
-			      char *err, size_t errlen)
+int vxpu_ledger_sample_record(struct vxpu_ledger *l, const struct vxpu_ledger_sample *s, char *err,
+                              size_t errlen)
 {
 	char b[400];
 	if (!vxpu_ledger_valid_id(s->allocation_id)) {
 		set_err(err, errlen, "invalid allocation id \"%s\"",
-			s->allocation_id ? shown(s->allocation_id, b, sizeof(b)) : "(null)");
+		        s->allocation_id ? shown(s->allocation_id, b, sizeof(b)) : "(null)");
 		return -1;
 	}
 	if (s->device_index < 0) {
@@ -952,17 +956,18 @@ int vxpu_ledger_sample_record(struct vxpu_ledger *l, const struct vxpu_ledger_sa
 	}
 	if (s->minute_ms < 0 || s->minute_ms % VXPU_LEDGER_MINUTE_MS != 0) {
 		set_err(err, errlen, "invalid sample minute %lld ms: must be a whole UTC minute",
-			(long long)s->minute_ms);
+		        (long long)s->minute_ms);
 		return -1;
 	}
 	if (!isfinite(s->used_memory_mib) || s->used_memory_mib < 0) {
-		set_err(err, errlen, "invalid used memory %g MiB: must be >= 0", s->used_memory_mib);
+		set_err(err, errlen, "invalid used memory %g MiB: must be >= 0",
+		        s->used_memory_mib);
 		return -1;
 	}
 	if (!isfinite(s->utilisation_percent) || s->utilisation_percent < 0 ||
 	    s->utilisation_percent > 100) {
 		set_err(err, errlen, "invalid utilisation %g%%: must be 0..100",
-			s->utilisation_percent);
+		        s->utilisation_percent);
 		return -1;
 	}
 	bool own;
@@ -975,10 +980,10 @@ int vxpu_ledger_sample_record(struct vxpu_ledger *l, const struct vxpu_ledger_sa
 
 /* The columns of vxpu_ledger_sql_intervals_window / _running, in order. */
 static const enum vxpu_ledger_kind interval_kinds[] = {
-	VXPU_LEDGER_KIND_TEXT, VXPU_LEDGER_KIND_INT,  VXPU_LEDGER_KIND_TEXT, VXPU_LEDGER_KIND_TEXT,
-	VXPU_LEDGER_KIND_TEXT, VXPU_LEDGER_KIND_I64,  VXPU_LEDGER_KIND_I64,  VXPU_LEDGER_KIND_INT,
-	VXPU_LEDGER_KIND_TEXT, VXPU_LEDGER_KIND_TEXT, VXPU_LEDGER_KIND_TEXT, VXPU_LEDGER_KIND_TEXT,
-	VXPU_LEDGER_KIND_I64,  VXPU_LEDGER_KIND_I64,  VXPU_LEDGER_KIND_INT,
+        VXPU_LEDGER_KIND_TEXT, VXPU_LEDGER_KIND_INT,  VXPU_LEDGER_KIND_TEXT, VXPU_LEDGER_KIND_TEXT,
+        VXPU_LEDGER_KIND_TEXT, VXPU_LEDGER_KIND_I64,  VXPU_LEDGER_KIND_I64,  VXPU_LEDGER_KIND_INT,
+        VXPU_LEDGER_KIND_TEXT, VXPU_LEDGER_KIND_TEXT, VXPU_LEDGER_KIND_TEXT, VXPU_LEDGER_KIND_TEXT,
+        VXPU_LEDGER_KIND_I64,  VXPU_LEDGER_KIND_I64,  VXPU_LEDGER_KIND_INT,
 };
 #define INTERVAL_CELLS ((int)(sizeof(interval_kinds) / sizeof(interval_kinds[0])))
 
@@ -994,23 +999,23 @@ static int interval_row(const struct vxpu_ledger_value *c, void *ctx)
 {
 	struct interval_walk *w = ctx;
 	struct vxpu_ledger_interval iv = {
-		.allocation_id = c[0].text,
-		.device_index = (int)c[1].i64,
-		.node = c[2].text,
-		.device_uuid = c[3].text,
-		.device_model = c[4].text,
-		.device_memory_mib = c[5].i64,
-		.memory_mib = c[6].i64,
-		.compute_percent = (int)c[7].i64,
-		.tenant = c[8].text,
-		.project = c[9].text,
-		.user = c[10].text,
-		.command = c[11].text,
-		.start_ms = c[12].i64,
-		.ended = !c[13].null,
-		.end_ms = c[13].i64,
-		.exited = !c[14].null,
-		.exit_status = (int)c[14].i64,
+	        .allocation_id = c[0].text,
+	        .device_index = (int)c[1].i64,
+	        .node = c[2].text,
+	        .device_uuid = c[3].text,
+	        .device_model = c[4].text,
+	        .device_memory_mib = c[5].i64,
+	        .memory_mib = c[6].i64,
+	        .compute_percent = (int)c[7].i64,
+	        .tenant = c[8].text,
+	        .project = c[9].text,
+	        .user = c[10].text,
+	        .command = c[11].text,
+	        .start_ms = c[12].i64,
+	        .ended = !c[13].null,
+	        .end_ms = c[13].i64,
+	        .exited = !c[14].null,
+	        .exit_status = (int)c[14].i64,
 	};
 	/* Written only through check_interval, but the database is input too. */
 	char reason[512];
@@ -1021,15 +1026,15 @@ static int interval_row(const struct vxpu_ledger_value *c, void *ctx)
 		bad = "it ends before it starts";
 	if (bad) {
 		set_err(w->err, w->errlen, "ledger %s: a stored interval is invalid: %s",
-			w->l->path, bad);
+		        w->l->path, bad);
 		return -1;
 	}
 	return w->fn(&iv, w->ctx);
 }
 
 static int each_interval(struct vxpu_ledger *l, const char *sql, bool window, int64_t since_ms,
-			 int64_t until_ms, vxpu_ledger_interval_fn fn, void *ctx, char *err,
-			 size_t errlen)
+                         int64_t until_ms, vxpu_ledger_interval_fn fn, void *ctx, char *err,
+                         size_t errlen)
 {
 	struct vxpu_ledger_value bounds[2] = {i64_value(since_ms), i64_value(until_ms)};
 	struct vxpu_ledger_value cells[INTERVAL_CELLS];
@@ -1037,30 +1042,30 @@ static int each_interval(struct vxpu_ledger *l, const char *sql, bool window, in
 		cells[i] = (struct vxpu_ledger_value){.kind = interval_kinds[i]};
 	struct interval_walk w = {l, fn, ctx, err, errlen};
 	struct vxpu_ledger_stmt st = {
-		.sql = sql,
-		.what = "cannot read the intervals",
-		.params = bounds,
-		.nparams = window ? 2 : 0,
-		.cells = cells,
-		.ncells = INTERVAL_CELLS,
-		.fn = interval_row,
-		.ctx = &w,
+	        .sql = sql,
+	        .what = "cannot read the intervals",
+	        .params = bounds,
+	        .nparams = window ? 2 : 0,
+	        .cells = cells,
+	        .ncells = INTERVAL_CELLS,
+	        .fn = interval_row,
+	        .ctx = &w,
 	};
 	return run(l, &st, err, errlen);
 }
 
 int vxpu_ledger_each_interval(struct vxpu_ledger *l, int64_t since_ms, int64_t until_ms,
-			      vxpu_ledger_interval_fn fn, void *ctx, char *err, size_t errlen)
+                              vxpu_ledger_interval_fn fn, void *ctx, char *err, size_t errlen)
 {
 	return each_interval(l, vxpu_ledger_sql_intervals_window, true, since_ms, until_ms, fn, ctx,
-			     err, errlen);
+	                     err, errlen);
 }
 
 int vxpu_ledger_each_running(struct vxpu_ledger *l, vxpu_ledger_interval_fn fn, void *ctx,
-			     char *err, size_t errlen)
+                             char *err, size_t errlen)
 {
 	return each_interval(l, vxpu_ledger_sql_intervals_running, false, 0, 0, fn, ctx, err,
-			     errlen);
+	                     errlen);
 }
 
 struct sample_walk {
@@ -1072,41 +1077,41 @@ static int sample_row(const struct vxpu_ledger_value *c, void *ctx)
 {
 	struct sample_walk *w = ctx;
 	struct vxpu_ledger_sample s = {
-		.allocation_id = c[0].text,
-		.device_index = (int)c[1].i64,
-		.minute_ms = c[2].i64,
-		.used_memory_mib = c[3].real,
-		.utilisation_percent = c[4].real,
+	        .allocation_id = c[0].text,
+	        .device_index = (int)c[1].i64,
+	        .minute_ms = c[2].i64,
+	        .used_memory_mib = c[3].real,
+	        .utilisation_percent = c[4].real,
 	};
 	return w->fn(&s, w->ctx);
 }
 
 int vxpu_ledger_each_sample(struct vxpu_ledger *l, int64_t since_ms, int64_t until_ms,
-			    vxpu_ledger_sample_fn fn, void *ctx, char *err, size_t errlen)
+                            vxpu_ledger_sample_fn fn, void *ctx, char *err, size_t errlen)
 {
 	/* The minute that starts before since_ms still overlaps it; the
 	 * subtraction is done here (ledger_sql.c says why). */
 	struct vxpu_ledger_value bounds[2] = {
-		i64_value(since_ms > INT64_MIN + VXPU_LEDGER_MINUTE_MS
-				  ? since_ms - VXPU_LEDGER_MINUTE_MS
-				  : INT64_MIN),
-		i64_value(until_ms),
+	        i64_value(since_ms > INT64_MIN + VXPU_LEDGER_MINUTE_MS
+	                          ? since_ms - VXPU_LEDGER_MINUTE_MS
+	                          : INT64_MIN),
+	        i64_value(until_ms),
 	};
 	struct vxpu_ledger_value cells[5] = {
-		{.kind = VXPU_LEDGER_KIND_TEXT},   {.kind = VXPU_LEDGER_KIND_INT},
-		{.kind = VXPU_LEDGER_KIND_I64},    {.kind = VXPU_LEDGER_KIND_DOUBLE},
-		{.kind = VXPU_LEDGER_KIND_DOUBLE},
+	        {.kind = VXPU_LEDGER_KIND_TEXT},   {.kind = VXPU_LEDGER_KIND_INT},
+	        {.kind = VXPU_LEDGER_KIND_I64},    {.kind = VXPU_LEDGER_KIND_DOUBLE},
+	        {.kind = VXPU_LEDGER_KIND_DOUBLE},
 	};
 	struct sample_walk w = {fn, ctx};
 	struct vxpu_ledger_stmt st = {
-		.sql = vxpu_ledger_sql_samples_window,
-		.what = "cannot read the samples",
-		.params = bounds,
-		.nparams = 2,
-		.cells = cells,
-		.ncells = 5,
-		.fn = sample_row,
-		.ctx = &w,
+	        .sql = vxpu_ledger_sql_samples_window,
+	        .what = "cannot read the samples",
+	        .params = bounds,
+	        .nparams = 2,
+	        .cells = cells,
+	        .ncells = 5,
+	        .fn = sample_row,
+	        .ctx = &w,
 	};
 	return run(l, &st, err, errlen);
 }

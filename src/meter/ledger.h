@@ -50,9 +50,9 @@
 
 /* Limits on text fields (bytes, without the NUL). */
 #define VXPU_LEDGER_ID_MAX 64
-#define VXPU_LEDGER_NAME_MAX 128    /* tenant, project, user */
-#define VXPU_LEDGER_NODE_MAX 253    /* a DNS name */
-#define VXPU_LEDGER_DEVICE_MAX 128  /* device uuid, device model */
+#define VXPU_LEDGER_NAME_MAX 128   /* tenant, project, user */
+#define VXPU_LEDGER_NODE_MAX 253   /* a DNS name */
+#define VXPU_LEDGER_DEVICE_MAX 128 /* device uuid, device model */
 #define VXPU_LEDGER_COMMAND_MAX 4096
 
 #define VXPU_LEDGER_MINUTE_MS 60000
@@ -133,7 +133,7 @@ struct vxpu_ledger_sample {
  * modes), or VXPU_LEDGER_FAILED with a reason naming the file.
  */
 int vxpu_ledger_open(const char *path, enum vxpu_ledger_open_mode mode, struct vxpu_ledger **out,
-		     char *err, size_t errlen);
+                     char *err, size_t errlen);
 void vxpu_ledger_close(struct vxpu_ledger *ledger);
 /* The file, or the URI with its password masked (safe to print). */
 const char *vxpu_ledger_path(const struct vxpu_ledger *ledger);
@@ -144,7 +144,7 @@ const char *vxpu_ledger_path(const struct vxpu_ledger *ledger);
  * device_index) pair already exists.
  */
 int vxpu_ledger_interval_start(struct vxpu_ledger *ledger, const struct vxpu_ledger_interval *iv,
-			       char *err, size_t errlen);
+                               char *err, size_t errlen);
 
 /*
  * Ends every running interval of allocation_id at end_ms, with exit_status
@@ -153,9 +153,9 @@ int vxpu_ledger_interval_start(struct vxpu_ledger *ledger, const struct vxpu_led
  * reclaimed allocation do no harm: *ended_count (may be NULL) says how many
  * rows this call ended. end_ms before a running interval's start is refused.
  */
-int vxpu_ledger_interval_end(struct vxpu_ledger *ledger, const char *allocation_id,
-			     int64_t end_ms, bool exited, int exit_status, int *ended_count,
-			     char *err, size_t errlen);
+int vxpu_ledger_interval_end(struct vxpu_ledger *ledger, const char *allocation_id, int64_t end_ms,
+                             bool exited, int exit_status, int *ended_count, char *err,
+                             size_t errlen);
 
 /*
  * Records one minute sample (replacing an earlier sample of the same
@@ -163,7 +163,7 @@ int vxpu_ledger_interval_end(struct vxpu_ledger *ledger, const char *allocation_
  * time span must overlap the minute.
  */
 int vxpu_ledger_sample_record(struct vxpu_ledger *ledger, const struct vxpu_ledger_sample *sample,
-			      char *err, size_t errlen);
+                              char *err, size_t errlen);
 
 /*
  * Calls fn for each interval that overlaps [since_ms, until_ms), in no
@@ -172,16 +172,16 @@ int vxpu_ledger_sample_record(struct vxpu_ledger *ledger, const struct vxpu_ledg
  */
 typedef int (*vxpu_ledger_interval_fn)(const struct vxpu_ledger_interval *iv, void *ctx);
 int vxpu_ledger_each_interval(struct vxpu_ledger *ledger, int64_t since_ms, int64_t until_ms,
-			      vxpu_ledger_interval_fn fn, void *ctx, char *err, size_t errlen);
+                              vxpu_ledger_interval_fn fn, void *ctx, char *err, size_t errlen);
 
 /* Calls fn for each interval that is still running, in no particular order. */
 int vxpu_ledger_each_running(struct vxpu_ledger *ledger, vxpu_ledger_interval_fn fn, void *ctx,
-			     char *err, size_t errlen);
+                             char *err, size_t errlen);
 
 /* Calls fn for each sample whose minute overlaps [since_ms, until_ms). */
 typedef int (*vxpu_ledger_sample_fn)(const struct vxpu_ledger_sample *s, void *ctx);
 int vxpu_ledger_each_sample(struct vxpu_ledger *ledger, int64_t since_ms, int64_t until_ms,
-			    vxpu_ledger_sample_fn fn, void *ctx, char *err, size_t errlen);
+                            vxpu_ledger_sample_fn fn, void *ctx, char *err, size_t errlen);
 
 /* The start of the UTC minute that contains unix_ms (unix_ms >= 0). */
 int64_t vxpu_ledger_minute_of(int64_t unix_ms);
@@ -226,6 +226,6 @@ struct sqlite3 *vxpu_ledger_sqlite(struct vxpu_ledger *ledger);
  * (no migration exists yet) and changes nothing.
  */
 int vxpu_ledger_ensure_component(struct vxpu_ledger *ledger, const char *component, int version,
-				 const char *const *ddl, char *err, size_t errlen);
+                                 const char *const *ddl, char *err, size_t errlen);
 
 #endif

@@ -37,7 +37,7 @@ struct vxpu_ledger_pg {
 };
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	if (!err || errlen == 0)
@@ -71,7 +71,7 @@ static void conn_err(const struct vxpu_ledger_pg *pg, const char *what, char *er
 }
 
 static void result_err(const struct vxpu_ledger_pg *pg, const PGresult *res, const char *what,
-		       char *err, size_t errlen)
+                       char *err, size_t errlen)
 {
 	char msg[512];
 	one_line(res ? PQresultErrorMessage(res) : PQerrorMessage(pg->conn), msg, sizeof(msg));
@@ -80,8 +80,8 @@ static void result_err(const struct vxpu_ledger_pg *pg, const PGresult *res, con
 
 bool vxpu_ledger_pg_is_uri(const char *path)
 {
-	return path && (strncmp(path, "postgres://", 11) == 0 ||
-			strncmp(path, "postgresql://", 13) == 0);
+	return path &&
+	       (strncmp(path, "postgres://", 11) == 0 || strncmp(path, "postgresql://", 13) == 0);
 }
 
 void vxpu_ledger_pg_shown_uri(const char *uri, char *out, size_t outlen)
@@ -140,7 +140,7 @@ static int ready(struct vxpu_ledger_pg *pg, char *err, size_t errlen)
 /* Runs sql with text parameters; returns the result (caller clears) when
  * its status is want, else NULL after setting err. */
 static PGresult *run(struct vxpu_ledger_pg *pg, const char *sql, int n, const char *const *values,
-		     ExecStatusType want, const char *what, char *err, size_t errlen)
+                     ExecStatusType want, const char *what, char *err, size_t errlen)
 {
 	PGresult *res = PQexecParams(pg->conn, sql, n, NULL, values, NULL, NULL, 0);
 	if (!res || PQresultStatus(res) != want) {
@@ -152,7 +152,7 @@ static PGresult *run(struct vxpu_ledger_pg *pg, const char *sql, int n, const ch
 }
 
 static int run_command(struct vxpu_ledger_pg *pg, const char *sql, const char *what, char *err,
-		       size_t errlen)
+                       size_t errlen)
 {
 	PGresult *res = run(pg, sql, 0, NULL, PGRES_COMMAND_OK, what, err, errlen);
 	PQclear(res);
@@ -160,8 +160,8 @@ static int run_command(struct vxpu_ledger_pg *pg, const char *sql, const char *w
 }
 
 /* Strict whole number from a result cell. */
-static int cell_i64(struct vxpu_ledger_pg *pg, const PGresult *res, int row, int col,
-		    int64_t *out, char *err, size_t errlen)
+static int cell_i64(struct vxpu_ledger_pg *pg, const PGresult *res, int row, int col, int64_t *out,
+                    char *err, size_t errlen)
 {
 	const char *text = PQgetvalue(res, row, col);
 	char *end = NULL;
@@ -169,7 +169,7 @@ static int cell_i64(struct vxpu_ledger_pg *pg, const PGresult *res, int row, int
 	long long v = strtoll(text, &end, 10);
 	if (errno != 0 || end == text || *end != '\0') {
 		set_err(err, errlen, "ledger %s: column %s holds \"%.40s\", not a whole number",
-			pg->shown, PQfname(res, col), text);
+		        pg->shown, PQfname(res, col), text);
 		return -1;
 	}
 	*out = v;
@@ -177,7 +177,7 @@ static int cell_i64(struct vxpu_ledger_pg *pg, const PGresult *res, int row, int
 }
 
 static int cell_double(struct vxpu_ledger_pg *pg, const PGresult *res, int row, int col,
-		       double *out, char *err, size_t errlen)
+                       double *out, char *err, size_t errlen)
 {
 	const char *text = PQgetvalue(res, row, col);
 	char *end = NULL;
@@ -185,7 +185,7 @@ static int cell_double(struct vxpu_ledger_pg *pg, const PGresult *res, int row, 
 	double v = strtod(text, &end);
 	if (errno != 0 || end == text || *end != '\0') {
 		set_err(err, errlen, "ledger %s: column %s holds \"%.40s\", not a number",
-			pg->shown, PQfname(res, col), text);
+		        pg->shown, PQfname(res, col), text);
 		return -1;
 	}
 	*out = v;
@@ -193,14 +193,14 @@ static int cell_double(struct vxpu_ledger_pg *pg, const PGresult *res, int row, 
 }
 
 static int cell_int(struct vxpu_ledger_pg *pg, const PGresult *res, int row, int col, int *out,
-		    char *err, size_t errlen)
+                    char *err, size_t errlen)
 {
 	int64_t v;
 	if (cell_i64(pg, res, row, col, &v, err, errlen) != 0)
 		return -1;
 	if (v < INT32_MIN || v > INT32_MAX) {
 		set_err(err, errlen, "ledger %s: column %s holds %" PRId64 ", out of range",
-			pg->shown, PQfname(res, col), v);
+		        pg->shown, PQfname(res, col), v);
 		return -1;
 	}
 	*out = (int)v;
@@ -219,10 +219,10 @@ int vxpu_ledger_pg_begin(struct vxpu_ledger_pg *pg, bool read_only, char *err, s
 {
 	if (ready(pg, err, errlen) != 0)
 		return -1;
-	return read_only ? run_command(pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-				       "cannot start a read transaction", err, errlen)
-			 : run_command(pg, "BEGIN", "cannot start a write transaction", err,
-				       errlen);
+	return read_only
+	               ? run_command(pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+	                             "cannot start a read transaction", err, errlen)
+	               : run_command(pg, "BEGIN", "cannot start a write transaction", err, errlen);
 }
 
 int vxpu_ledger_pg_commit(struct vxpu_ledger_pg *pg, char *err, size_t errlen)
@@ -233,7 +233,7 @@ int vxpu_ledger_pg_commit(struct vxpu_ledger_pg *pg, char *err, size_t errlen)
 	PGresult *res = run(pg, "COMMIT", 0, NULL, PGRES_COMMAND_OK, "cannot commit", err, errlen);
 	if (res && (failed || strcmp(PQcmdStatus(res), "COMMIT") != 0)) {
 		set_err(err, errlen, "ledger %s: cannot commit: the transaction had failed",
-			pg->shown);
+		        pg->shown);
 		PQclear(res);
 		return -1;
 	}
@@ -254,11 +254,11 @@ void vxpu_ledger_pg_rollback(struct vxpu_ledger_pg *pg)
 /* ---- schema ------------------------------------------------------------ */
 
 int vxpu_ledger_pg_lock_schema(struct vxpu_ledger_pg *pg, const char *what, char *err,
-			       size_t errlen)
+                               size_t errlen)
 {
 	/* Another process creating the same tables waits here, then sees them. */
 	PGresult *lock = run(pg, "SELECT pg_advisory_xact_lock(" SCHEMA_LOCK_KEY ")", 0, NULL,
-			     PGRES_TUPLES_OK, what, err, errlen);
+	                     PGRES_TUPLES_OK, what, err, errlen);
 	PQclear(lock);
 	return lock ? 0 : -1;
 }
@@ -266,7 +266,7 @@ int vxpu_ledger_pg_lock_schema(struct vxpu_ledger_pg *pg, const char *what, char
 int vxpu_ledger_pg_has_schema_table(struct vxpu_ledger_pg *pg, bool *has, char *err, size_t errlen)
 {
 	PGresult *res = run(pg, "SELECT to_regclass('vxpu_schema') IS NOT NULL", 0, NULL,
-			    PGRES_TUPLES_OK, "cannot read the catalogue", err, errlen);
+	                    PGRES_TUPLES_OK, "cannot read the catalogue", err, errlen);
 	if (!res)
 		return -1;
 	*has = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
@@ -277,7 +277,7 @@ int vxpu_ledger_pg_has_schema_table(struct vxpu_ledger_pg *pg, bool *has, char *
 /* ---- opening ----------------------------------------------------------- */
 
 int vxpu_ledger_pg_open(const char *uri, const char *shown, struct vxpu_ledger_pg **out, char *err,
-			size_t errlen)
+                        size_t errlen)
 {
 	*out = NULL;
 	struct vxpu_ledger_pg *pg = calloc(1, sizeof(*pg));
@@ -319,7 +319,7 @@ void vxpu_ledger_pg_close(struct vxpu_ledger_pg *pg)
 
 /* Parses one cell of the result as its kind asks, strictly. */
 static int read_cell(struct vxpu_ledger_pg *pg, const PGresult *res, int row, int col,
-		     struct vxpu_ledger_value *cell, char *err, size_t errlen)
+                     struct vxpu_ledger_value *cell, char *err, size_t errlen)
 {
 	cell->null = PQgetisnull(res, row, col) != 0;
 	cell->text = NULL;
@@ -349,7 +349,7 @@ static int read_cell(struct vxpu_ledger_pg *pg, const PGresult *res, int row, in
 }
 
 int vxpu_ledger_pg_run(struct vxpu_ledger_pg *pg, struct vxpu_ledger_stmt *st, char *err,
-		       size_t errlen)
+                       size_t errlen)
 {
 	st->rows = 0;
 	st->changes = 0;

@@ -39,7 +39,7 @@ void vxpu_ledger_pg_shown_uri(const char *uri, char *out, size_t outlen);
 
 /* Connects; 0, or -1 with a reason naming shown (the masked URI). */
 int vxpu_ledger_pg_open(const char *uri, const char *shown, struct vxpu_ledger_pg **out, char *err,
-			size_t errlen);
+                        size_t errlen);
 void vxpu_ledger_pg_close(struct vxpu_ledger_pg *pg);
 
 bool vxpu_ledger_pg_in_transaction(const struct vxpu_ledger_pg *pg);
@@ -51,13 +51,13 @@ void vxpu_ledger_pg_rollback(struct vxpu_ledger_pg *pg);
  * creating tables (a transaction-scoped advisory lock); what names the
  * step in an error. */
 int vxpu_ledger_pg_lock_schema(struct vxpu_ledger_pg *pg, const char *what, char *err,
-			       size_t errlen);
+                               size_t errlen);
 /* Whether the database has a vxpu_schema table (the catalogue check). */
 int vxpu_ledger_pg_has_schema_table(struct vxpu_ledger_pg *pg, bool *has, char *err, size_t errlen);
 
 /* Runs one statement (ledger_sql.h): 0, -1 with a reason, or the non-zero
  * value of st->fn. Outside a transaction a lost connection is re-made first. */
 int vxpu_ledger_pg_run(struct vxpu_ledger_pg *pg, struct vxpu_ledger_stmt *st, char *err,
-		       size_t errlen);
+                       size_t errlen);
 
 #endif

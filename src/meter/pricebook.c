@@ -20,7 +20,7 @@
 #include <string.h>
 
 static int fail(char *err, size_t errlen, const char *source, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+        __attribute__((format(printf, 4, 5)));
 static int fail(char *err, size_t errlen, const char *source, const char *fmt, ...)
 {
 	if (!err || !errlen)
@@ -54,14 +54,15 @@ static const char *repeated_key(const cJSON *obj)
 }
 
 static int read_price(const cJSON *item, const char *source, const char *field, double *price,
-		      char *err, size_t errlen)
+                      char *err, size_t errlen)
 {
 	if (!cJSON_IsNumber(item))
-		return fail(err, errlen, source, "%s: want a number (price per device-hour)", field);
+		return fail(err, errlen, source, "%s: want a number (price per device-hour)",
+		            field);
 	double v = item->valuedouble;
 	if (!isfinite(v) || v < 0)
 		return fail(err, errlen, source, "%s: invalid price %g (want a number >= 0)", field,
-			    v);
+		            v);
 	*price = v;
 	return 0;
 }
@@ -77,8 +78,7 @@ static bool valid_model(const char *s)
 	return true;
 }
 
-static int parse_models(const cJSON *models, struct vxpu_price_book *book, char *err,
-			size_t errlen)
+static int parse_models(const cJSON *models, struct vxpu_price_book *book, char *err, size_t errlen)
 {
 	const char *src = book->source;
 	if (!cJSON_IsObject(models))
@@ -93,9 +93,9 @@ static int parse_models(const cJSON *models, struct vxpu_price_book *book, char 
 	for (const cJSON *m = models->child; m; m = m->next) {
 		if (!valid_model(m->string))
 			return fail(err, errlen, src,
-				    "\"models\": invalid model name \"%.128s\" (want 1..128 "
-				    "printable ASCII characters)",
-				    m->string);
+			            "\"models\": invalid model name \"%.128s\" (want 1..128 "
+			            "printable ASCII characters)",
+			            m->string);
 		char field[200];
 		snprintf(field, sizeof(field), "\"models\".\"%.128s\"", m->string);
 		double price = 0;
@@ -132,28 +132,30 @@ static int parse_root(const cJSON *root, struct vxpu_price_book *book, char *err
 			def = k;
 		else
 			return fail(err, errlen, src,
-				    "unknown key \"%.64s\" (want version, currency, models, "
-				    "default)",
-				    k->string);
+			            "unknown key \"%.64s\" (want version, currency, models, "
+			            "default)",
+			            k->string);
 	}
 	if (!version)
 		return fail(err, errlen, src, "missing \"version\" (want %d)",
-			    VXPU_PRICE_BOOK_VERSION);
+		            VXPU_PRICE_BOOK_VERSION);
 	if (!cJSON_IsNumber(version) || version->valuedouble != VXPU_PRICE_BOOK_VERSION)
 		return fail(err, errlen, src, "unsupported \"version\" (want %d)",
-			    VXPU_PRICE_BOOK_VERSION);
+		            VXPU_PRICE_BOOK_VERSION);
 	if (!currency)
-		return fail(err, errlen, src, "missing \"currency\" (an ISO 4217 code such as EUR)");
+		return fail(err, errlen, src,
+		            "missing \"currency\" (an ISO 4217 code such as EUR)");
 	const char *c = cJSON_IsString(currency) ? currency->valuestring : NULL;
 	if (!c || strlen(c) != 3 || c[0] < 'A' || c[0] > 'Z' || c[1] < 'A' || c[1] > 'Z' ||
 	    c[2] < 'A' || c[2] > 'Z')
 		return fail(err, errlen, src,
-			    "invalid \"currency\" \"%.16s\" (want three upper-case letters such "
-			    "as EUR)",
-			    c ? c : "(not a string)");
+		            "invalid \"currency\" \"%.16s\" (want three upper-case letters such "
+		            "as EUR)",
+		            c ? c : "(not a string)");
 	memcpy(book->currency, c, 4);
 	if (!models)
-		return fail(err, errlen, src, "missing \"models\" (model -> price per device-hour)");
+		return fail(err, errlen, src,
+		            "missing \"models\" (model -> price per device-hour)");
 	if (parse_models(models, book, err, errlen) != 0)
 		return -1;
 	if (def) {
@@ -165,7 +167,7 @@ static int parse_root(const cJSON *root, struct vxpu_price_book *book, char *err
 }
 
 int vxpu_price_book_parse(const char *text, size_t len, const char *source,
-			  struct vxpu_price_book **out, char *err, size_t errlen)
+                          struct vxpu_price_book **out, char *err, size_t errlen)
 {
 	*out = NULL;
 	if (memchr(text, '\0', len))
@@ -192,8 +194,7 @@ int vxpu_price_book_parse(const char *text, size_t len, const char *source,
 	return 0;
 }
 
-int vxpu_price_book_load(const char *path, struct vxpu_price_book **out, char *err,
-			 size_t errlen)
+int vxpu_price_book_load(const char *path, struct vxpu_price_book **out, char *err, size_t errlen)
 {
 	*out = NULL;
 	FILE *f = fopen(path, "rb");
@@ -222,8 +223,8 @@ int vxpu_price_book_lookup(const struct vxpu_price_book *book, const char *model
 {
 	struct vxpu_price_entry key = {.model = (char *)model};
 	const struct vxpu_price_entry *e =
-		book->count ? bsearch(&key, book->entries, book->count, sizeof(key), entry_cmp)
-			    : NULL;
+	        book->count ? bsearch(&key, book->entries, book->count, sizeof(key), entry_cmp)
+	                    : NULL;
 	if (e) {
 		*price = e->price;
 		return 0;

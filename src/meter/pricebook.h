@@ -36,7 +36,7 @@ struct vxpu_price_entry {
 };
 
 struct vxpu_price_book {
-	char source[512];   /* the file name, for messages */
+	char source[512]; /* the file name, for messages */
 	char currency[4];
 	bool has_default;
 	double default_price;
@@ -45,12 +45,11 @@ struct vxpu_price_book {
 };
 
 /* Reads and parses a file. 0 and *out, or -1 with a reason. */
-int vxpu_price_book_load(const char *path, struct vxpu_price_book **out, char *err,
-			 size_t errlen);
+int vxpu_price_book_load(const char *path, struct vxpu_price_book **out, char *err, size_t errlen);
 
 /* Parses text of len bytes; source names it in messages. */
 int vxpu_price_book_parse(const char *text, size_t len, const char *source,
-			  struct vxpu_price_book **out, char *err, size_t errlen);
+                          struct vxpu_price_book **out, char *err, size_t errlen);
 
 /* The price of model: 0 and *price (the listed or the default one), or -1
  * when the book has neither. */

@@ -73,12 +73,12 @@ static void escaped(struct vxpu_strbuf *b, const char *text, bool quotes)
 }
 
 int vxpu_prom_family(struct vxpu_prom *w, const char *name, enum vxpu_prom_type type,
-		     const char *help)
+                     const char *help)
 {
 	w->err[0] = '\0';
 	if (!valid_name(name))
 		return refuse(w, "invalid metric name \"%.100s\": want [a-zA-Z_][a-zA-Z0-9_]*",
-			      name ? name : "(null)");
+		              name ? name : "(null)");
 	if (type != VXPU_PROM_GAUGE && type != VXPU_PROM_COUNTER)
 		return refuse(w, "metric %s: invalid type %d", name, (int)type);
 	if (type == VXPU_PROM_COUNTER && !ends_with(name, "_total"))
@@ -107,15 +107,15 @@ int vxpu_prom_family(struct vxpu_prom *w, const char *name, enum vxpu_prom_type 
 	vxpu_strbuf_printf(&w->out, "# HELP %s ", name);
 	escaped(&w->out, help, false);
 	vxpu_strbuf_printf(&w->out, "\n# TYPE %s %s\n", name,
-			   type == VXPU_PROM_COUNTER ? "counter" : "gauge");
+	                   type == VXPU_PROM_COUNTER ? "counter" : "gauge");
 	w->in_family = true;
 	w->type = type;
 	w->series_count = 0;
 	return 0;
 }
 
-/* Whole numbers as integers, others the shortest decimal that strtod reads back as v; Prometheus's spellings of
- * the special values; no "-0". */
+/* Whole numbers as integers, others the shortest decimal that strtod reads back as v; Prometheus's
+ * spellings of the special values; no "-0". */
 static void format_value(double v, char *buf, size_t len)
 {
 	if (isnan(v)) {
@@ -150,7 +150,7 @@ static int label_cmp(const void *a, const void *b)
 }
 
 int vxpu_prom_sample(struct vxpu_prom *w, const struct vxpu_prom_label *labels, size_t nlabels,
-		     double value)
+                     double value)
 {
 	w->err[0] = '\0';
 	if (!w->in_family)
@@ -163,9 +163,9 @@ int vxpu_prom_sample(struct vxpu_prom *w, const struct vxpu_prom_label *labels, 
 		const struct vxpu_prom_label *l = &labels[i];
 		if (!valid_name(l->name) || strncmp(l->name, "__", 2) == 0)
 			return refuse(w,
-				      "metric %s: invalid label name \"%.100s\": want "
-				      "[a-zA-Z_][a-zA-Z0-9_]* not starting with __",
-				      name, l->name ? l->name : "(null)");
+			              "metric %s: invalid label name \"%.100s\": want "
+			              "[a-zA-Z_][a-zA-Z0-9_]* not starting with __",
+			              name, l->name ? l->name : "(null)");
 		if (!l->value || !vxpu_utf8_valid(l->value, strlen(l->value)))
 			return refuse(w, "metric %s: label %s: value is not UTF-8", name, l->name);
 		sorted[i] = *l;
@@ -176,7 +176,7 @@ int vxpu_prom_sample(struct vxpu_prom *w, const struct vxpu_prom_label *labels, 
 			return refuse(w, "metric %s: label %s given twice", name, sorted[i].name);
 	if (w->type == VXPU_PROM_COUNTER && !(isfinite(value) && value >= 0))
 		return refuse(w, "counter %s: invalid value %g (want a finite number >= 0)", name,
-			      value);
+		              value);
 
 	struct vxpu_strbuf series = VXPU_STRBUF_INIT;
 	vxpu_strbuf_puts(&series, name);
@@ -214,7 +214,7 @@ int vxpu_prom_sample(struct vxpu_prom *w, const struct vxpu_prom_label *labels, 
 		w->series_cap = cap;
 	}
 	w->series[w->series_count++] =
-		(struct vxpu_prom_series){.offset = w->out.len, .len = series.len};
+	        (struct vxpu_prom_series){.offset = w->out.len, .len = series.len};
 	vxpu_strbuf_append(&w->out, series.data, series.len);
 	vxpu_strbuf_free(&series);
 	char number[40];

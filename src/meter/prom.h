@@ -68,11 +68,11 @@ void vxpu_prom_init(struct vxpu_prom *w);
 
 /* Starts family name (help: non-empty UTF-8). 0, or -1 (see above). */
 int vxpu_prom_family(struct vxpu_prom *w, const char *name, enum vxpu_prom_type type,
-		     const char *help);
+                     const char *help);
 
 /* Adds a sample to the open family. labels may be NULL when nlabels is 0. */
 int vxpu_prom_sample(struct vxpu_prom *w, const struct vxpu_prom_label *labels, size_t nlabels,
-		     double value);
+                     double value);
 
 /* The reason for the last refused call ("" if none). */
 const char *vxpu_prom_error(const struct vxpu_prom *w);

@@ -111,7 +111,7 @@ struct builder {
 };
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	if (!err || !errlen)
@@ -209,9 +209,9 @@ static int add_sample(const struct vxpu_ledger_sample *smp, void *ctx)
 {
 	struct builder *b = ctx;
 	struct span key = {.allocation_id = (char *)smp->allocation_id,
-			   .device_index = smp->device_index};
+	                   .device_index = smp->device_index};
 	struct span *s =
-		b->count ? bsearch(&key, b->spans, b->count, sizeof(key), span_id_cmp) : NULL;
+	        b->count ? bsearch(&key, b->spans, b->count, sizeof(key), span_id_cmp) : NULL;
 	if (!s)
 		return 0; /* its interval is outside the window or empty there */
 	int64_t from = smp->minute_ms > s->from_ms ? smp->minute_ms : s->from_ms;
@@ -245,7 +245,7 @@ static int span_group_cmp(const void *a, const void *b, void *by)
 {
 	const struct span *x = a, *y = b;
 	int c = key_cmp(x->key, x->device_index, y->key, y->device_index,
-			*(const enum vxpu_report_by *)by);
+	                *(const enum vxpu_report_by *)by);
 	return c ? c : span_id_cmp(a, b);
 }
 
@@ -273,8 +273,8 @@ static int fold(struct builder *b, struct vxpu_report *r, char *err, size_t errl
 	for (size_t i = 0; prices && i < b->count; i++) {
 		if (vxpu_price_book_lookup(prices, b->spans[i].device_model, &price[i]) != 0) {
 			set_err(err, errlen,
-				"price book %s has no price for device model \"%s\" and no default",
-				prices->source, b->spans[i].device_model);
+			        "price book %s has no price for device model \"%s\" and no default",
+			        prices->source, b->spans[i].device_model);
 			free(price);
 			return -1;
 		}
@@ -288,8 +288,8 @@ static int fold(struct builder *b, struct vxpu_report *r, char *err, size_t errl
 	for (size_t i = 0; i < b->count; i++) {
 		struct span *s = &b->spans[i];
 		struct vxpu_report_row *row = r->count ? &r->rows[r->count - 1] : NULL;
-		if (!row || key_cmp(row->key, row->device_index, s->key, s->device_index,
-				    b->o->by) != 0) {
+		if (!row ||
+		    key_cmp(row->key, row->device_index, s->key, s->device_index, b->o->by) != 0) {
 			row = &r->rows[r->count++];
 			row->device_index = s->device_index;
 			for (int k = 0; k < VXPU_REPORT_MAX_KEYS; k++) {
@@ -308,7 +308,7 @@ static int fold(struct builder *b, struct vxpu_report *r, char *err, size_t errl
 }
 
 int vxpu_report_build(struct vxpu_ledger *ledger, const struct vxpu_report_options *o,
-		      struct vxpu_report **out, char *err, size_t errlen)
+                      struct vxpu_report **out, char *err, size_t errlen)
 {
 	*out = NULL;
 	if (o->since_ms < 0 || o->until_ms <= o->since_ms) {
@@ -335,13 +335,13 @@ int vxpu_report_build(struct vxpu_ledger *ledger, const struct vxpu_report_optio
 	if (ledger) {
 		rc = vxpu_ledger_begin_read(ledger, err, errlen);
 		if (rc == 0)
-			rc = vxpu_ledger_each_interval(ledger, o->since_ms, o->until_ms, add_interval, &b,
-						       err, errlen);
+			rc = vxpu_ledger_each_interval(ledger, o->since_ms, o->until_ms,
+			                               add_interval, &b, err, errlen);
 		if (rc == 0 && !b.oom) {
 			if (b.count)
 				qsort(b.spans, b.count, sizeof(*b.spans), span_id_cmp);
-			rc = vxpu_ledger_each_sample(ledger, o->since_ms, o->until_ms, add_sample, &b,
-						     err, errlen);
+			rc = vxpu_ledger_each_sample(ledger, o->since_ms, o->until_ms, add_sample,
+			                             &b, err, errlen);
 		}
 		if (vxpu_ledger_in_transaction(ledger))
 			vxpu_ledger_rollback(ledger); /* read only: nothing to keep */
@@ -395,7 +395,7 @@ static void fmt_fixed(char *buf, size_t len, double v, int decimals)
 
 /* The value columns of a row, formatted; n is the count written. */
 static size_t value_cells(const struct vxpu_report *r, const struct vxpu_report_row *row,
-			  char cells[][40])
+                          char cells[][40])
 {
 	size_t n = 0;
 	snprintf(cells[n++], 40, "%llu", (unsigned long long)row->intervals);
@@ -407,9 +407,8 @@ static size_t value_cells(const struct vxpu_report *r, const struct vxpu_report_
 	return n;
 }
 
-static const char *const value_names[] = {"intervals", "device_hours",
-					  "allocated_fraction_hours", "used_fraction_hours",
-					  "cost"};
+static const char *const value_names[] = {"intervals", "device_hours", "allocated_fraction_hours",
+                                          "used_fraction_hours", "cost"};
 
 static void period(const struct vxpu_report *r, char *since, char *until, size_t len)
 {
@@ -478,8 +477,10 @@ static void render_table(const struct vxpu_report *r, struct vxpu_strbuf *b)
 		const char *name = c < nkeys ? keys[c] : value_names[c - nkeys];
 		size_t n = 0;
 		for (; n < 40 && name[n]; n++)
-			headers[c][n] = name[n] == '_' ? '-' : (char)(name[n] - 32 * (name[n] >= 'a' &&
-										name[n] <= 'z'));
+			headers[c][n] =
+			        name[n] == '_'
+			                ? '-'
+			                : (char)(name[n] - 32 * (name[n] >= 'a' && name[n] <= 'z'));
 		headers[c][n] = '\0';
 		if (c == nkeys + 4)
 			snprintf(headers[c] + n, sizeof(headers[c]) - n, " (%s)", r->currency);
@@ -504,7 +505,7 @@ static void render_table(const struct vxpu_report *r, struct vxpu_strbuf *b)
 	char since[40], until[40];
 	period(r, since, until, sizeof(since));
 	vxpu_strbuf_printf(b, "Usage by %s from %s to %s\n\n", vxpu_report_by_name(r->options.by),
-			   since, until);
+	                   since, until);
 	size_t line = 0;
 	for (size_t c = 0; c < ncols; c++) {
 		if (c)
@@ -539,18 +540,18 @@ static void render_table(const struct vxpu_report *r, struct vxpu_strbuf *b)
 	}
 }
 
-static bool add_values(cJSON *obj, const struct vxpu_report *r,
-		       const struct vxpu_report_row *row)
+static bool add_values(cJSON *obj, const struct vxpu_report *r, const struct vxpu_report_row *row)
 {
 	bool ok = cJSON_AddNumberToObject(obj, "intervals", (double)row->intervals) &&
-		  cJSON_AddNumberToObject(obj, "device_hours",
-					  rounded(row->device_hours, HOURS_DECIMALS)) &&
-		  cJSON_AddNumberToObject(obj, "allocated_fraction_hours",
-					  rounded(row->allocated_fraction_hours, HOURS_DECIMALS)) &&
-		  cJSON_AddNumberToObject(obj, "used_fraction_hours",
-					  rounded(row->used_fraction_hours, HOURS_DECIMALS));
+	          cJSON_AddNumberToObject(obj, "device_hours",
+	                                  rounded(row->device_hours, HOURS_DECIMALS)) &&
+	          cJSON_AddNumberToObject(obj, "allocated_fraction_hours",
+	                                  rounded(row->allocated_fraction_hours, HOURS_DECIMALS)) &&
+	          cJSON_AddNumberToObject(obj, "used_fraction_hours",
+	                                  rounded(row->used_fraction_hours, HOURS_DECIMALS));
 	if (ok && r->priced)
-		ok = cJSON_AddNumberToObject(obj, "cost", rounded(row->cost, COST_DECIMALS)) != NULL;
+		ok = cJSON_AddNumberToObject(obj, "cost", rounded(row->cost, COST_DECIMALS)) !=
+		     NULL;
 	return ok;
 }
 
@@ -563,9 +564,9 @@ struct cJSON *vxpu_report_json(const struct vxpu_report *r)
 	cJSON *doc = cJSON_CreateObject();
 	cJSON *groups = NULL, *total = NULL;
 	bool ok = doc && cJSON_AddNumberToObject(doc, "report_version", VXPU_REPORT_VERSION) &&
-		  cJSON_AddStringToObject(doc, "by", vxpu_report_by_name(r->options.by)) &&
-		  cJSON_AddStringToObject(doc, "since", since) &&
-		  cJSON_AddStringToObject(doc, "until", until);
+	          cJSON_AddStringToObject(doc, "by", vxpu_report_by_name(r->options.by)) &&
+	          cJSON_AddStringToObject(doc, "since", since) &&
+	          cJSON_AddStringToObject(doc, "until", until);
 	if (ok && r->priced)
 		ok = cJSON_AddStringToObject(doc, "currency", r->currency) != NULL;
 	ok = ok && (groups = cJSON_AddArrayToObject(doc, "groups"));
@@ -584,7 +585,8 @@ struct cJSON *vxpu_report_json(const struct vxpu_report *r)
 		}
 		ok = ok && add_values(g, r, &r->rows[i]);
 	}
-	ok = ok && (total = cJSON_AddObjectToObject(doc, "total")) && add_values(total, r, &r->total);
+	ok = ok && (total = cJSON_AddObjectToObject(doc, "total")) &&
+	     add_values(total, r, &r->total);
 	if (!ok) {
 		cJSON_Delete(doc);
 		return NULL;

@@ -98,7 +98,7 @@ struct vxpu_report {
  * a reason (invalid window, ledger error, a model without a price).
  */
 int vxpu_report_build(struct vxpu_ledger *ledger, const struct vxpu_report_options *options,
-		      struct vxpu_report **out, char *err, size_t errlen);
+                      struct vxpu_report **out, char *err, size_t errlen);
 
 /* The names of the key columns for by: count and names (CSV header form). */
 size_t vxpu_report_key_columns(enum vxpu_report_by by, const char *const **names);

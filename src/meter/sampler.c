@@ -30,11 +30,10 @@ static void close_minute(struct vxpu_sampler *s, struct vxpu_sampler_minute *don
 }
 
 int vxpu_sampler_add(struct vxpu_sampler *s, int64_t now_ms, double used_mib,
-		     double utilisation_pct, struct vxpu_sampler_minute *done)
+                     double utilisation_pct, struct vxpu_sampler_minute *done)
 {
-	if (now_ms < 0 || (s->seen && now_ms < s->last_ms) || !isfinite(used_mib) ||
-	    used_mib < 0 || !isfinite(utilisation_pct) || utilisation_pct < 0 ||
-	    utilisation_pct > 100)
+	if (now_ms < 0 || (s->seen && now_ms < s->last_ms) || !isfinite(used_mib) || used_mib < 0 ||
+	    !isfinite(utilisation_pct) || utilisation_pct < 0 || utilisation_pct > 100)
 		return -1;
 	int64_t minute = vxpu_ledger_minute_of(now_ms);
 	int closed = 0;

@@ -21,10 +21,10 @@
 #include <stdint.h>
 
 struct vxpu_sampler {
-	bool open;          /* a minute is being accumulated */
-	int64_t minute_ms;  /* its start */
-	bool seen;          /* last_ms holds a reading's time */
-	int64_t last_ms;    /* time of the latest reading */
+	bool open;         /* a minute is being accumulated */
+	int64_t minute_ms; /* its start */
+	bool seen;         /* last_ms holds a reading's time */
+	int64_t last_ms;   /* time of the latest reading */
 	double used_mib_sum;
 	double utilisation_sum;
 	uint32_t readings;
@@ -46,7 +46,7 @@ void vxpu_sampler_init(struct vxpu_sampler *s);
  * an invalid reading.
  */
 int vxpu_sampler_add(struct vxpu_sampler *s, int64_t now_ms, double used_mib,
-		     double utilisation_pct, struct vxpu_sampler_minute *done);
+                     double utilisation_pct, struct vxpu_sampler_minute *done);
 
 /* Closes the open minute, if any: returns 1 and fills *done, else 0. */
 int vxpu_sampler_flush(struct vxpu_sampler *s, struct vxpu_sampler_minute *done);

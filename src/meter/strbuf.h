@@ -17,13 +17,16 @@ struct vxpu_strbuf {
 	bool failed;
 };
 
-#define VXPU_STRBUF_INIT {NULL, 0, 0, false}
+#define VXPU_STRBUF_INIT                                                                           \
+	{                                                                                          \
+		NULL, 0, 0, false                                                                  \
+	}
 
 void vxpu_strbuf_append(struct vxpu_strbuf *b, const char *text, size_t len);
 void vxpu_strbuf_puts(struct vxpu_strbuf *b, const char *text);
 void vxpu_strbuf_putc(struct vxpu_strbuf *b, char c);
 void vxpu_strbuf_printf(struct vxpu_strbuf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+        __attribute__((format(printf, 2, 3)));
 /* Pads with spaces to width (left-aligned text when left is true). */
 void vxpu_strbuf_pad(struct vxpu_strbuf *b, const char *text, size_t width, bool left);
 

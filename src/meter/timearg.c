@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#define HINT "want RFC 3339 (2026-03-01T12:30:00Z), a date (2026-03-01), \"now\" or a duration ago (-24h, 7d)"
+#define HINT                                                                                       \
+	"want RFC 3339 (2026-03-01T12:30:00Z), a date (2026-03-01), \"now\" or a duration ago "    \
+	"(-24h, 7d)"
 
 static bool is_leap(int year)
 {
@@ -57,7 +59,7 @@ static int fail(char *err, size_t errlen, const char *text, const char *why)
 }
 
 static int parse_relative(const char *text, int64_t now_ms, int64_t *unix_ms, char *err,
-			  size_t errlen)
+                          size_t errlen)
 {
 	const char *p = text[0] == '-' ? text + 1 : text;
 	int64_t count = 0;
@@ -108,16 +110,17 @@ static int parse_absolute(const char *text, int64_t *unix_ms, char *err, size_t 
 		return fail(err, errlen, text, why);
 	}
 	if (day < 1 || day > days_in_month(year, month)) {
-		snprintf(why, sizeof(why), "day %02d does not exist in %04d-%02d", day, year, month);
+		snprintf(why, sizeof(why), "day %02d does not exist in %04d-%02d", day, year,
+		         month);
 		return fail(err, errlen, text, why);
 	}
 	if (*p != '\0') {
-		if (*p++ != 'T' || !digits(&p, 2, &hour) || *p++ != ':' || !digits(&p, 2, &minute) ||
-		    *p++ != ':' || !digits(&p, 2, &second))
+		if (*p++ != 'T' || !digits(&p, 2, &hour) || *p++ != ':' ||
+		    !digits(&p, 2, &minute) || *p++ != ':' || !digits(&p, 2, &second))
 			return fail(err, errlen, text, HINT);
 		if (hour > 23 || minute > 59 || second > 59)
 			return fail(err, errlen, text,
-				    "hour, minute or second out of range (00..23, 00..59, 00..59)");
+			            "hour, minute or second out of range (00..23, 00..59, 00..59)");
 		if (*p == '.') {
 			p++;
 			int n = 0;
@@ -125,7 +128,8 @@ static int parse_absolute(const char *text, int64_t *unix_ms, char *err, size_t 
 				if (n < 3)
 					ms = ms * 10 + (p[n] - '0');
 			if (n == 0 || n > 9)
-				return fail(err, errlen, text, "a fraction of a second has 1..9 digits");
+				return fail(err, errlen, text,
+				            "a fraction of a second has 1..9 digits");
 			for (int k = n; k < 3; k++)
 				ms *= 10;
 			p += n;
@@ -137,7 +141,8 @@ static int parse_absolute(const char *text, int64_t *unix_ms, char *err, size_t 
 			int oh, om;
 			if (!digits(&p, 2, &oh) || *p++ != ':' || !digits(&p, 2, &om) || oh > 23 ||
 			    om > 59)
-				return fail(err, errlen, text, "invalid UTC offset (want Z or +HH:MM)");
+				return fail(err, errlen, text,
+				            "invalid UTC offset (want Z or +HH:MM)");
 			offset_min = sign * (oh * 60 + om);
 		} else {
 			return fail(err, errlen, text, "missing UTC offset (want Z or +HH:MM)");
@@ -146,7 +151,7 @@ static int parse_absolute(const char *text, int64_t *unix_ms, char *err, size_t 
 			return fail(err, errlen, text, HINT);
 	}
 	int64_t seconds = days_since_epoch(year, month, day) * 86400 + (int64_t)hour * 3600 +
-			  (int64_t)minute * 60 + second - (int64_t)offset_min * 60;
+	                  (int64_t)minute * 60 + second - (int64_t)offset_min * 60;
 	if (seconds < 0)
 		return fail(err, errlen, text, "that is before 1970-01-01T00:00:00Z");
 	*unix_ms = seconds * 1000 + ms;
@@ -154,7 +159,7 @@ static int parse_absolute(const char *text, int64_t *unix_ms, char *err, size_t 
 }
 
 int vxpu_time_arg_parse(const char *text, int64_t now_ms, int64_t *unix_ms, char *err,
-			size_t errlen)
+                        size_t errlen)
 {
 	if (!text || !text[0])
 		return fail(err, errlen, text ? text : "", HINT);

@@ -27,6 +27,6 @@
  *   invalid time "2026-02-30": day 30 does not exist in 2026-02
  */
 int vxpu_time_arg_parse(const char *text, int64_t now_ms, int64_t *unix_ms, char *err,
-			size_t errlen);
+                        size_t errlen);
 
 #endif

@@ -67,7 +67,7 @@ struct nvml_api {
 	nvmlReturn_t (*nvlink_state)(nvmlDevice_t, unsigned, nvmlEnableState_t *);
 	nvmlReturn_t (*nvlink_remote_pci)(nvmlDevice_t, unsigned, nvmlPciInfo_t *);
 	nvmlReturn_t (*ecc_errors)(nvmlDevice_t, nvmlMemoryErrorType_t, nvmlEccCounterType_t,
-				   unsigned long long *);
+	                           unsigned long long *);
 };
 
 static int nvml_open(const char *path, struct nvml_api *api, char *err, size_t errlen)
@@ -82,7 +82,7 @@ static int nvml_open(const char *path, struct nvml_api *api, char *err, size_t e
 	*(void **)&api->driver_version = vxpu_nvml_sym(lib, "nvmlSystemGetDriverVersion", NULL);
 	*(void **)&api->count = vxpu_nvml_sym(lib, "nvmlDeviceGetCount_v2", "nvmlDeviceGetCount");
 	*(void **)&api->by_index =
-		vxpu_nvml_sym(lib, "nvmlDeviceGetHandleByIndex_v2", "nvmlDeviceGetHandleByIndex");
+	        vxpu_nvml_sym(lib, "nvmlDeviceGetHandleByIndex_v2", "nvmlDeviceGetHandleByIndex");
 	*(void **)&api->name = vxpu_nvml_sym(lib, "nvmlDeviceGetName", NULL);
 	*(void **)&api->uuid = vxpu_nvml_sym(lib, "nvmlDeviceGetUUID", NULL);
 	*(void **)&api->pci = vxpu_nvml_sym(lib, "nvmlDeviceGetPciInfo_v3", "nvmlDeviceGetPciInfo");
@@ -90,10 +90,10 @@ static int nvml_open(const char *path, struct nvml_api *api, char *err, size_t e
 	*(void **)&api->utilization = vxpu_nvml_sym(lib, "nvmlDeviceGetUtilizationRates", NULL);
 	*(void **)&api->numa = vxpu_nvml_sym(lib, "nvmlDeviceGetNumaNodeId", NULL);
 	*(void **)&api->common_ancestor =
-		vxpu_nvml_sym(lib, "nvmlDeviceGetTopologyCommonAncestor", NULL);
+	        vxpu_nvml_sym(lib, "nvmlDeviceGetTopologyCommonAncestor", NULL);
 	*(void **)&api->nvlink_state = vxpu_nvml_sym(lib, "nvmlDeviceGetNvLinkState", NULL);
-	*(void **)&api->nvlink_remote_pci =
-		vxpu_nvml_sym(lib, "nvmlDeviceGetNvLinkRemotePciInfo_v2", "nvmlDeviceGetNvLinkRemotePciInfo");
+	*(void **)&api->nvlink_remote_pci = vxpu_nvml_sym(
+	        lib, "nvmlDeviceGetNvLinkRemotePciInfo_v2", "nvmlDeviceGetNvLinkRemotePciInfo");
 	*(void **)&api->ecc_errors = vxpu_nvml_sym(lib, "nvmlDeviceGetTotalEccErrors", NULL);
 	if (!api->init || !api->shutdown || !api->count || !api->by_index || !api->name ||
 	    !api->uuid || !api->pci || !api->memory)
@@ -130,7 +130,8 @@ static void mark_unhealthy(struct vxpu_found_device *d, const char *why)
 	}
 }
 
-static void nvml_read_device(const struct nvml_api *api, nvmlDevice_t h, struct vxpu_found_device *d)
+static void nvml_read_device(const struct nvml_api *api, nvmlDevice_t h,
+                             struct vxpu_found_device *d)
 {
 	nvmlReturn_t rc;
 	if ((rc = api->name(h, d->model, sizeof(d->model))) != NVML_SUCCESS)
@@ -158,8 +159,8 @@ static void nvml_read_device(const struct nvml_api *api, nvmlDevice_t h, struct 
 		d->numa_node = (int)numa;
 	unsigned long long uncorrected = 0;
 	if (api->ecc_errors &&
-	    api->ecc_errors(h, NVML_MEMORY_ERROR_TYPE_UNCORRECTED, NVML_VOLATILE_ECC, &uncorrected) ==
-		    NVML_SUCCESS &&
+	    api->ecc_errors(h, NVML_MEMORY_ERROR_TYPE_UNCORRECTED, NVML_VOLATILE_ECC,
+	                    &uncorrected) == NVML_SUCCESS &&
 	    uncorrected > 0)
 		mark_unhealthy(d, "uncorrectable ECC errors");
 }
@@ -173,14 +174,15 @@ static int find_by_bus_id(const struct vxpu_discovery *out, const char *bus_id)
 }
 
 static void nvml_read_links(const struct nvml_api *api, nvmlDevice_t *handles,
-			    struct vxpu_discovery *out)
+                            struct vxpu_discovery *out)
 {
 	for (unsigned i = 0; i < out->count; i++) {
 		if (!api->nvlink_state || !api->nvlink_remote_pci)
 			break;
 		for (unsigned l = 0; l < NVML_NVLINK_MAX_LINKS; l++) {
 			nvmlEnableState_t on;
-			if (api->nvlink_state(handles[i], l, &on) != NVML_SUCCESS || on != NVML_FEATURE_ENABLED)
+			if (api->nvlink_state(handles[i], l, &on) != NVML_SUCCESS ||
+			    on != NVML_FEATURE_ENABLED)
 				continue;
 			nvmlPciInfo_t remote;
 			memset(&remote, 0, sizeof(remote));
@@ -202,7 +204,7 @@ static void nvml_read_links(const struct nvml_api *api, nvmlDevice_t *handles,
 			if (api->common_ancestor(handles[i], handles[j], &level) != NVML_SUCCESS)
 				continue;
 			snprintf(out->links[i][j].type, sizeof(out->links[i][j].type), "%s",
-				 pcie_link_type(level));
+			         pcie_link_type(level));
 			out->links[i][j].width = 1;
 		}
 	}
@@ -276,7 +278,7 @@ static int sim_library_path(const char *dir, char *path, size_t cap)
 /* ---- inventory ---------------------------------------------------------- */
 
 static int inv_fail(char *err, size_t errlen, const char *origin, const char *field,
-		    const char *problem)
+                    const char *problem)
 {
 	if (err && errlen)
 		snprintf(err, errlen, "%s: %s: %s", origin, field, problem);
@@ -285,7 +287,7 @@ static int inv_fail(char *err, size_t errlen, const char *origin, const char *fi
 
 /* Rejects keys other than those listed (strict: a typo is an error). */
 static int check_keys(const cJSON *obj, const char *const *allowed, const char *origin,
-		      const char *where, char *err, size_t errlen)
+                      const char *where, char *err, size_t errlen)
 {
 	for (const cJSON *it = obj->child; it; it = it->next) {
 		bool ok = false;
@@ -293,7 +295,8 @@ static int check_keys(const cJSON *obj, const char *const *allowed, const char *
 			ok = ok || strcmp(it->string, *k) == 0;
 		if (!ok) {
 			char field[160];
-			snprintf(field, sizeof(field), "%s%s%s", where, *where ? "." : "", it->string);
+			snprintf(field, sizeof(field), "%s%s%s", where, *where ? "." : "",
+			         it->string);
 			return inv_fail(err, errlen, origin, field, "unknown field");
 		}
 	}
@@ -301,7 +304,7 @@ static int check_keys(const cJSON *obj, const char *const *allowed, const char *
 }
 
 static int copy_string(const cJSON *item, char *dst, size_t cap, bool required, const char *origin,
-		       const char *field, char *err, size_t errlen)
+                       const char *field, char *err, size_t errlen)
 {
 	if (!item) {
 		if (required)
@@ -318,9 +321,10 @@ static int copy_string(const cJSON *item, char *dst, size_t cap, bool required, 
 }
 
 static int parse_inventory_device(const cJSON *jd, unsigned index, const char *origin,
-				  struct vxpu_found_device *d, char *err, size_t errlen)
+                                  struct vxpu_found_device *d, char *err, size_t errlen)
 {
-	static const char *const keys[] = {"model", "memory", "uuid", "pci_bus_id", "numa", "healthy", NULL};
+	static const char *const keys[] = {"model", "memory",  "uuid", "pci_bus_id",
+	                                   "numa",  "healthy", NULL};
 	char where[64], field[128];
 	snprintf(where, sizeof(where), "devices[%u]", index);
 	if (!cJSON_IsObject(jd))
@@ -331,21 +335,23 @@ static int parse_inventory_device(const cJSON *jd, unsigned index, const char *o
 	d->healthy = true;
 	d->numa_node = -1;
 	snprintf(field, sizeof(field), "%s.model", where);
-	if (copy_string(cJSON_GetObjectItemCaseSensitive(jd, "model"), d->model, sizeof(d->model), true,
-			origin, field, err, errlen) != 0)
+	if (copy_string(cJSON_GetObjectItemCaseSensitive(jd, "model"), d->model, sizeof(d->model),
+	                true, origin, field, err, errlen) != 0)
 		return -1;
 	snprintf(field, sizeof(field), "%s.memory", where);
 	const cJSON *mem = cJSON_GetObjectItemCaseSensitive(jd, "memory");
 	if (!cJSON_IsString(mem))
-		return inv_fail(err, errlen, origin, field, "must be a size string such as \"32GiB\"");
+		return inv_fail(err, errlen, origin, field,
+		                "must be a size string such as \"32GiB\"");
 	char why[160];
-	if (vxpu_size_parse(mem->valuestring, VXPU_SIZE_BARE_BYTES, &d->memory_bytes, why, sizeof(why)) != 0)
+	if (vxpu_size_parse(mem->valuestring, VXPU_SIZE_BARE_BYTES, &d->memory_bytes, why,
+	                    sizeof(why)) != 0)
 		return inv_fail(err, errlen, origin, field, why);
 	if (d->memory_bytes == 0)
 		return inv_fail(err, errlen, origin, field, "must be more than 0");
 	snprintf(field, sizeof(field), "%s.uuid", where);
-	if (copy_string(cJSON_GetObjectItemCaseSensitive(jd, "uuid"), d->uuid, sizeof(d->uuid), false,
-			origin, field, err, errlen) != 0)
+	if (copy_string(cJSON_GetObjectItemCaseSensitive(jd, "uuid"), d->uuid, sizeof(d->uuid),
+	                false, origin, field, err, errlen) != 0)
 		return -1;
 	if (!d->uuid[0]) {
 		/* Through a local buffer: both fields live in *d, and GCC cannot
@@ -356,14 +362,15 @@ static int parse_inventory_device(const cJSON *jd, unsigned index, const char *o
 	}
 	snprintf(field, sizeof(field), "%s.pci_bus_id", where);
 	if (copy_string(cJSON_GetObjectItemCaseSensitive(jd, "pci_bus_id"), d->pci_bus_id,
-			sizeof(d->pci_bus_id), false, origin, field, err, errlen) != 0)
+	                sizeof(d->pci_bus_id), false, origin, field, err, errlen) != 0)
 		return -1;
 	const cJSON *numa = cJSON_GetObjectItemCaseSensitive(jd, "numa");
 	if (numa) {
 		snprintf(field, sizeof(field), "%s.numa", where);
 		if (!cJSON_IsNumber(numa) || numa->valuedouble < 0 || numa->valuedouble > 1023 ||
 		    numa->valuedouble != (double)(int)numa->valuedouble)
-			return inv_fail(err, errlen, origin, field, "must be a whole number from 0 to 1023");
+			return inv_fail(err, errlen, origin, field,
+			                "must be a whole number from 0 to 1023");
 		d->numa_node = numa->valueint;
 	}
 	const cJSON *healthy = cJSON_GetObjectItemCaseSensitive(jd, "healthy");
@@ -373,14 +380,15 @@ static int parse_inventory_device(const cJSON *jd, unsigned index, const char *o
 			return inv_fail(err, errlen, origin, field, "must be true or false");
 		if (cJSON_IsFalse(healthy)) {
 			d->healthy = false;
-			snprintf(d->health_reason, sizeof(d->health_reason), "marked unhealthy in inventory");
+			snprintf(d->health_reason, sizeof(d->health_reason),
+			         "marked unhealthy in inventory");
 		}
 	}
 	return 0;
 }
 
 static int parse_inventory_link(const cJSON *jl, unsigned index, const char *origin,
-				struct vxpu_discovery *out, char *err, size_t errlen)
+                                struct vxpu_discovery *out, char *err, size_t errlen)
 {
 	static const char *const keys[] = {"between", "type", "width", NULL};
 	char where[64], field[128];
@@ -392,28 +400,31 @@ static int parse_inventory_link(const cJSON *jl, unsigned index, const char *ori
 	const cJSON *between = cJSON_GetObjectItemCaseSensitive(jl, "between");
 	snprintf(field, sizeof(field), "%s.between", where);
 	if (!cJSON_IsArray(between) || cJSON_GetArraySize(between) != 2)
-		return inv_fail(err, errlen, origin, field, "must be two device indexes, e.g. [0, 1]");
+		return inv_fail(err, errlen, origin, field,
+		                "must be two device indexes, e.g. [0, 1]");
 	int ends[2];
 	for (int k = 0; k < 2; k++) {
 		const cJSON *e = cJSON_GetArrayItem(between, k);
 		if (!cJSON_IsNumber(e) || e->valuedouble != (double)(int)e->valuedouble ||
 		    e->valueint < 0 || (unsigned)e->valueint >= out->count)
-			return inv_fail(err, errlen, origin, field, "names a device that does not exist");
+			return inv_fail(err, errlen, origin, field,
+			                "names a device that does not exist");
 		ends[k] = e->valueint;
 	}
 	if (ends[0] == ends[1])
 		return inv_fail(err, errlen, origin, field, "links a device to itself");
 	struct vxpu_found_link link = {.width = 1};
 	snprintf(field, sizeof(field), "%s.type", where);
-	if (copy_string(cJSON_GetObjectItemCaseSensitive(jl, "type"), link.type, sizeof(link.type), true,
-			origin, field, err, errlen) != 0)
+	if (copy_string(cJSON_GetObjectItemCaseSensitive(jl, "type"), link.type, sizeof(link.type),
+	                true, origin, field, err, errlen) != 0)
 		return -1;
 	const cJSON *width = cJSON_GetObjectItemCaseSensitive(jl, "width");
 	if (width) {
 		snprintf(field, sizeof(field), "%s.width", where);
 		if (!cJSON_IsNumber(width) || width->valuedouble < 1 || width->valuedouble > 64 ||
 		    width->valuedouble != (double)(int)width->valuedouble)
-			return inv_fail(err, errlen, origin, field, "must be a whole number from 1 to 64");
+			return inv_fail(err, errlen, origin, field,
+			                "must be a whole number from 1 to 64");
 		link.width = (unsigned)width->valueint;
 	}
 	out->links[ends[0]][ends[1]] = link;
@@ -422,9 +433,10 @@ static int parse_inventory_link(const cJSON *jl, unsigned index, const char *ori
 }
 
 int vxpu_inventory_parse(const char *json, const char *origin, struct vxpu_discovery *out,
-			 char *err, size_t errlen)
+                         char *err, size_t errlen)
 {
-	static const char *const keys[] = {"version", "vendor", "driver_version", "devices", "links", NULL};
+	static const char *const keys[] = {"version", "vendor", "driver_version",
+	                                   "devices", "links",  NULL};
 	struct vxpu_discovery *tmp = calloc(1, sizeof(*tmp));
 	if (!tmp)
 		return inv_fail(err, errlen, origin, "(file)", "out of memory");
@@ -447,14 +459,16 @@ int vxpu_inventory_parse(const char *json, const char *origin, struct vxpu_disco
 		goto done;
 	const cJSON *version = cJSON_GetObjectItemCaseSensitive(root, "version");
 	if (!cJSON_IsNumber(version) || version->valuedouble != 1) {
-		inv_fail(err, errlen, origin, "version", "must be 1 (the only inventory format version)");
+		inv_fail(err, errlen, origin, "version",
+		         "must be 1 (the only inventory format version)");
 		goto done;
 	}
 	tmp->backend = VXPU_BACKEND_INVENTORY;
 	if (copy_string(cJSON_GetObjectItemCaseSensitive(root, "vendor"), tmp->vendor,
-			sizeof(tmp->vendor), true, origin, "vendor", err, errlen) != 0 ||
-	    copy_string(cJSON_GetObjectItemCaseSensitive(root, "driver_version"), tmp->driver_version,
-			sizeof(tmp->driver_version), false, origin, "driver_version", err, errlen) != 0)
+	                sizeof(tmp->vendor), true, origin, "vendor", err, errlen) != 0 ||
+	    copy_string(cJSON_GetObjectItemCaseSensitive(root, "driver_version"),
+	                tmp->driver_version, sizeof(tmp->driver_version), false, origin,
+	                "driver_version", err, errlen) != 0)
 		goto done;
 	const cJSON *devices = cJSON_GetObjectItemCaseSensitive(root, "devices");
 	if (!cJSON_IsArray(devices) || cJSON_GetArraySize(devices) < 1) {
@@ -468,7 +482,8 @@ int vxpu_inventory_parse(const char *json, const char *origin, struct vxpu_disco
 	const cJSON *jd;
 	cJSON_ArrayForEach(jd, devices)
 	{
-		if (parse_inventory_device(jd, tmp->count, origin, &tmp->devices[tmp->count], err, errlen) != 0)
+		if (parse_inventory_device(jd, tmp->count, origin, &tmp->devices[tmp->count], err,
+		                           errlen) != 0)
 			goto done;
 		tmp->count++;
 	}
@@ -494,7 +509,8 @@ done:
 	return rc;
 }
 
-static int discover_inventory(const char *path, struct vxpu_discovery *out, char *err, size_t errlen)
+static int discover_inventory(const char *path, struct vxpu_discovery *out, char *err,
+                              size_t errlen)
 {
 	if (!path)
 		path = getenv("VXPU_INVENTORY");
@@ -522,7 +538,7 @@ static int discover_inventory(const char *path, struct vxpu_discovery *out, char
 }
 
 int vxpu_discover_library_path(const struct vxpu_discover_options *opts, char *path, size_t cap,
-			       char *err, size_t errlen)
+                               char *err, size_t errlen)
 {
 	switch (opts->backend) {
 	case VXPU_BACKEND_SIM:
@@ -539,8 +555,8 @@ int vxpu_discover_library_path(const struct vxpu_discover_options *opts, char *p
 	}
 }
 
-int vxpu_discover(const struct vxpu_discover_options *opts, struct vxpu_discovery *out,
-		  char *err, size_t errlen)
+int vxpu_discover(const struct vxpu_discover_options *opts, struct vxpu_discovery *out, char *err,
+                  size_t errlen)
 {
 	memset(out, 0, sizeof(*out));
 	char path[PATH_MAX + 32];
@@ -560,7 +576,8 @@ int vxpu_discover(const struct vxpu_discover_options *opts, struct vxpu_discover
 	case VXPU_BACKEND_AUTO:
 	default: {
 		char why[512];
-		if (discover_nvml("libnvidia-ml.so.1", out, why, sizeof(why)) == 0 && out->count > 0) {
+		if (discover_nvml("libnvidia-ml.so.1", out, why, sizeof(why)) == 0 &&
+		    out->count > 0) {
 			out->backend = VXPU_BACKEND_NVML;
 			return 0;
 		}

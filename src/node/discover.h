@@ -76,19 +76,19 @@ struct vxpu_discover_options {
  * management library more than once per process is cheap: the library
  * handle is kept open after the first success.
  */
-int vxpu_discover(const struct vxpu_discover_options *opts, struct vxpu_discovery *out,
-		  char *err, size_t errlen);
+int vxpu_discover(const struct vxpu_discover_options *opts, struct vxpu_discovery *out, char *err,
+                  size_t errlen);
 
 /*
  * The management library a backend reads: "libnvidia-ml.so.1" for nvml and
  * auto, the simulator's copy for sim. Fails for inventory (no library).
  */
 int vxpu_discover_library_path(const struct vxpu_discover_options *opts, char *path, size_t cap,
-			       char *err, size_t errlen);
+                               char *err, size_t errlen);
 
 /* Parses inventory JSON text (exposed for tests and fuzzing). origin names
  * the source in errors (a file path). */
 int vxpu_inventory_parse(const char *json, const char *origin, struct vxpu_discovery *out,
-			 char *err, size_t errlen);
+                         char *err, size_t errlen);
 
 #endif

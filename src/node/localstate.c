@@ -17,32 +17,32 @@
 #include <unistd.h>
 
 static const char *const local_ddl[] = {
-	"CREATE TABLE local_allocations ("
-	" id TEXT PRIMARY KEY,"
-	" owner_pid INTEGER NOT NULL,"
-	" start_ms INTEGER NOT NULL,"
-	" lock_path TEXT NOT NULL,"
-	" region_path TEXT NOT NULL,"
-	" tenant TEXT NOT NULL,"
-	" project TEXT NOT NULL,"
-	" user_name TEXT NOT NULL,"
-	" priority TEXT NOT NULL,"
-	" command TEXT NOT NULL)",
-	"CREATE TABLE local_shares ("
-	" allocation_id TEXT NOT NULL REFERENCES local_allocations(id),"
-	" device_index INTEGER NOT NULL,"
-	" device_uuid TEXT NOT NULL,"
-	" memory_mib INTEGER NOT NULL,"
-	" compute_units INTEGER NOT NULL,"
-	" exclusive INTEGER NOT NULL,"
-	" template_index INTEGER NOT NULL,"
-	" PRIMARY KEY (allocation_id, device_index))",
-	"CREATE TABLE local_queue ("
-	" ticket INTEGER PRIMARY KEY,"
-	" owner_pid INTEGER NOT NULL,"
-	" lock_path TEXT NOT NULL,"
-	" enqueued_ms INTEGER NOT NULL)",
-	NULL,
+        "CREATE TABLE local_allocations ("
+        " id TEXT PRIMARY KEY,"
+        " owner_pid INTEGER NOT NULL,"
+        " start_ms INTEGER NOT NULL,"
+        " lock_path TEXT NOT NULL,"
+        " region_path TEXT NOT NULL,"
+        " tenant TEXT NOT NULL,"
+        " project TEXT NOT NULL,"
+        " user_name TEXT NOT NULL,"
+        " priority TEXT NOT NULL,"
+        " command TEXT NOT NULL)",
+        "CREATE TABLE local_shares ("
+        " allocation_id TEXT NOT NULL REFERENCES local_allocations(id),"
+        " device_index INTEGER NOT NULL,"
+        " device_uuid TEXT NOT NULL,"
+        " memory_mib INTEGER NOT NULL,"
+        " compute_units INTEGER NOT NULL,"
+        " exclusive INTEGER NOT NULL,"
+        " template_index INTEGER NOT NULL,"
+        " PRIMARY KEY (allocation_id, device_index))",
+        "CREATE TABLE local_queue ("
+        " ticket INTEGER PRIMARY KEY,"
+        " owner_pid INTEGER NOT NULL,"
+        " lock_path TEXT NOT NULL,"
+        " enqueued_ms INTEGER NOT NULL)",
+        NULL,
 };
 
 const char *const *vxpu_local_ddl(void)
@@ -58,7 +58,8 @@ static int db_fail(struct sqlite3 *db, const char *what, char *err, size_t errle
 }
 
 /* Runs one statement to completion; returns 0 or -1. */
-static int step_done(struct sqlite3 *db, sqlite3_stmt *st, const char *what, char *err, size_t errlen)
+static int step_done(struct sqlite3 *db, sqlite3_stmt *st, const char *what, char *err,
+                     size_t errlen)
 {
 	int rc = sqlite3_step(st);
 	int ret = rc == SQLITE_DONE ? 0 : db_fail(db, what, err, errlen);
@@ -66,14 +67,15 @@ static int step_done(struct sqlite3 *db, sqlite3_stmt *st, const char *what, cha
 	return ret;
 }
 
-int vxpu_local_insert(struct sqlite3 *db, const struct vxpu_local_alloc *a, char *err, size_t errlen)
+int vxpu_local_insert(struct sqlite3 *db, const struct vxpu_local_alloc *a, char *err,
+                      size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
 	if (sqlite3_prepare_v2(db,
-			       "INSERT INTO local_allocations (id, owner_pid, start_ms, lock_path,"
-			       " region_path, tenant, project, user_name, priority, command)"
-			       " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-			       -1, &st, NULL) != SQLITE_OK)
+	                       "INSERT INTO local_allocations (id, owner_pid, start_ms, lock_path,"
+	                       " region_path, tenant, project, user_name, priority, command)"
+	                       " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	                       -1, &st, NULL) != SQLITE_OK)
 		return db_fail(db, "insert allocation", err, errlen);
 	sqlite3_bind_text(st, 1, a->id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, a->owner_pid);
@@ -89,11 +91,12 @@ int vxpu_local_insert(struct sqlite3 *db, const struct vxpu_local_alloc *a, char
 		return -1;
 	for (uint32_t i = 0; i < a->nshares; i++) {
 		const struct vxpu_local_share *s = &a->shares[i];
-		if (sqlite3_prepare_v2(db,
-				       "INSERT INTO local_shares (allocation_id, device_index, device_uuid,"
-				       " memory_mib, compute_units, exclusive, template_index)"
-				       " VALUES (?, ?, ?, ?, ?, ?, ?)",
-				       -1, &st, NULL) != SQLITE_OK)
+		if (sqlite3_prepare_v2(
+		            db,
+		            "INSERT INTO local_shares (allocation_id, device_index, device_uuid,"
+		            " memory_mib, compute_units, exclusive, template_index)"
+		            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+		            -1, &st, NULL) != SQLITE_OK)
 			return db_fail(db, "insert share", err, errlen);
 		sqlite3_bind_text(st, 1, a->id, -1, SQLITE_STATIC);
 		sqlite3_bind_int(st, 2, s->device_index);
@@ -111,8 +114,8 @@ int vxpu_local_insert(struct sqlite3 *db, const struct vxpu_local_alloc *a, char
 int vxpu_local_delete(struct sqlite3 *db, const char *id, char *err, size_t errlen)
 {
 	static const char *const sql[] = {
-		"DELETE FROM local_shares WHERE allocation_id = ?",
-		"DELETE FROM local_allocations WHERE id = ?",
+	        "DELETE FROM local_shares WHERE allocation_id = ?",
+	        "DELETE FROM local_allocations WHERE id = ?",
 	};
 	for (int i = 0; i < 2; i++) {
 		sqlite3_stmt *st = NULL;
@@ -134,11 +137,12 @@ static void column_copy(sqlite3_stmt *st, int col, char *dst, size_t cap)
 static int load_shares(struct sqlite3 *db, struct vxpu_local_alloc *a, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(db,
-			       "SELECT device_index, device_uuid, memory_mib, compute_units, exclusive,"
-			       " template_index FROM local_shares WHERE allocation_id = ?"
-			       " ORDER BY device_index",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+	            db,
+	            "SELECT device_index, device_uuid, memory_mib, compute_units, exclusive,"
+	            " template_index FROM local_shares WHERE allocation_id = ?"
+	            " ORDER BY device_index",
+	            -1, &st, NULL) != SQLITE_OK)
 		return db_fail(db, "read shares", err, errlen);
 	sqlite3_bind_text(st, 1, a->id, -1, SQLITE_STATIC);
 	a->nshares = 0;
@@ -161,10 +165,11 @@ static int load_shares(struct sqlite3 *db, struct vxpu_local_alloc *a, char *err
 int vxpu_local_each(struct sqlite3 *db, vxpu_local_alloc_fn fn, void *ctx, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(db,
-			       "SELECT id, owner_pid, start_ms, lock_path, region_path, tenant, project,"
-			       " user_name, priority, command FROM local_allocations ORDER BY start_ms, id",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+	            db,
+	            "SELECT id, owner_pid, start_ms, lock_path, region_path, tenant, project,"
+	            " user_name, priority, command FROM local_allocations ORDER BY start_ms, id",
+	            -1, &st, NULL) != SQLITE_OK)
 		return db_fail(db, "read allocations", err, errlen);
 	static struct vxpu_local_alloc a; /* large; callers never nest */
 	int rc, ret = 0;
@@ -195,13 +200,14 @@ int vxpu_local_each(struct sqlite3 *db, vxpu_local_alloc_fn fn, void *ctx, char 
 }
 
 int vxpu_local_queue_push(struct sqlite3 *db, int64_t pid, const char *lock_path, int64_t now_ms,
-			  int64_t *ticket, char *err, size_t errlen)
+                          int64_t *ticket, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(db,
-			       "INSERT INTO local_queue (ticket, owner_pid, lock_path, enqueued_ms)"
-			       " VALUES ((SELECT COALESCE(MAX(ticket), 0) + 1 FROM local_queue), ?, ?, ?)",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+	            db,
+	            "INSERT INTO local_queue (ticket, owner_pid, lock_path, enqueued_ms)"
+	            " VALUES ((SELECT COALESCE(MAX(ticket), 0) + 1 FROM local_queue), ?, ?, ?)",
+	            -1, &st, NULL) != SQLITE_OK)
 		return db_fail(db, "queue", err, errlen);
 	sqlite3_bind_int64(st, 1, pid);
 	sqlite3_bind_text(st, 2, lock_path, -1, SQLITE_STATIC);
@@ -215,21 +221,22 @@ int vxpu_local_queue_push(struct sqlite3 *db, int64_t pid, const char *lock_path
 int vxpu_local_queue_remove(struct sqlite3 *db, int64_t ticket, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(db, "DELETE FROM local_queue WHERE ticket = ?", -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(db, "DELETE FROM local_queue WHERE ticket = ?", -1, &st, NULL) !=
+	    SQLITE_OK)
 		return db_fail(db, "dequeue", err, errlen);
 	sqlite3_bind_int64(st, 1, ticket);
 	return step_done(db, st, "dequeue", err, errlen);
 }
 
 int vxpu_local_queue_scan(struct sqlite3 *db, int64_t mine, int64_t *head, int *ahead, char *err,
-			  size_t errlen)
+                          size_t errlen)
 {
 	enum { SCAN_MAX = 4096 };
 	static int64_t dead[SCAN_MAX];
 	int ndead = 0;
 	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(db, "SELECT ticket, lock_path FROM local_queue ORDER BY ticket", -1, &st,
-			       NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(db, "SELECT ticket, lock_path FROM local_queue ORDER BY ticket", -1,
+	                       &st, NULL) != SQLITE_OK)
 		return db_fail(db, "read queue", err, errlen);
 	*head = 0;
 	*ahead = 0;
@@ -272,7 +279,8 @@ int vxpu_lockfile_hold(const char *path, char *err, size_t errlen)
 	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW, 0600);
 	if (fd < 0) {
 		if (err && errlen)
-			snprintf(err, errlen, "cannot create lock file %s: %s", path, strerror(errno));
+			snprintf(err, errlen, "cannot create lock file %s: %s", path,
+			         strerror(errno));
 		return -1;
 	}
 	struct flock fl = whole_file_lock(F_WRLCK);

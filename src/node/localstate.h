@@ -37,7 +37,7 @@ struct sqlite3;
 const char *const *vxpu_local_ddl(void);
 
 struct vxpu_local_share {
-	int device_index;    /* the device's index on this machine */
+	int device_index; /* the device's index on this machine */
 	char device_uuid[96];
 	uint64_t memory_mib;
 	uint32_t compute_units; /* of the device's units (100 = whole device) */
@@ -62,7 +62,7 @@ struct vxpu_local_alloc {
 
 /* Inserts a live allocation and its shares (caller's transaction). */
 int vxpu_local_insert(struct sqlite3 *db, const struct vxpu_local_alloc *a, char *err,
-		      size_t errlen);
+                      size_t errlen);
 
 /* Deletes an allocation and its shares; deleting a missing one is fine. */
 int vxpu_local_delete(struct sqlite3 *db, const char *id, char *err, size_t errlen);
@@ -71,19 +71,19 @@ int vxpu_local_delete(struct sqlite3 *db, const char *id, char *err, size_t errl
  * fn returns 0 to go on; a non-zero return stops and is returned. */
 typedef int (*vxpu_local_alloc_fn)(const struct vxpu_local_alloc *a, void *ctx);
 int vxpu_local_each(struct sqlite3 *db, vxpu_local_alloc_fn fn, void *ctx, char *err,
-		    size_t errlen);
+                    size_t errlen);
 
 /* ---- the wait queue ---- */
 
 /* Appends a ticket owned by the holder of lock_path; sets *ticket. */
 int vxpu_local_queue_push(struct sqlite3 *db, int64_t pid, const char *lock_path, int64_t now_ms,
-			  int64_t *ticket, char *err, size_t errlen);
+                          int64_t *ticket, char *err, size_t errlen);
 int vxpu_local_queue_remove(struct sqlite3 *db, int64_t ticket, char *err, size_t errlen);
 /* Removes tickets whose owners are dead; sets *head to the oldest live
  * ticket (0 when empty) and *ahead to the number of live tickets before
  * mine (mine = 0: not counted). */
-int vxpu_local_queue_scan(struct sqlite3 *db, int64_t mine, int64_t *head, int *ahead,
-			  char *err, size_t errlen);
+int vxpu_local_queue_scan(struct sqlite3 *db, int64_t mine, int64_t *head, int *ahead, char *err,
+                          size_t errlen);
 
 /* ---- lock files ---- */
 

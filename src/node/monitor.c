@@ -115,12 +115,14 @@ static int load_library(struct vxpu_monitor_collector *c, const struct vxpu_disc
 	        vxpu_nvml_sym(lib, "nvmlDeviceGetHandleByIndex_v2", "nvmlDeviceGetHandleByIndex");
 	*(void **)&c->api.memory = vxpu_nvml_sym(lib, "nvmlDeviceGetMemoryInfo", NULL);
 	*(void **)&c->api.utilization = vxpu_nvml_sym(lib, "nvmlDeviceGetUtilizationRates", NULL);
-	*(void **)&c->api.processes_v2 = vxpu_nvml_sym(lib, "nvmlDeviceGetComputeRunningProcesses_v3",
-	                                               "nvmlDeviceGetComputeRunningProcesses_v2");
+	*(void **)&c->api.processes_v2 =
+	        vxpu_nvml_sym(lib, "nvmlDeviceGetComputeRunningProcesses_v3",
+	                      "nvmlDeviceGetComputeRunningProcesses_v2");
 	if (!c->api.processes_v2)
 		*(void **)&c->api.processes_v1 =
 		        vxpu_nvml_sym(lib, "nvmlDeviceGetComputeRunningProcesses", NULL);
-	*(void **)&c->api.process_util = vxpu_nvml_sym(lib, "nvmlDeviceGetProcessUtilization", NULL);
+	*(void **)&c->api.process_util =
+	        vxpu_nvml_sym(lib, "nvmlDeviceGetProcessUtilization", NULL);
 	if (!init || !c->api.by_index || !c->api.memory ||
 	    (!c->api.processes_v2 && !c->api.processes_v1))
 		return vxpu_fail(
@@ -133,8 +135,7 @@ static int load_library(struct vxpu_monitor_collector *c, const struct vxpu_disc
 
 int vxpu_monitor_collector_open(struct vxpu_monitor_collector **out,
                                 const struct vxpu_discover_options *discover,
-                                const char *regions_dir, const char *node, char *err,
-                                size_t errlen)
+                                const char *regions_dir, const char *node, char *err, size_t errlen)
 {
 	if (!regions_dir || !*regions_dir || strlen(regions_dir) >= VXPU_MONITOR_PATH_MAX - 300)
 		return vxpu_fail(err, errlen, "regions directory \"%s\": empty or too long",
@@ -422,7 +423,8 @@ static struct vxpu_region *open_for_pass(struct open_region *old, size_t nold, s
 {
 	while (*j < nold && strcmp(old[*j].name, name) < 0)
 		close_open_region(&old[(*j)++]);
-	struct open_region *kept = *j < nold && strcmp(old[*j].name, name) == 0 ? &old[(*j)++] : NULL;
+	struct open_region *kept =
+	        *j < nold && strcmp(old[*j].name, name) == 0 ? &old[(*j)++] : NULL;
 	struct stat st;
 	if (stat(path, &st) != 0) {
 		if (kept)
@@ -486,10 +488,10 @@ static int read_container(struct vxpu_monitor_collector *c, struct vxpu_monitor_
 		for (unsigned i = 0; i < v->process_count; i++) {
 			const struct vxpu_region_process *p = &v->processes[i];
 			if (p->alive && p->host_pid > 0)
-				ct.procs[ct.nprocs++] = (struct vxpu_monitor_process){
-				        .host_pid = p->host_pid,
-				        .slot = p->slot,
-				        .generation = p->generation};
+				ct.procs[ct.nprocs++] =
+				        (struct vxpu_monitor_process){.host_pid = p->host_pid,
+				                                      .slot = p->slot,
+				                                      .generation = p->generation};
 		}
 	}
 	if (grow((void **)&s->containers, container_cap, s->ncontainers + 1,
@@ -773,8 +775,8 @@ static const struct {
                            "Sum of the memory limits of the containers on the device.", false},
         [DEV_COMPUTE] = {"vxpu_device_compute_allocated_percent",
                          "Sum of the compute limits of the containers on the device.", false},
-        [DEV_CONTAINERS] = {"vxpu_device_containers",
-                            "Containers holding a share of the device.", false},
+        [DEV_CONTAINERS] = {"vxpu_device_containers", "Containers holding a share of the device.",
+                            false},
         [DEV_HEALTHY] = {"vxpu_device_healthy", "1 when the device is healthy, 0 when failed.",
                          false},
 };
@@ -1042,7 +1044,8 @@ static void render_self(struct render *r)
 	family(r, "vxpu_monitor_library_up", VXPU_PROM_GAUGE,
 	       "1 when the management library answered the last sample.");
 	sample(r, host, 1, s->library_up ? 1 : 0);
-	family(r, "vxpu_monitor_regions", VXPU_PROM_GAUGE, "Container regions read by the last sample.");
+	family(r, "vxpu_monitor_regions", VXPU_PROM_GAUGE,
+	       "Container regions read by the last sample.");
 	sample(r, host, 1, (double)s->ncontainers);
 	family(r, "vxpu_monitor_regions_skipped", VXPU_PROM_GAUGE,
 	       "Entries of the regions directory the last sample could not read.");
@@ -1053,7 +1056,8 @@ static void render_self(struct render *r)
 	family(r, "vxpu_monitor_last_sample_timestamp_seconds", VXPU_PROM_GAUGE,
 	       "When the last sample was taken, seconds since the epoch.");
 	sample(r, host, 1, (double)s->taken_unix_ms / 1000.0);
-	family(r, "vxpu_monitor_samples_total", VXPU_PROM_COUNTER, "Samples taken since the start.");
+	family(r, "vxpu_monitor_samples_total", VXPU_PROM_COUNTER,
+	       "Samples taken since the start.");
 	sample(r, host, 1, (double)s->passes);
 }
 
@@ -1127,9 +1131,9 @@ static unsigned on_watchdog(void *ctx, const struct vxpu_watchdog_event *ev)
 	snprintf(over, sizeof(over), "%llu", (unsigned long long)(ev->over_ns / 1000000));
 	snprintf(nkilled, sizeof(nkilled), "%u", killed);
 	vxpu_log(VXPU_LOG_WARN, what[ev->type], "kind", vxpu_watchdog_kind_name(ev->kind),
-	         "namespace", ct->ns, "pod", ct->pod, "container", ct->container, "gpu", gpu, "uuid",
-	         sh->uuid, "used", used, "limit", limit, "threshold", threshold, "over_ms", over,
-	         ev->type == VXPU_WATCHDOG_ENFORCE ? "killed" : (char *)NULL, nkilled,
+	         "namespace", ct->ns, "pod", ct->pod, "container", ct->container, "gpu", gpu,
+	         "uuid", sh->uuid, "used", used, "limit", limit, "threshold", threshold, "over_ms",
+	         over, ev->type == VXPU_WATCHDOG_ENFORCE ? "killed" : (char *)NULL, nkilled,
 	         (char *)NULL);
 	if (e->m->cfg.on_event) {
 		struct vxpu_monitor_event me = {.watchdog = ev,
@@ -1267,8 +1271,8 @@ static void handle_healthz(const struct vxpu_http_request *req, struct vxpu_http
 		                        (unsigned long long)(age / 1000000));
 }
 
-int vxpu_monitor_start(const struct vxpu_monitor_config *cfg, struct vxpu_monitor **out,
-                       char *err, size_t errlen)
+int vxpu_monitor_start(const struct vxpu_monitor_config *cfg, struct vxpu_monitor **out, char *err,
+                       size_t errlen)
 {
 	if (!cfg->regions_dir)
 		return vxpu_fail(err, errlen, "regions directory not set");

@@ -77,10 +77,10 @@ struct vxpu_monitor_container {
 
 /* One container on one device. */
 struct vxpu_monitor_share {
-	size_t container; /* index into the snapshot's containers */
-	unsigned ordinal; /* the container's device number (VXPU_MEMORY_LIMIT_<i>) */
-	int gpu;          /* host device index, -1 when its UUID matches no device */
-	char uuid[48];    /* "" when the region records none */
+	size_t container;        /* index into the snapshot's containers */
+	unsigned ordinal;        /* the container's device number (VXPU_MEMORY_LIMIT_<i>) */
+	int gpu;                 /* host device index, -1 when its UUID matches no device */
+	char uuid[48];           /* "" when the region records none */
 	uint64_t memory_limit;   /* bytes, UINT64_MAX = none */
 	uint64_t memory_charged; /* bytes libvxpu admitted (the region's counters) */
 	bool memory_used_known;
@@ -191,8 +191,8 @@ struct vxpu_monitor;
  * Every watchdog event is logged (common/log.h, msg="watchdog ...") at
  * warn level. 0, or -1 with a reason (nothing left running).
  */
-int vxpu_monitor_start(const struct vxpu_monitor_config *cfg, struct vxpu_monitor **out,
-                       char *err, size_t errlen);
+int vxpu_monitor_start(const struct vxpu_monitor_config *cfg, struct vxpu_monitor **out, char *err,
+                       size_t errlen);
 
 /* The bound "HOST:PORT" (the real port when 0 was asked), or "" without a server. */
 const char *vxpu_monitor_address(const struct vxpu_monitor *m);

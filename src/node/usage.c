@@ -17,13 +17,13 @@ struct vxpu_usage_reader {
 	nvmlReturn_t (*shutdown)(void);
 	nvmlReturn_t (*by_index)(unsigned, nvmlDevice_t *);
 	nvmlReturn_t (*process_util)(nvmlDevice_t, nvmlProcessUtilizationSample_t *, unsigned *,
-				     unsigned long long);
+	                             unsigned long long);
 	unsigned long long last_seen[VXPU_FOUND_MAX_DEVICES];
 	nvmlProcessUtilizationSample_t samples[USAGE_MAX_SAMPLES];
 };
 
 int vxpu_usage_open(struct vxpu_usage_reader **out, const struct vxpu_discover_options *opts,
-		    char *err, size_t errlen)
+                    char *err, size_t errlen)
 {
 	void *lib = vxpu_nvml_open(opts, err, errlen);
 	if (!lib)
@@ -37,11 +37,11 @@ int vxpu_usage_open(struct vxpu_usage_reader **out, const struct vxpu_discover_o
 	*(void **)&init = vxpu_nvml_sym(lib, "nvmlInit_v2", "nvmlInit");
 	*(void **)&r->shutdown = vxpu_nvml_sym(lib, "nvmlShutdown", NULL);
 	*(void **)&r->by_index =
-		vxpu_nvml_sym(lib, "nvmlDeviceGetHandleByIndex_v2", "nvmlDeviceGetHandleByIndex");
+	        vxpu_nvml_sym(lib, "nvmlDeviceGetHandleByIndex_v2", "nvmlDeviceGetHandleByIndex");
 	*(void **)&r->process_util = vxpu_nvml_sym(lib, "nvmlDeviceGetProcessUtilization", NULL);
 	if (!init || !r->shutdown || !r->by_index || !r->process_util) {
 		snprintf(err, errlen,
-			 "the management library lacks the NVML utilisation entry points");
+		         "the management library lacks the NVML utilisation entry points");
 		free(r);
 		return -1;
 	}
@@ -63,7 +63,7 @@ void vxpu_usage_close(struct vxpu_usage_reader *r)
 }
 
 int vxpu_usage_processes(struct vxpu_usage_reader *r, unsigned index, const int32_t *pids,
-			 size_t npids, double *percent)
+                         size_t npids, double *percent)
 {
 	*percent = 0;
 	if (index >= VXPU_FOUND_MAX_DEVICES)
@@ -74,7 +74,7 @@ int vxpu_usage_processes(struct vxpu_usage_reader *r, unsigned index, const int3
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
 	unsigned long long now_us = (unsigned long long)now.tv_sec * 1000000ULL +
-				    (unsigned long long)now.tv_nsec / 1000ULL;
+	                            (unsigned long long)now.tv_nsec / 1000ULL;
 	unsigned count = USAGE_MAX_SAMPLES;
 	nvmlReturn_t rc = r->process_util(dev, r->samples, &count, r->last_seen[index]);
 	r->last_seen[index] = now_us;

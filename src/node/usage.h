@@ -22,7 +22,7 @@ struct vxpu_usage_reader;
 /* Opens the library of the backend (nvml or sim; inventory has none and
  * fails). Returns 0, or -1 with a reason. */
 int vxpu_usage_open(struct vxpu_usage_reader **out, const struct vxpu_discover_options *opts,
-		    char *err, size_t errlen);
+                    char *err, size_t errlen);
 void vxpu_usage_close(struct vxpu_usage_reader *r);
 
 /*
@@ -31,6 +31,6 @@ void vxpu_usage_close(struct vxpu_usage_reader *r);
  * Returns 0 and sets *percent (0 when none of them ran), -1 on an error.
  */
 int vxpu_usage_processes(struct vxpu_usage_reader *r, unsigned index, const int32_t *pids,
-			 size_t npids, double *percent);
+                         size_t npids, double *percent);
 
 #endif

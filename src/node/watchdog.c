@@ -171,8 +171,9 @@ int vxpu_watchdog_observe(struct vxpu_watchdog *w, uint64_t now_ns,
 			if (!checked || !obs[i].key)
 				continue;
 			struct share_state *s = &next[e++];
-			uint64_t window = kind == VXPU_WATCHDOG_MEMORY ? w->policy.memory_window_ns
-			                                               : w->policy.compute_window_ns;
+			uint64_t window = kind == VXPU_WATCHDOG_MEMORY
+			                          ? w->policy.memory_window_ns
+			                          : w->policy.compute_window_ns;
 			struct vxpu_watchdog_event ev = {
 			        .kind = kind,
 			        .observation = i,
@@ -185,7 +186,8 @@ int vxpu_watchdog_observe(struct vxpu_watchdog *w, uint64_t now_ns,
 			if (!over) {
 				if (s->flagged && emit) {
 					ev.type = VXPU_WATCHDOG_CLEARED;
-					ev.over_ns = now_ns > s->since_ns ? now_ns - s->since_ns : 0;
+					ev.over_ns =
+					        now_ns > s->since_ns ? now_ns - s->since_ns : 0;
 					emit(ctx, &ev);
 				}
 				s->over = false;

@@ -79,7 +79,7 @@ struct vxpu_watchdog_observation {
 	uint64_t memory_used;  /* bytes, NVML, summed over the container's host PIDs */
 	uint64_t memory_limit; /* bytes; UINT64_MAX = no limit */
 	bool utilization_known;
-	double utilization; /* percent of the device, summed over its host PIDs */
+	double utilization;  /* percent of the device, summed over its host PIDs */
 	unsigned core_limit; /* percent of the device; 0 = no compute limit */
 };
 
@@ -123,9 +123,9 @@ struct vxpu_watchdog_status {
 	char key[VXPU_WATCHDOG_KEY_MAX];
 	unsigned gpu;
 	enum vxpu_watchdog_kind kind;
-	bool flagged;         /* in violation now */
-	uint64_t violations;  /* episodes flagged since the container appeared */
-	uint64_t kills;       /* processes killed by enforcement */
+	bool flagged;        /* in violation now */
+	uint64_t violations; /* episodes flagged since the container appeared */
+	uint64_t kills;      /* processes killed by enforcement */
 };
 
 /*

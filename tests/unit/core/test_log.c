@@ -101,10 +101,10 @@ static void test_invalid_env_is_reported(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_default_is_warn),
-		cmocka_unit_test(test_debug_shows_all),
-		cmocka_unit_test(test_off_is_silent),
-		cmocka_unit_test(test_invalid_env_is_reported),
+	        cmocka_unit_test(test_default_is_warn),
+	        cmocka_unit_test(test_debug_shows_all),
+	        cmocka_unit_test(test_off_is_silent),
+	        cmocka_unit_test(test_invalid_env_is_reported),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,12 +14,13 @@ static void test_line(void **state)
 	(void)state;
 	char buf[256];
 	/* 2026-11-28T11:47:49.123Z */
-	size_t len = vxpu_logfmt_begin(buf, sizeof(buf), 1795866469123LL, VXPU_LOG_WARN, "device lost");
+	size_t len =
+	        vxpu_logfmt_begin(buf, sizeof(buf), 1795866469123LL, VXPU_LOG_WARN, "device lost");
 	vxpu_logfmt_field(buf, sizeof(buf), &len, "dev", "0");
 	vxpu_logfmt_field(buf, sizeof(buf), &len, "why", "a \"b\"\\c\nd");
 	vxpu_logfmt_field(buf, sizeof(buf), &len, "empty", "");
 	assert_string_equal(buf, "ts=2026-11-28T11:47:49.123Z level=warn msg=\"device lost\" dev=0 "
-				 "why=\"a \\\"b\\\"\\\\c\\nd\" empty=\"\"");
+	                         "why=\"a \\\"b\\\"\\\\c\\nd\" empty=\"\"");
 	assert_int_equal(len, strlen(buf));
 }
 
@@ -42,7 +43,8 @@ static void test_truncation(void **state)
 	(void)state;
 	char buf[40];
 	memset(buf, 'x', sizeof(buf));
-	size_t len = vxpu_logfmt_begin(buf, sizeof(buf), 0, VXPU_LOG_ERROR, "a long message that will not fit");
+	size_t len = vxpu_logfmt_begin(buf, sizeof(buf), 0, VXPU_LOG_ERROR,
+	                               "a long message that will not fit");
 	vxpu_logfmt_field(buf, sizeof(buf), &len, "k", "v");
 	assert_int_equal(len, sizeof(buf) - 1);
 	assert_int_equal(buf[sizeof(buf) - 1], '\0');
@@ -64,10 +66,10 @@ static void test_levels(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_line),
-		cmocka_unit_test(test_timestamps),
-		cmocka_unit_test(test_truncation),
-		cmocka_unit_test(test_levels),
+	        cmocka_unit_test(test_line),
+	        cmocka_unit_test(test_timestamps),
+	        cmocka_unit_test(test_truncation),
+	        cmocka_unit_test(test_levels),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,7 +15,8 @@ static void test_good(void **state)
 	static const struct {
 		const char *text;
 		int want;
-	} cases[] = {{"1", 1}, {"30", 30}, {"30%", 30}, {"100", 100}, {"100%", 100}, {"050", 50}, {"007%", 7}};
+	} cases[] = {{"1", 1},      {"30", 30},  {"30%", 30}, {"100", 100},
+	             {"100%", 100}, {"050", 50}, {"007%", 7}};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		int pct = -1;
 		char err[128];
@@ -27,8 +28,9 @@ static void test_good(void **state)
 static void test_bad(void **state)
 {
 	(void)state;
-	static const char *const cases[] = {"", "0", "0%", "101", "1000", "-5", "+5", "1.5", "30%%",
-					    "%", "30 %", " 30", "abc", "99999999999999999999"};
+	static const char *const cases[] = {
+	        "",    "0",    "0%", "101",  "1000", "-5",  "+5",
+	        "1.5", "30%%", "%",  "30 %", " 30",  "abc", "99999999999999999999"};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		int pct = -1;
 		char err[128] = "";
@@ -42,8 +44,8 @@ static void test_bad(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_good),
-		cmocka_unit_test(test_bad),
+	        cmocka_unit_test(test_good),
+	        cmocka_unit_test(test_bad),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -39,7 +39,7 @@ static int when(const char *text, int64_t *ms)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	char err[256];
 	if (vxpu_time_arg_parse(text, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, ms, err,
-				sizeof(err)) != 0) {
+	                        sizeof(err)) != 0) {
 		fprintf(stderr, "ledger_fixture: %s\n", err);
 		return -1;
 	}
@@ -60,14 +60,14 @@ int main(int argc, char **argv)
 	long long n[4];
 	if (strcmp(argv[2], "start") == 0 && argc == 15) {
 		struct vxpu_ledger_interval iv = {
-			.allocation_id = argv[3],
-			.node = argv[5],
-			.device_uuid = argv[6],
-			.device_model = argv[7],
-			.tenant = argv[11],
-			.project = argv[12],
-			.user = argv[13],
-			.command = "fixture",
+		        .allocation_id = argv[3],
+		        .node = argv[5],
+		        .device_uuid = argv[6],
+		        .device_model = argv[7],
+		        .tenant = argv[11],
+		        .project = argv[12],
+		        .user = argv[13],
+		        .command = "fixture",
 		};
 		if (number(argv[4], &n[0]) || number(argv[8], &n[1]) || number(argv[9], &n[2]) ||
 		    number(argv[10], &n[3]) || when(argv[14], &iv.start_ms))
@@ -83,7 +83,7 @@ int main(int argc, char **argv)
 		if (when(argv[4], &end_ms) || (exited && number(argv[5], &n[0])))
 			return usage("bad time or exit status");
 		rc = vxpu_ledger_interval_end(l, argv[3], end_ms, exited, exited ? (int)n[0] : 0,
-					      NULL, err, sizeof(err));
+		                              NULL, err, sizeof(err));
 	} else if (strcmp(argv[2], "sample") == 0 && argc == 8) {
 		struct vxpu_ledger_sample s = {.allocation_id = argv[3]};
 		if (number(argv[4], &n[0]) || when(argv[5], &s.minute_ms) ||

@@ -20,14 +20,14 @@ static void test_rule(void **state)
 		struct vxpu_home_env env;
 		const char *want;
 	} cases[] = {
-		{{"/srv/vxpu", "/x", "/home/a", true}, "/srv/vxpu"},
-		{{"/srv/vxpu//", NULL, NULL, false}, "/srv/vxpu"},
-		{{"/", NULL, NULL, false}, "/"},
-		{{NULL, "/x", "/home/a", true}, "/var/lib/vxpu"},
-		{{NULL, "/x/state", "/home/a", false}, "/x/state/vxpu"},
-		{{NULL, "relative", "/home/a", false}, "/home/a/.local/state/vxpu"},
-		{{NULL, "", "/home/a/", false}, "/home/a/.local/state/vxpu"},
-		{{NULL, NULL, "/home/a", false}, "/home/a/.local/state/vxpu"},
+	        {{"/srv/vxpu", "/x", "/home/a", true}, "/srv/vxpu"},
+	        {{"/srv/vxpu//", NULL, NULL, false}, "/srv/vxpu"},
+	        {{"/", NULL, NULL, false}, "/"},
+	        {{NULL, "/x", "/home/a", true}, "/var/lib/vxpu"},
+	        {{NULL, "/x/state", "/home/a", false}, "/x/state/vxpu"},
+	        {{NULL, "relative", "/home/a", false}, "/home/a/.local/state/vxpu"},
+	        {{NULL, "", "/home/a/", false}, "/home/a/.local/state/vxpu"},
+	        {{NULL, NULL, "/home/a", false}, "/home/a/.local/state/vxpu"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char dir[256], err[256] = "";
@@ -44,15 +44,15 @@ static void test_refusals(void **state)
 		struct vxpu_home_env env;
 		const char *reason;
 	} cases[] = {
-		{{"", NULL, "/home/a", false}, "invalid VXPU_HOME \"\""},
-		{{"state", NULL, "/home/a", true}, "invalid VXPU_HOME \"state\""},
-		{{NULL, NULL, NULL, false}, "HOME is not set"},
-		{{NULL, NULL, "home", false}, "HOME is \"home\""},
+	        {{"", NULL, "/home/a", false}, "invalid VXPU_HOME \"\""},
+	        {{"state", NULL, "/home/a", true}, "invalid VXPU_HOME \"state\""},
+	        {{NULL, NULL, NULL, false}, "HOME is not set"},
+	        {{NULL, NULL, "home", false}, "HOME is \"home\""},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char dir[256] = "unchanged", err[256] = "";
-		assert_int_equal(vxpu_home_resolve(&cases[i].env, dir, sizeof(dir), err, sizeof(err)),
-				 -1);
+		assert_int_equal(
+		        vxpu_home_resolve(&cases[i].env, dir, sizeof(dir), err, sizeof(err)), -1);
 		if (!strstr(err, cases[i].reason))
 			fail_msg("case %zu: \"%s\" lacks \"%s\"", i, err, cases[i].reason);
 	}
@@ -99,9 +99,9 @@ static void test_process_env_and_mkdir(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_rule),
-		cmocka_unit_test(test_refusals),
-		cmocka_unit_test(test_process_env_and_mkdir),
+	        cmocka_unit_test(test_rule),
+	        cmocka_unit_test(test_refusals),
+	        cmocka_unit_test(test_process_env_and_mkdir),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

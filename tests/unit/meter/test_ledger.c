@@ -54,19 +54,19 @@ static struct vxpu_ledger *open_create(void)
 static struct vxpu_ledger_interval interval(const char *id, int device, int64_t start_ms)
 {
 	return (struct vxpu_ledger_interval){
-		.allocation_id = id,
-		.device_index = device,
-		.node = "node-1",
-		.device_uuid = "GPU-0000-1111",
-		.device_model = "NVIDIA A100-SXM4-80GB",
-		.device_memory_mib = 81920,
-		.memory_mib = 20480,
-		.compute_percent = 30,
-		.tenant = "acme",
-		.project = "vision",
-		.user = "alice",
-		.command = "python train.py --epochs 3",
-		.start_ms = start_ms,
+	        .allocation_id = id,
+	        .device_index = device,
+	        .node = "node-1",
+	        .device_uuid = "GPU-0000-1111",
+	        .device_model = "NVIDIA A100-SXM4-80GB",
+	        .device_memory_mib = 81920,
+	        .memory_mib = 20480,
+	        .compute_percent = 30,
+	        .tenant = "acme",
+	        .project = "vision",
+	        .user = "alice",
+	        .command = "python train.py --epochs 3",
+	        .start_ms = start_ms,
 	};
 }
 
@@ -100,12 +100,14 @@ static void expect_refused_untouched(const char *reason)
 	for (int mode = 0; mode < 2; mode++) {
 		struct vxpu_ledger *l = NULL;
 		char err[512] = "";
-		int rc = vxpu_ledger_open(db, mode ? VXPU_LEDGER_OPEN_CREATE : VXPU_LEDGER_OPEN_EXISTING,
-					  &l, err, sizeof(err));
+		int rc = vxpu_ledger_open(
+		        db, mode ? VXPU_LEDGER_OPEN_CREATE : VXPU_LEDGER_OPEN_EXISTING, &l, err,
+		        sizeof(err));
 		assert_int_equal(rc, VXPU_LEDGER_FAILED);
 		assert_null(l);
 		if (!strstr(err, db) || !strstr(err, reason) || !strstr(err, "untouched"))
-			fail_msg("error \"%s\" lacks the path, \"%s\" or \"untouched\"", err, reason);
+			fail_msg("error \"%s\" lacks the path, \"%s\" or \"untouched\"", err,
+			         reason);
 	}
 	char *after = slurp(db, &after_len);
 	assert_int_equal(before_len, after_len);
@@ -121,23 +123,24 @@ static void test_create_and_reopen(void **state)
 	char err[512] = "";
 	/* Missing file: absent, and nothing is created. */
 	assert_int_equal(vxpu_ledger_open(db, VXPU_LEDGER_OPEN_EXISTING, &l, err, sizeof(err)),
-			 VXPU_LEDGER_ABSENT);
+	                 VXPU_LEDGER_ABSENT);
 	assert_null(l);
 	assert_int_equal(access(db, F_OK), -1);
 
 	l = open_create(); /* creates the state/ directory too */
 	assert_string_equal(vxpu_ledger_path(l), db);
 	sqlite3_stmt *stmt;
-	assert_int_equal(sqlite3_prepare_v2(vxpu_ledger_sqlite(l),
-					    "SELECT version FROM vxpu_schema WHERE component = 'ledger'",
-					    -1, &stmt, NULL),
-			 SQLITE_OK);
+	assert_int_equal(
+	        sqlite3_prepare_v2(vxpu_ledger_sqlite(l),
+	                           "SELECT version FROM vxpu_schema WHERE component = 'ledger'", -1,
+	                           &stmt, NULL),
+	        SQLITE_OK);
 	assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
 	assert_int_equal(sqlite3_column_int(stmt, 0), VXPU_LEDGER_SCHEMA_VERSION);
 	sqlite3_finalize(stmt);
-	assert_int_equal(sqlite3_prepare_v2(vxpu_ledger_sqlite(l), "PRAGMA journal_mode", -1, &stmt,
-					    NULL),
-			 SQLITE_OK);
+	assert_int_equal(
+	        sqlite3_prepare_v2(vxpu_ledger_sqlite(l), "PRAGMA journal_mode", -1, &stmt, NULL),
+	        SQLITE_OK);
 	assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
 	assert_string_equal((const char *)sqlite3_column_text(stmt, 0), "wal");
 	sqlite3_finalize(stmt);
@@ -149,10 +152,10 @@ static void test_create_and_reopen(void **state)
 	l = open_create();
 	vxpu_ledger_close(l);
 	assert_int_equal(vxpu_ledger_open(db, VXPU_LEDGER_OPEN_EXISTING, &l, err, sizeof(err)),
-			 VXPU_LEDGER_OK);
+	                 VXPU_LEDGER_OK);
 	int ended = -1;
 	assert_int_equal(vxpu_ledger_interval_end(l, "a1", 2000, true, 0, &ended, err, sizeof(err)),
-			 0);
+	                 0);
 	assert_int_equal(ended, 1);
 	vxpu_ledger_close(l);
 }
@@ -169,7 +172,7 @@ static void test_empty_file_is_absent(void **state)
 	struct vxpu_ledger *l = NULL;
 	char err[512];
 	assert_int_equal(vxpu_ledger_open(db, VXPU_LEDGER_OPEN_EXISTING, &l, err, sizeof(err)),
-			 VXPU_LEDGER_ABSENT);
+	                 VXPU_LEDGER_ABSENT);
 	struct stat st;
 	assert_int_equal(stat(db, &st), 0);
 	assert_int_equal(st.st_size, 0);
@@ -211,7 +214,7 @@ static void test_corrupt_file_refused(void **state)
 	assert_true(fd >= 0);
 	char junk[4096];
 	memset(junk, 0x5a, sizeof(junk));
-	assert_int_equal(pwrite(fd, junk, 100, 0 + 100), 100);       /* first page, past header */
+	assert_int_equal(pwrite(fd, junk, 100, 0 + 100), 100);        /* first page, past header */
 	assert_int_equal(pwrite(fd, junk, sizeof(junk), 4096), 4096); /* second page */
 	close(fd);
 	size_t before_len, after_len;
@@ -221,7 +224,7 @@ static void test_corrupt_file_refused(void **state)
 	if (rc == VXPU_LEDGER_OK) {
 		/* Damage the catalogue did not show surfaces on first read. */
 		rc = vxpu_ledger_each_interval(l, 0, INT64_MAX, ignore_interval, NULL, err,
-					       sizeof(err));
+		                               sizeof(err));
 		vxpu_ledger_close(l);
 	}
 	assert_int_not_equal(rc, 0);
@@ -239,7 +242,7 @@ static void set_version(const char *component, int version)
 	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
 	char sql[200];
 	snprintf(sql, sizeof(sql), "UPDATE vxpu_schema SET version = %d WHERE component = '%s'",
-		 version, component);
+	         version, component);
 	assert_int_equal(sqlite3_exec(h, sql, NULL, NULL, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_changes(h), 1);
 	sqlite3_close(h);
@@ -265,7 +268,7 @@ static void test_foreign_database_refused(void **state)
 	sqlite3 *h;
 	assert_int_equal(sqlite3_open(db, &h), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(h, "CREATE TABLE photos (id INTEGER)", NULL, NULL, NULL),
-			 SQLITE_OK);
+	                 SQLITE_OK);
 	sqlite3_close(h);
 	expect_refused_untouched("another program (it has table \"photos\"");
 }
@@ -274,12 +277,13 @@ static int collect_interval(const struct vxpu_ledger_interval *iv, void *ctx)
 {
 	char *out = ctx;
 	size_t n = strlen(out);
-	snprintf(out + n, 4096 - n, "%s/%d %s %s %s %s %s %lld %lld %d %s %s %s [%s] %lld %s%lld %s%d\n",
-		 iv->allocation_id, iv->device_index, iv->node, iv->device_uuid, iv->device_model,
-		 "", "", (long long)iv->device_memory_mib, (long long)iv->memory_mib,
-		 iv->compute_percent, iv->tenant, iv->project, iv->user, iv->command,
-		 (long long)iv->start_ms, iv->ended ? "" : "running:", (long long)iv->end_ms,
-		 iv->exited ? "exit=" : "noexit:", iv->exit_status);
+	snprintf(out + n, 4096 - n,
+	         "%s/%d %s %s %s %s %s %lld %lld %d %s %s %s [%s] %lld %s%lld %s%d\n",
+	         iv->allocation_id, iv->device_index, iv->node, iv->device_uuid, iv->device_model,
+	         "", "", (long long)iv->device_memory_mib, (long long)iv->memory_mib,
+	         iv->compute_percent, iv->tenant, iv->project, iv->user, iv->command,
+	         (long long)iv->start_ms, iv->ended ? "" : "running:", (long long)iv->end_ms,
+	         iv->exited ? "exit=" : "noexit:", iv->exit_status);
 	return 0;
 }
 
@@ -288,7 +292,7 @@ static int collect_sample(const struct vxpu_ledger_sample *s, void *ctx)
 	char *out = ctx;
 	size_t n = strlen(out);
 	snprintf(out + n, 4096 - n, "%s/%d %lld %g %g\n", s->allocation_id, s->device_index,
-		 (long long)s->minute_ms, s->used_memory_mib, s->utilisation_percent);
+	         (long long)s->minute_ms, s->used_memory_mib, s->utilisation_percent);
 	return 0;
 }
 
@@ -340,47 +344,46 @@ static void test_record_and_read(void **state)
 	assert_int_equal(vxpu_ledger_sample_record(l, &s2, err, sizeof(err)), 0);
 
 	int ended = -1;
-	assert_int_equal(vxpu_ledger_interval_end(l, "job-1", 3600000, true, 137, &ended, err,
-						  sizeof(err)),
-			 0);
+	assert_int_equal(
+	        vxpu_ledger_interval_end(l, "job-1", 3600000, true, 137, &ended, err, sizeof(err)),
+	        0);
 	assert_int_equal(ended, 2);
 	/* Ending again is harmless and says so. */
-	assert_int_equal(vxpu_ledger_interval_end(l, "job-1", 4000000, true, 0, &ended, err,
-						  sizeof(err)),
-			 0);
+	assert_int_equal(
+	        vxpu_ledger_interval_end(l, "job-1", 4000000, true, 0, &ended, err, sizeof(err)),
+	        0);
 	assert_int_equal(ended, 0);
 	/* Unknown allocation: nothing to end. */
-	assert_int_equal(vxpu_ledger_interval_end(l, "nope", 4000000, false, 0, &ended, err,
-						  sizeof(err)),
-			 0);
+	assert_int_equal(
+	        vxpu_ledger_interval_end(l, "nope", 4000000, false, 0, &ended, err, sizeof(err)),
+	        0);
 	assert_int_equal(ended, 0);
 
 	char out[4096] = "";
-	assert_int_equal(vxpu_ledger_each_interval(l, 0, INT64_MAX, collect_interval, out, err,
-						   sizeof(err)),
-			 0);
+	assert_int_equal(
+	        vxpu_ledger_each_interval(l, 0, INT64_MAX, collect_interval, out, err, sizeof(err)),
+	        0);
 	sort_lines(out);
 	assert_string_equal(
-		out,
-		"job-1/0 node-1 GPU-0000-1111 NVIDIA A100-SXM4-80GB   81920 20480 30 acme vision "
-		"alice [python train.py --epochs 3] 60000 3600000 exit=137\n"
-		"job-1/1 node-1 GPU-2222 NVIDIA A100-SXM4-80GB   81920 81920 0 acme vision alice "
-		"[python train.py --epochs 3] 60000 3600000 exit=137\n"
-		"job-2/0 node-1 GPU-0000-1111 NVIDIA A100-SXM4-80GB   81920 20480 30 acme vision "
-		"bob@example.com [] 150000 running:0 noexit:0\n");
+	        out,
+	        "job-1/0 node-1 GPU-0000-1111 NVIDIA A100-SXM4-80GB   81920 20480 30 acme vision "
+	        "alice [python train.py --epochs 3] 60000 3600000 exit=137\n"
+	        "job-1/1 node-1 GPU-2222 NVIDIA A100-SXM4-80GB   81920 81920 0 acme vision alice "
+	        "[python train.py --epochs 3] 60000 3600000 exit=137\n"
+	        "job-2/0 node-1 GPU-0000-1111 NVIDIA A100-SXM4-80GB   81920 20480 30 acme vision "
+	        "bob@example.com [] 150000 running:0 noexit:0\n");
 
 	/* Window: [3600000, 3600001) sees only the running job-2. */
 	out[0] = '\0';
 	assert_int_equal(vxpu_ledger_each_interval(l, 3600000, 3600001, collect_interval, out, err,
-						   sizeof(err)),
-			 0);
+	                                           sizeof(err)),
+	                 0);
 	assert_non_null(strstr(out, "job-2/0"));
 	assert_null(strstr(out, "job-1"));
 	/* A window that ends at a start excludes it (until is exclusive). */
 	out[0] = '\0';
-	assert_int_equal(vxpu_ledger_each_interval(l, 0, 60000, collect_interval, out, err,
-						   sizeof(err)),
-			 0);
+	assert_int_equal(
+	        vxpu_ledger_each_interval(l, 0, 60000, collect_interval, out, err, sizeof(err)), 0);
 	assert_string_equal(out, "");
 	out[0] = '\0';
 	assert_int_equal(vxpu_ledger_each_running(l, collect_interval, out, err, sizeof(err)), 0);
@@ -388,27 +391,26 @@ static void test_record_and_read(void **state)
 	assert_null(strstr(out, "job-1"));
 
 	out[0] = '\0';
-	assert_int_equal(vxpu_ledger_each_sample(l, 0, INT64_MAX, collect_sample, out, err,
-						 sizeof(err)),
-			 0);
+	assert_int_equal(
+	        vxpu_ledger_each_sample(l, 0, INT64_MAX, collect_sample, out, err, sizeof(err)), 0);
 	sort_lines(out);
 	assert_string_equal(out, "job-1/1 60000 2048 50\njob-2/0 120000 0 100\n");
 	/* The sample window includes a minute that overlaps its start. */
 	out[0] = '\0';
-	assert_int_equal(vxpu_ledger_each_sample(l, 179999, 180000, collect_sample, out, err,
-						 sizeof(err)),
-			 0);
+	assert_int_equal(
+	        vxpu_ledger_each_sample(l, 179999, 180000, collect_sample, out, err, sizeof(err)),
+	        0);
 	assert_string_equal(out, "job-2/0 120000 0 100\n");
 	out[0] = '\0';
-	assert_int_equal(vxpu_ledger_each_sample(l, 180000, 240000, collect_sample, out, err,
-						 sizeof(err)),
-			 0);
+	assert_int_equal(
+	        vxpu_ledger_each_sample(l, 180000, 240000, collect_sample, out, err, sizeof(err)),
+	        0);
 	assert_string_equal(out, "");
 
 	/* Ending with an unknown exit status. */
-	assert_int_equal(vxpu_ledger_interval_end(l, "job-2", 150000, false, 0, &ended, err,
-						  sizeof(err)),
-			 0);
+	assert_int_equal(
+	        vxpu_ledger_interval_end(l, "job-2", 150000, false, 0, &ended, err, sizeof(err)),
+	        0);
 	assert_int_equal(ended, 1);
 	vxpu_ledger_close(l);
 }
@@ -425,13 +427,16 @@ static void test_callback_stops(void **state)
 	(void)state;
 	struct vxpu_ledger *l = open_create();
 	for (int i = 0; i < 3; i++) {
-		struct vxpu_ledger_interval iv = interval(i == 0 ? "x0" : i == 1 ? "x1" : "x2", 0, 5);
+		struct vxpu_ledger_interval iv = interval(i == 0   ? "x0"
+		                                          : i == 1 ? "x1"
+		                                                   : "x2",
+		                                          0, 5);
 		start_ok(l, &iv);
 	}
 	int calls = 0;
 	char err[256];
 	assert_int_equal(vxpu_ledger_each_interval(l, 0, 100, stop_early, &calls, err, sizeof(err)),
-			 7);
+	                 7);
 	assert_int_equal(calls, 1);
 	vxpu_ledger_close(l);
 }
@@ -447,9 +452,9 @@ static int count_all(struct vxpu_ledger *l)
 {
 	int n = 0;
 	char err[256];
-	assert_int_equal(vxpu_ledger_each_interval(l, 0, INT64_MAX, count_intervals, &n, err,
-						   sizeof(err)),
-			 0);
+	assert_int_equal(
+	        vxpu_ledger_each_interval(l, 0, INT64_MAX, count_intervals, &n, err, sizeof(err)),
+	        0);
 	return n;
 }
 
@@ -463,10 +468,11 @@ static void test_refused_writes_change_nothing(void **state)
 	char long_command[VXPU_LEDGER_COMMAND_MAX + 2];
 	memset(long_command, 'c', sizeof(long_command) - 1);
 	long_command[sizeof(long_command) - 1] = '\0';
-	static const char *const bad_ids[] = {"", "a b", "a/b", "ä",
-					      "0123456789012345678901234567890123456789012345678901234567890123456789"};
-	static const char *const bad_names[] = {"", "-lead", "=cmd()", "a b", "a,b", "a\"b", "a\nb",
-						".x"};
+	static const char *const bad_ids[] = {
+	        "", "a b", "a/b", "ä",
+	        "0123456789012345678901234567890123456789012345678901234567890123456789"};
+	static const char *const bad_names[] = {"",    "-lead", "=cmd()", "a b",
+	                                        "a,b", "a\"b",  "a\nb",   ".x"};
 	char err[512];
 	for (size_t i = 0; i < sizeof(bad_ids) / sizeof(bad_ids[0]); i++) {
 		struct vxpu_ledger_interval iv = interval(bad_ids[i], 0, 5);
@@ -483,8 +489,8 @@ static void test_refused_writes_change_nothing(void **state)
 		struct vxpu_ledger_interval iv;
 		const char *reason;
 	} cases[] = {
-		{interval("ok", -1, 5), "invalid device index -1"},
-		{interval("ok", 0, -5), "invalid start time -5"},
+	        {interval("ok", -1, 5), "invalid device index -1"},
+	        {interval("ok", 0, -5), "invalid start time -5"},
 	};
 	struct vxpu_ledger_interval t = interval("ok", 0, 5);
 	t.tenant = long_name;
@@ -549,30 +555,30 @@ static void test_refused_writes_change_nothing(void **state)
 	/* Ends and samples. */
 	int ended = -1;
 	assert_int_equal(vxpu_ledger_interval_end(l, "ok", 4, true, 0, &ended, err, sizeof(err)),
-			 -1);
+	                 -1);
 	assert_non_null(strstr(err, "invalid end time 4 ms for allocation ok: before its start 5"));
 	assert_int_equal(ended, 0);
 	assert_int_equal(vxpu_ledger_interval_end(l, "ok", 10, true, 256, NULL, err, sizeof(err)),
-			 -1);
+	                 -1);
 	assert_non_null(strstr(err, "invalid exit status 256"));
 	assert_int_equal(vxpu_ledger_interval_end(l, "o k", 10, true, 0, NULL, err, sizeof(err)),
-			 -1);
+	                 -1);
 	assert_int_equal(vxpu_ledger_interval_end(l, "ok", -1, true, 0, NULL, err, sizeof(err)),
-			 -1);
+	                 -1);
 	struct {
 		struct vxpu_ledger_sample s;
 		const char *reason;
 	} samples[] = {
-		{{"ok", 0, 30000, 0, 0}, "invalid sample minute 30000"},
-		{{"ok", 0, -60000, 0, 0}, "invalid sample minute"},
-		{{"ok", 0, 0, -1, 0}, "invalid used memory -1"},
-		{{"ok", 0, 0, NAN, 0}, "invalid used memory"},
-		{{"ok", 0, 0, 2, 0}, "invalid used memory 2 MiB: the device has 1 MiB"},
-		{{"ok", 0, 0, 0, 100.01}, "invalid utilisation 100.01%"},
-		{{"ok", 0, 0, 0, -1}, "invalid utilisation"},
-		{{"ok", 1, 0, 0, 0}, "no interval for allocation ok device 1"},
-		{{"ok", -1, 0, 0, 0}, "invalid device index"},
-		{{"o k", 0, 0, 0, 0}, "invalid allocation id"},
+	        {{"ok", 0, 30000, 0, 0}, "invalid sample minute 30000"},
+	        {{"ok", 0, -60000, 0, 0}, "invalid sample minute"},
+	        {{"ok", 0, 0, -1, 0}, "invalid used memory -1"},
+	        {{"ok", 0, 0, NAN, 0}, "invalid used memory"},
+	        {{"ok", 0, 0, 2, 0}, "invalid used memory 2 MiB: the device has 1 MiB"},
+	        {{"ok", 0, 0, 0, 100.01}, "invalid utilisation 100.01%"},
+	        {{"ok", 0, 0, 0, -1}, "invalid utilisation"},
+	        {{"ok", 1, 0, 0, 0}, "no interval for allocation ok device 1"},
+	        {{"ok", -1, 0, 0, 0}, "invalid device index"},
+	        {{"o k", 0, 0, 0, 0}, "invalid allocation id"},
 	};
 	for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++) {
 		assert_int_equal(vxpu_ledger_sample_record(l, &samples[i].s, err, sizeof(err)), -1);
@@ -580,7 +586,7 @@ static void test_refused_writes_change_nothing(void **state)
 			fail_msg("\"%s\" lacks \"%s\"", err, samples[i].reason);
 	}
 	assert_int_equal(vxpu_ledger_interval_end(l, "ok", 120000, true, 0, NULL, err, sizeof(err)),
-			 0);
+	                 0);
 	struct vxpu_ledger_sample late = {"ok", 0, 120000, 0, 0};
 	assert_int_equal(vxpu_ledger_sample_record(l, &late, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "outside allocation ok device 0"));
@@ -595,11 +601,14 @@ static void test_transactions_and_components(void **state)
 	struct vxpu_ledger *l = open_create();
 	char err[512] = "";
 	static const char *const ddl[] = {
-		"CREATE TABLE local_allocation (id VARCHAR(64) NOT NULL PRIMARY KEY, pid INTEGER)",
-		NULL};
-	assert_int_equal(vxpu_ledger_ensure_component(l, "localstate", 1, ddl, err, sizeof(err)), 0);
-	assert_int_equal(vxpu_ledger_ensure_component(l, "localstate", 1, ddl, err, sizeof(err)), 0);
-	assert_int_equal(vxpu_ledger_ensure_component(l, "localstate", 2, ddl, err, sizeof(err)), -1);
+	        "CREATE TABLE local_allocation (id VARCHAR(64) NOT NULL PRIMARY KEY, pid INTEGER)",
+	        NULL};
+	assert_int_equal(vxpu_ledger_ensure_component(l, "localstate", 1, ddl, err, sizeof(err)),
+	                 0);
+	assert_int_equal(vxpu_ledger_ensure_component(l, "localstate", 1, ddl, err, sizeof(err)),
+	                 0);
+	assert_int_equal(vxpu_ledger_ensure_component(l, "localstate", 2, ddl, err, sizeof(err)),
+	                 -1);
 	assert_non_null(strstr(err, "localstate schema version 1 is older"));
 	assert_int_equal(vxpu_ledger_ensure_component(l, "", 1, ddl, err, sizeof(err)), -1);
 
@@ -609,9 +618,9 @@ static void test_transactions_and_components(void **state)
 	assert_int_equal(vxpu_ledger_begin(l, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "do not nest"));
 	assert_int_equal(sqlite3_exec(vxpu_ledger_sqlite(l),
-				      "INSERT INTO local_allocation VALUES ('t1', 42)", NULL, NULL,
-				      NULL),
-			 SQLITE_OK);
+	                              "INSERT INTO local_allocation VALUES ('t1', 42)", NULL, NULL,
+	                              NULL),
+	                 SQLITE_OK);
 	struct vxpu_ledger_interval iv = interval("t1", 0, 10);
 	start_ok(l, &iv);
 	iv.device_index = 1;
@@ -625,9 +634,9 @@ static void test_transactions_and_components(void **state)
 	/* Committed: both. */
 	assert_int_equal(vxpu_ledger_begin(l, err, sizeof(err)), 0);
 	assert_int_equal(sqlite3_exec(vxpu_ledger_sqlite(l),
-				      "INSERT INTO local_allocation VALUES ('t1', 42)", NULL, NULL,
-				      NULL),
-			 SQLITE_OK);
+	                              "INSERT INTO local_allocation VALUES ('t1', 42)", NULL, NULL,
+	                              NULL),
+	                 SQLITE_OK);
 	iv.device_index = 0;
 	start_ok(l, &iv);
 	assert_int_equal(vxpu_ledger_commit(l, err, sizeof(err)), 0);
@@ -639,7 +648,8 @@ static void test_transactions_and_components(void **state)
 	vxpu_ledger_close(l);
 	set_version("localstate", 3);
 	l = open_create(); /* the ledger itself is fine */
-	assert_int_equal(vxpu_ledger_ensure_component(l, "localstate", 1, ddl, err, sizeof(err)), -1);
+	assert_int_equal(vxpu_ledger_ensure_component(l, "localstate", 1, ddl, err, sizeof(err)),
+	                 -1);
 	assert_non_null(strstr(err, "localstate schema version 3 is newer"));
 	vxpu_ledger_close(l);
 }
@@ -688,12 +698,13 @@ static int writer(int w)
 		struct vxpu_ledger_sample s = {id, 0, 60000, 100, 50};
 		if (vxpu_ledger_begin(l, err, sizeof(err)) != 0 ||
 		    vxpu_ledger_interval_start(l, &iv, err, sizeof(err)) != 0 ||
-		    (iv.device_index = 1, vxpu_ledger_interval_start(l, &iv, err, sizeof(err))) != 0 ||
+		    (iv.device_index = 1, vxpu_ledger_interval_start(l, &iv, err, sizeof(err))) !=
+		            0 ||
 		    vxpu_ledger_commit(l, err, sizeof(err)) != 0 ||
 		    vxpu_ledger_sample_record(l, &s, err, sizeof(err)) != 0 ||
 		    (s.device_index = 1, vxpu_ledger_sample_record(l, &s, err, sizeof(err))) != 0 ||
-		    vxpu_ledger_interval_end(l, id, 120000, true, w % 256, &ended, err, sizeof(err)) !=
-			    0 ||
+		    vxpu_ledger_interval_end(l, id, 120000, true, w % 256, &ended, err,
+		                             sizeof(err)) != 0 ||
 		    ended != 2) {
 			fprintf(stderr, "writer %d: %s\n", w, err);
 			vxpu_ledger_close(l);
@@ -753,12 +764,12 @@ static void test_concurrent_writers(void **state)
 	struct vxpu_ledger *l = open_create();
 	char err[256];
 	int ended = 0, samples = 0;
-	assert_int_equal(vxpu_ledger_each_interval(l, 0, INT64_MAX, count_ended, &ended, err,
-						   sizeof(err)),
-			 0);
-	assert_int_equal(vxpu_ledger_each_sample(l, 0, INT64_MAX, count_samples, &samples, err,
-						 sizeof(err)),
-			 0);
+	assert_int_equal(
+	        vxpu_ledger_each_interval(l, 0, INT64_MAX, count_ended, &ended, err, sizeof(err)),
+	        0);
+	assert_int_equal(
+	        vxpu_ledger_each_sample(l, 0, INT64_MAX, count_samples, &samples, err, sizeof(err)),
+	        0);
 	assert_int_equal(count_all(l), WRITERS * ALLOCATIONS_PER_WRITER * 2);
 	assert_int_equal(ended, WRITERS * ALLOCATIONS_PER_WRITER * 2);
 	assert_int_equal(samples, WRITERS * ALLOCATIONS_PER_WRITER * 2);
@@ -768,17 +779,19 @@ static void test_concurrent_writers(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_create_and_reopen, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_empty_file_is_absent, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_corrupt_file_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_newer_and_older_schema_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_foreign_database_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_record_and_read, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_callback_stops, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_refused_writes_change_nothing, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_transactions_and_components, setup, teardown),
-		cmocka_unit_test(test_helpers),
-		cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_create_and_reopen, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_empty_file_is_absent, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_corrupt_file_refused, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_newer_and_older_schema_refused, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_foreign_database_refused, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_record_and_read, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_callback_stops, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_refused_writes_change_nothing, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_transactions_and_components, setup, teardown),
+	        cmocka_unit_test(test_helpers),
+	        cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

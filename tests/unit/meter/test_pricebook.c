@@ -25,9 +25,9 @@ static void test_good(void **state)
 {
 	(void)state;
 	struct vxpu_price_book *book =
-		parse_ok(" {\"version\": 1, \"currency\": \"EUR\",\n"
-			 "  \"models\": {\"Model Z\": 4.5, \"A100\": 2.25, \"Free\": 0},\n"
-			 "  \"default\": 1e0 }\n");
+	        parse_ok(" {\"version\": 1, \"currency\": \"EUR\",\n"
+	                 "  \"models\": {\"Model Z\": 4.5, \"A100\": 2.25, \"Free\": 0},\n"
+	                 "  \"default\": 1e0 }\n");
 	assert_string_equal(book->currency, "EUR");
 	assert_int_equal(book->count, 3);
 	/* Sorted by model, whatever the file's order. */
@@ -58,61 +58,68 @@ static void test_bad(void **state)
 		const char *text;
 		const char *reason;
 	} cases[] = {
-		{"", "invalid JSON"},
-		{"[]", "want a JSON object"},
-		{"{\"version\":1,\"currency\":\"EUR\",\"models\":{}} x", "invalid JSON at byte 43 near \"x\""},
-		{"{\"version\":1,\"currency\":\"EUR\",\"models\":{},}", "invalid JSON"},
-		{"{\"version\":1,\"currency\":\"EUR\",\"models\":{\"A\":+1}}", "invalid JSON"},
-		{"{\"version\":1,\"currency\":\"EUR\",\"models\":{\"A\":01}}", "invalid JSON"},
-		{"{\"version\":1,\"currency\":\"EUR\",\"models\":{\"A\":.5}}", "invalid JSON"},
-		{"{\"version\":1,\"currency\":\"EUR\",\"models\":{\"A\":1.}}", "invalid JSON"},
-		{"{\"version\":1,\"currency\":\"EU\tR\",\"models\":{}}", "invalid JSON"},
-		{"{'version':1}", "invalid JSON"},
-		{"{\"currency\":\"EUR\",\"models\":{}}", "missing \"version\""},
-		{"{\"version\":2,\"currency\":\"EUR\",\"models\":{}}", "unsupported \"version\""},
-		{"{\"version\":1.5,\"currency\":\"EUR\",\"models\":{}}", "unsupported \"version\""},
-		{"{\"version\":\"1\",\"currency\":\"EUR\",\"models\":{}}", "unsupported \"version\""},
-		{"{\"version\":1,\"models\":{}}", "missing \"currency\""},
-		{"{\"version\":1,\"currency\":\"eur\",\"models\":{}}", "invalid \"currency\" \"eur\""},
-		{"{\"version\":1,\"currency\":\"EURO\",\"models\":{}}", "invalid \"currency\""},
-		{"{\"version\":1,\"currency\":7,\"models\":{}}", "invalid \"currency\""},
-		{"{\"version\":1,\"currency\":\"EUR\"}", "missing \"models\""},
-		{"{\"version\":1,\"currency\":\"EUR\",\"models\":[]}", "\"models\": want an object"},
-		{"{\"version\":1,\"currency\":\"EUR\",\"models\":{\"A\":\"2\"}}",
-		 "\"models\".\"A\": want a number"},
-		{"{\"version\":1,\"currency\":\"EUR\",\"models\":{\"A\":-2}}",
-		 "\"models\".\"A\": invalid price -2"},
-		{"{\"version\":1,\"currency\":\"EUR\",\"models\":{\"A\":1e999}}",
-		 "\"models\".\"A\": invalid price"},
-		{"{\"version\":1,\"currency\":\"EUR\",\"models\":{\"A\":1,\"A\":2}}",
-		 "model \"A\" is listed twice"},
-		{"{\"version\":1,\"currency\":\"EUR\",\"models\":{\"\":1}}", "invalid model name \"\""},
-		{"{\"version\":1,\"currency\":\"EUR\",\"models\":{\" A\":1}}", "invalid model name"},
-		{"{\"version\":1,\"currency\":\"EUR\",\"models\":{},\"default\":null}",
-		 "\"default\": want a number"},
-		{"{\"version\":1,\"currency\":\"EUR\",\"models\":{},\"default\":-1}",
-		 "\"default\": invalid price"},
-		{"{\"version\":1,\"currency\":\"EUR\",\"models\":{},\"price\":1}",
-		 "unknown key \"price\""},
-		{"{\"version\":1,\"version\":1,\"currency\":\"EUR\",\"models\":{}}",
-		 "key \"version\" appears twice"},
+	        {"", "invalid JSON"},
+	        {"[]", "want a JSON object"},
+	        {"{\"version\":1,\"currency\":\"EUR\",\"models\":{}} x",
+	         "invalid JSON at byte 43 near \"x\""},
+	        {"{\"version\":1,\"currency\":\"EUR\",\"models\":{},}", "invalid JSON"},
+	        {"{\"version\":1,\"currency\":\"EUR\",\"models\":{\"A\":+1}}", "invalid JSON"},
+	        {"{\"version\":1,\"currency\":\"EUR\",\"models\":{\"A\":01}}", "invalid JSON"},
+	        {"{\"version\":1,\"currency\":\"EUR\",\"models\":{\"A\":.5}}", "invalid JSON"},
+	        {"{\"version\":1,\"currency\":\"EUR\",\"models\":{\"A\":1.}}", "invalid JSON"},
+	        {"{\"version\":1,\"currency\":\"EU\tR\",\"models\":{}}", "invalid JSON"},
+	        {"{'version':1}", "invalid JSON"},
+	        {"{\"currency\":\"EUR\",\"models\":{}}", "missing \"version\""},
+	        {"{\"version\":2,\"currency\":\"EUR\",\"models\":{}}", "unsupported \"version\""},
+	        {"{\"version\":1.5,\"currency\":\"EUR\",\"models\":{}}", "unsupported \"version\""},
+	        {"{\"version\":\"1\",\"currency\":\"EUR\",\"models\":{}}",
+	         "unsupported \"version\""},
+	        {"{\"version\":1,\"models\":{}}", "missing \"currency\""},
+	        {"{\"version\":1,\"currency\":\"eur\",\"models\":{}}",
+	         "invalid \"currency\" \"eur\""},
+	        {"{\"version\":1,\"currency\":\"EURO\",\"models\":{}}", "invalid \"currency\""},
+	        {"{\"version\":1,\"currency\":7,\"models\":{}}", "invalid \"currency\""},
+	        {"{\"version\":1,\"currency\":\"EUR\"}", "missing \"models\""},
+	        {"{\"version\":1,\"currency\":\"EUR\",\"models\":[]}",
+	         "\"models\": want an object"},
+	        {"{\"version\":1,\"currency\":\"EUR\",\"models\":{\"A\":\"2\"}}",
+	         "\"models\".\"A\": want a number"},
+	        {"{\"version\":1,\"currency\":\"EUR\",\"models\":{\"A\":-2}}",
+	         "\"models\".\"A\": invalid price -2"},
+	        {"{\"version\":1,\"currency\":\"EUR\",\"models\":{\"A\":1e999}}",
+	         "\"models\".\"A\": invalid price"},
+	        {"{\"version\":1,\"currency\":\"EUR\",\"models\":{\"A\":1,\"A\":2}}",
+	         "model \"A\" is listed twice"},
+	        {"{\"version\":1,\"currency\":\"EUR\",\"models\":{\"\":1}}",
+	         "invalid model name \"\""},
+	        {"{\"version\":1,\"currency\":\"EUR\",\"models\":{\" A\":1}}",
+	         "invalid model name"},
+	        {"{\"version\":1,\"currency\":\"EUR\",\"models\":{},\"default\":null}",
+	         "\"default\": want a number"},
+	        {"{\"version\":1,\"currency\":\"EUR\",\"models\":{},\"default\":-1}",
+	         "\"default\": invalid price"},
+	        {"{\"version\":1,\"currency\":\"EUR\",\"models\":{},\"price\":1}",
+	         "unknown key \"price\""},
+	        {"{\"version\":1,\"version\":1,\"currency\":\"EUR\",\"models\":{}}",
+	         "key \"version\" appears twice"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct vxpu_price_book *book = (struct vxpu_price_book *)&book;
 		char err[512] = "";
-		if (vxpu_price_book_parse(cases[i].text, strlen(cases[i].text), "p.json", &book, err,
-					  sizeof(err)) == 0)
+		if (vxpu_price_book_parse(cases[i].text, strlen(cases[i].text), "p.json", &book,
+		                          err, sizeof(err)) == 0)
 			fail_msg("accepted: %s", cases[i].text);
 		assert_null(book);
 		if (!strstr(err, "price book p.json: ") || !strstr(err, cases[i].reason))
-			fail_msg("%s: error \"%s\" lacks \"%s\"", cases[i].text, err, cases[i].reason);
+			fail_msg("%s: error \"%s\" lacks \"%s\"", cases[i].text, err,
+			         cases[i].reason);
 	}
 	/* A NUL byte inside the text. */
 	struct vxpu_price_book *book = NULL;
 	char err[512] = "";
-	assert_int_equal(vxpu_price_book_parse("{\"version\":1}\0x", 16, "p.json", &book, err,
-					       sizeof(err)),
-			 -1);
+	assert_int_equal(
+	        vxpu_price_book_parse("{\"version\":1}\0x", 16, "p.json", &book, err, sizeof(err)),
+	        -1);
 	assert_non_null(strstr(err, "NUL"));
 }
 
@@ -122,7 +129,7 @@ static void test_files(void **state)
 	char err[512] = "";
 	struct vxpu_price_book *book = NULL;
 	assert_int_equal(vxpu_price_book_load("/nonexistent/prices.json", &book, err, sizeof(err)),
-			 -1);
+	                 -1);
 	assert_non_null(strstr(err, "price book /nonexistent/prices.json: No such file"));
 
 	char path[] = "/tmp/vxpu-prices-XXXXXX";
@@ -146,9 +153,9 @@ static void test_files(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_good),
-		cmocka_unit_test(test_bad),
-		cmocka_unit_test(test_files),
+	        cmocka_unit_test(test_good),
+	        cmocka_unit_test(test_bad),
+	        cmocka_unit_test(test_files),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

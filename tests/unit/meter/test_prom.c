@@ -14,7 +14,8 @@
 #include "meter/prom.h"
 
 #define LABELS(...) ((const struct vxpu_prom_label[]){__VA_ARGS__})
-#define NLABELS(...) (sizeof((const struct vxpu_prom_label[]){__VA_ARGS__}) / sizeof(struct vxpu_prom_label))
+#define NLABELS(...)                                                                               \
+	(sizeof((const struct vxpu_prom_label[]){__VA_ARGS__}) / sizeof(struct vxpu_prom_label))
 
 static char *finish(struct vxpu_prom *w)
 {
@@ -31,33 +32,32 @@ static void test_exact_output(void **state)
 	struct vxpu_prom w;
 	vxpu_prom_init(&w);
 	assert_int_equal(vxpu_prom_family(&w, "vxpu_device_memory_used_bytes", VXPU_PROM_GAUGE,
-					  "Device memory in use, in bytes."),
-			 0);
+	                                  "Device memory in use, in bytes."),
+	                 0);
 	/* Labels come out sorted by name whatever order they are given in. */
-	assert_int_equal(vxpu_prom_sample(&w, LABELS({"uuid", "GPU-1"}, {"device", "0"}), 2,
-					  1073741824),
-			 0);
+	assert_int_equal(
+	        vxpu_prom_sample(&w, LABELS({"uuid", "GPU-1"}, {"device", "0"}), 2, 1073741824), 0);
 	assert_int_equal(vxpu_prom_sample(&w, LABELS({"device", "1"}, {"uuid", "GPU-2"}), 2, 0.5),
-			 0);
+	                 0);
 	assert_int_equal(vxpu_prom_family(&w, "vxpu_allocations_started_total", VXPU_PROM_COUNTER,
-					  "Allocations started since the process began."),
-			 0);
+	                                  "Allocations started since the process began."),
+	                 0);
 	assert_int_equal(vxpu_prom_sample(&w, NULL, 0, 42), 0);
 	assert_int_equal(vxpu_prom_family(&w, "vxpu_up", VXPU_PROM_GAUGE, "Always 1."), 0);
 	assert_int_equal(vxpu_prom_sample(&w, NULL, 0, 1), 0);
 	char *text = finish(&w);
-	assert_string_equal(text,
-			    "# HELP vxpu_device_memory_used_bytes Device memory in use, in bytes.\n"
-			    "# TYPE vxpu_device_memory_used_bytes gauge\n"
-			    "vxpu_device_memory_used_bytes{device=\"0\",uuid=\"GPU-1\"} 1073741824\n"
-			    "vxpu_device_memory_used_bytes{device=\"1\",uuid=\"GPU-2\"} 0.5\n"
-			    "# HELP vxpu_allocations_started_total Allocations started since the "
-			    "process began.\n"
-			    "# TYPE vxpu_allocations_started_total counter\n"
-			    "vxpu_allocations_started_total 42\n"
-			    "# HELP vxpu_up Always 1.\n"
-			    "# TYPE vxpu_up gauge\n"
-			    "vxpu_up 1\n");
+	assert_string_equal(
+	        text, "# HELP vxpu_device_memory_used_bytes Device memory in use, in bytes.\n"
+	              "# TYPE vxpu_device_memory_used_bytes gauge\n"
+	              "vxpu_device_memory_used_bytes{device=\"0\",uuid=\"GPU-1\"} 1073741824\n"
+	              "vxpu_device_memory_used_bytes{device=\"1\",uuid=\"GPU-2\"} 0.5\n"
+	              "# HELP vxpu_allocations_started_total Allocations started since the "
+	              "process began.\n"
+	              "# TYPE vxpu_allocations_started_total counter\n"
+	              "vxpu_allocations_started_total 42\n"
+	              "# HELP vxpu_up Always 1.\n"
+	              "# TYPE vxpu_up gauge\n"
+	              "vxpu_up 1\n");
 	free(text);
 }
 
@@ -74,10 +74,10 @@ static void test_escaping(void **state)
 	assert_int_equal(vxpu_prom_sample(&w, LABELS({"cmd", ""}), 1, 3), 0);
 	char *text = finish(&w);
 	assert_string_equal(text, "# HELP m a \\\\ b \"q\"\\nline2\n"
-				  "# TYPE m gauge\n"
-				  "m{cmd=\"say \\\"hi\\\"\\\\\\nbye\"} 1\n"
-				  "m{cmd=\"caf\xc3\xa9\"} 2\n"
-				  "m{cmd=\"\"} 3\n");
+	                          "# TYPE m gauge\n"
+	                          "m{cmd=\"say \\\"hi\\\"\\\\\\nbye\"} 1\n"
+	                          "m{cmd=\"caf\xc3\xa9\"} 2\n"
+	                          "m{cmd=\"\"} 3\n");
 	free(text);
 }
 
@@ -88,11 +88,18 @@ static void test_values(void **state)
 		double v;
 		const char *text;
 	} cases[] = {
-		{0, "0"},          {-0.0, "0"},       {1, "1"},
-		{-3, "-3"},        {0.1, "0.1"},      {1.0 / 3, "0.3333333333333333"},
-		{1e21, "1e+21"},   {123456789012345678.0, "1.2345678901234568e+17"},
-		{2.5e-7, "2.5e-07"},  {85899345920.0, "85899345920"}, {9007199254740991.0, "9007199254740991"},
-		{-42, "-42"},
+	        {0, "0"},
+	        {-0.0, "0"},
+	        {1, "1"},
+	        {-3, "-3"},
+	        {0.1, "0.1"},
+	        {1.0 / 3, "0.3333333333333333"},
+	        {1e21, "1e+21"},
+	        {123456789012345678.0, "1.2345678901234568e+17"},
+	        {2.5e-7, "2.5e-07"},
+	        {85899345920.0, "85899345920"},
+	        {9007199254740991.0, "9007199254740991"},
+	        {-42, "-42"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct vxpu_prom w;
@@ -115,7 +122,7 @@ static void test_values(void **state)
 	assert_int_equal(vxpu_prom_sample(&w, LABELS({"k", "ninf"}), 1, -INFINITY), 0);
 	char *text = finish(&w);
 	assert_string_equal(text, "# HELP g h\n# TYPE g gauge\n"
-				  "g{k=\"nan\"} NaN\ng{k=\"pinf\"} +Inf\ng{k=\"ninf\"} -Inf\n");
+	                          "g{k=\"nan\"} NaN\ng{k=\"pinf\"} +Inf\ng{k=\"ninf\"} -Inf\n");
 	free(text);
 }
 
@@ -149,8 +156,7 @@ static void test_refusals(void **state)
 	refused(&w, vxpu_prom_sample(&w, LABELS({"dev", "1"}, {"dev", "2"}), 2, 1), "twice");
 	assert_int_equal(vxpu_prom_sample(&w, LABELS({"a", "1"}, {"b", "2"}), 2, 1), 0);
 	/* The same label set in another order is the same series. */
-	refused(&w, vxpu_prom_sample(&w, LABELS({"b", "2"}, {"a", "1"}), 2, 7),
-		"already written");
+	refused(&w, vxpu_prom_sample(&w, LABELS({"b", "2"}, {"a", "1"}), 2, 7), "already written");
 	assert_int_equal(vxpu_prom_sample(&w, LABELS({"a", "1"}, {"b", "3"}), 2, 1), 0);
 	refused(&w, vxpu_prom_family(&w, "g", VXPU_PROM_GAUGE, "again"), "already written");
 	assert_int_equal(vxpu_prom_family(&w, "c_total", VXPU_PROM_COUNTER, "h"), 0);
@@ -160,8 +166,8 @@ static void test_refusals(void **state)
 	assert_int_equal(vxpu_prom_sample(&w, NULL, 0, 0), 0);
 	char *text = finish(&w);
 	assert_string_equal(text, "# HELP g h\n# TYPE g gauge\n"
-				  "g{a=\"1\",b=\"2\"} 1\ng{a=\"1\",b=\"3\"} 1\n"
-				  "# HELP c_total h\n# TYPE c_total counter\nc_total 0\n");
+	                          "g{a=\"1\",b=\"2\"} 1\ng{a=\"1\",b=\"3\"} 1\n"
+	                          "# HELP c_total h\n# TYPE c_total counter\nc_total 0\n");
 	free(text);
 }
 
@@ -190,18 +196,19 @@ static void test_promtool(void **state)
 		skip();
 	struct vxpu_prom w;
 	vxpu_prom_init(&w);
-	assert_int_equal(vxpu_prom_family(&w, "vxpu_device_memory_used_bytes", VXPU_PROM_GAUGE,
-					  "Device memory in use.\nBy \"all\" processes \\ tenants."),
-			 0);
-	assert_int_equal(vxpu_prom_sample(&w, LABELS({"device", "0"}, {"model", "A \"big\" \\ GPU\n"}),
-					  2, 1024),
-			 0);
-	assert_int_equal(vxpu_prom_sample(&w, LABELS({"device", "1"}, {"model", "caf\xc3\xa9"}), 2,
-					  NAN),
-			 0);
+	assert_int_equal(
+	        vxpu_prom_family(&w, "vxpu_device_memory_used_bytes", VXPU_PROM_GAUGE,
+	                         "Device memory in use.\nBy \"all\" processes \\ tenants."),
+	        0);
+	assert_int_equal(vxpu_prom_sample(&w,
+	                                  LABELS({"device", "0"}, {"model", "A \"big\" \\ GPU\n"}),
+	                                  2, 1024),
+	                 0);
+	assert_int_equal(
+	        vxpu_prom_sample(&w, LABELS({"device", "1"}, {"model", "caf\xc3\xa9"}), 2, NAN), 0);
 	assert_int_equal(vxpu_prom_family(&w, "vxpu_allocations_total", VXPU_PROM_COUNTER,
-					  "Allocations made."),
-			 0);
+	                                  "Allocations made."),
+	                 0);
 	assert_int_equal(vxpu_prom_sample(&w, LABELS({"tenant", "acme"}), 1, 3), 0);
 	char *text = finish(&w);
 	char path[] = "/tmp/vxpu-prom-XXXXXX";
@@ -220,9 +227,9 @@ static void test_promtool(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_exact_output), cmocka_unit_test(test_escaping),
-		cmocka_unit_test(test_values),       cmocka_unit_test(test_refusals),
-		cmocka_unit_test(test_many_series),  cmocka_unit_test(test_promtool),
+	        cmocka_unit_test(test_exact_output), cmocka_unit_test(test_escaping),
+	        cmocka_unit_test(test_values),       cmocka_unit_test(test_refusals),
+	        cmocka_unit_test(test_many_series),  cmocka_unit_test(test_promtool),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

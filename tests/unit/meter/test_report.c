@@ -40,24 +40,24 @@ static char dir[64];
 static char db[128];
 static struct vxpu_ledger *ledger;
 
-static void start(const char *id, int dev, const char *node, const char *uuid,
-		  const char *model, int64_t mem, int cpu, const char *tenant,
-		  const char *project, const char *user, int64_t start_ms)
+static void start(const char *id, int dev, const char *node, const char *uuid, const char *model,
+                  int64_t mem, int cpu, const char *tenant, const char *project, const char *user,
+                  int64_t start_ms)
 {
 	struct vxpu_ledger_interval iv = {
-		.allocation_id = id,
-		.device_index = dev,
-		.node = node,
-		.device_uuid = uuid,
-		.device_model = model,
-		.device_memory_mib = 81920,
-		.memory_mib = mem,
-		.compute_percent = cpu,
-		.tenant = tenant,
-		.project = project,
-		.user = user,
-		.command = "run",
-		.start_ms = start_ms,
+	        .allocation_id = id,
+	        .device_index = dev,
+	        .node = node,
+	        .device_uuid = uuid,
+	        .device_model = model,
+	        .device_memory_mib = 81920,
+	        .memory_mib = mem,
+	        .compute_percent = cpu,
+	        .tenant = tenant,
+	        .project = project,
+	        .user = user,
+	        .command = "run",
+	        .start_ms = start_ms,
 	};
 	char err[512];
 	if (vxpu_ledger_interval_start(ledger, &iv, err, sizeof(err)) != 0)
@@ -68,7 +68,7 @@ static void end(const char *id, int64_t end_ms, int exit_status)
 {
 	char err[512];
 	if (vxpu_ledger_interval_end(ledger, id, end_ms, true, exit_status, NULL, err,
-				     sizeof(err)) != 0)
+	                             sizeof(err)) != 0)
 		fail_msg("%s", err);
 }
 
@@ -99,8 +99,7 @@ static int setup(void **state)
 	start("a2", 2, "node-1", "GPU-H2", MODEL_H, 81920, 10, "acme", "vision", "alice",
 	      T0 + HOUR);
 	end("a2", T0 + 4 * HOUR, 0);
-	start("b1", 0, "node-1", "GPU-A0", MODEL_A, 8192, 0, "acme", "nlp", "bob",
-	      T0 + 30 * MIN);
+	start("b1", 0, "node-1", "GPU-A0", MODEL_A, 8192, 0, "acme", "nlp", "bob", T0 + 30 * MIN);
 	sample("b1", 0, T0 + 6 * HOUR - MIN, 4096, 40); /* max(0.05, 0.4) = 0.4 */
 	sample("b1", 0, T0 + 6 * HOUR, 81920, 100);     /* after the window */
 	start("c1", 3, "node-2", "GPU-H3", MODEL_H, 40960, 50, "globex", "search", "carol",
@@ -133,13 +132,16 @@ static struct vxpu_price_book *prices(const char *text)
 	return book;
 }
 
-#define PRICES "{\"version\":1,\"currency\":\"EUR\",\"models\":{\"" MODEL_A "\":2,\"" MODEL_H "\":4}}"
+#define PRICES                                                                                     \
+	"{\"version\":1,\"currency\":\"EUR\",\"models\":{\"" MODEL_A "\":2,\"" MODEL_H "\":4}}"
 
 static struct vxpu_report *build(enum vxpu_report_by by, const struct vxpu_price_book *book)
 {
-	struct vxpu_report_options o = {
-		.by = by, .since_ms = T0, .until_ms = T0 + 6 * HOUR, .now_ms = T0 + 10 * HOUR,
-		.prices = book};
+	struct vxpu_report_options o = {.by = by,
+	                                .since_ms = T0,
+	                                .until_ms = T0 + 6 * HOUR,
+	                                .now_ms = T0 + 10 * HOUR,
+	                                .prices = book};
 	struct vxpu_report *r;
 	char err[512];
 	if (vxpu_report_build(ledger, &o, &r, err, sizeof(err)) != 0)
@@ -154,8 +156,7 @@ static char *render(const struct vxpu_report *r, enum vxpu_report_format f)
 	return text;
 }
 
-static void expect_text(const struct vxpu_report *r, enum vxpu_report_format f,
-			const char *want)
+static void expect_text(const struct vxpu_report *r, enum vxpu_report_format f, const char *want)
 {
 	char *text = render(r, f);
 	assert_string_equal(text, want);
@@ -173,10 +174,10 @@ static void test_by_tenant_csv(void **state)
 	/* acme: 2 + 3 + 3 + 5.5 device-hours; 1 + 2.25 + 3 + 0.55 allocated;
 	 * (2 min x 0.5 + 1 min x 0.4) / 60 used; 2x1 + 2x2.25 + 4x3 + 2x0.55 EUR. */
 	expect_text(r, VXPU_REPORT_CSV,
-		    "period_start,period_end,tenant,intervals,device_hours,"
-		    "allocated_fraction_hours,used_fraction_hours,cost,currency\r\n" PERIOD
-		    "acme,4,13.500000,6.800000,0.023333,19.6000,EUR\r\n" PERIOD
-		    "globex,1,1.000000,0.500000,0.016667,2.0000,EUR\r\n");
+	            "period_start,period_end,tenant,intervals,device_hours,"
+	            "allocated_fraction_hours,used_fraction_hours,cost,currency\r\n" PERIOD
+	            "acme,4,13.500000,6.800000,0.023333,19.6000,EUR\r\n" PERIOD
+	            "globex,1,1.000000,0.500000,0.016667,2.0000,EUR\r\n");
 	assert_int_equal(r->total.intervals, 5);
 	assert_int_equal(r->total.device_ms, 14 * HOUR + 30 * MIN);
 	assert_true(fabs(r->total.allocated_fraction_hours - 7.3) < 1e-12);
@@ -191,36 +192,36 @@ static void test_other_groupings(void **state)
 	struct vxpu_price_book *book = prices(PRICES);
 	struct vxpu_report *r = build(VXPU_REPORT_BY_PROJECT, book);
 	expect_text(r, VXPU_REPORT_CSV,
-		    "period_start,period_end,tenant,project,intervals,device_hours,"
-		    "allocated_fraction_hours,used_fraction_hours,cost,currency\r\n" PERIOD
-		    "acme,nlp,1,5.500000,0.550000,0.006667,1.1000,EUR\r\n" PERIOD
-		    "acme,vision,3,8.000000,6.250000,0.016667,18.5000,EUR\r\n" PERIOD
-		    "globex,search,1,1.000000,0.500000,0.016667,2.0000,EUR\r\n");
+	            "period_start,period_end,tenant,project,intervals,device_hours,"
+	            "allocated_fraction_hours,used_fraction_hours,cost,currency\r\n" PERIOD
+	            "acme,nlp,1,5.500000,0.550000,0.006667,1.1000,EUR\r\n" PERIOD
+	            "acme,vision,3,8.000000,6.250000,0.016667,18.5000,EUR\r\n" PERIOD
+	            "globex,search,1,1.000000,0.500000,0.016667,2.0000,EUR\r\n");
 	vxpu_report_free(r);
 	r = build(VXPU_REPORT_BY_USER, book);
 	expect_text(r, VXPU_REPORT_CSV,
-		    "period_start,period_end,user,intervals,device_hours,"
-		    "allocated_fraction_hours,used_fraction_hours,cost,currency\r\n" PERIOD
-		    "alice,3,8.000000,6.250000,0.016667,18.5000,EUR\r\n" PERIOD
-		    "bob,1,5.500000,0.550000,0.006667,1.1000,EUR\r\n" PERIOD
-		    "carol,1,1.000000,0.500000,0.016667,2.0000,EUR\r\n");
+	            "period_start,period_end,user,intervals,device_hours,"
+	            "allocated_fraction_hours,used_fraction_hours,cost,currency\r\n" PERIOD
+	            "alice,3,8.000000,6.250000,0.016667,18.5000,EUR\r\n" PERIOD
+	            "bob,1,5.500000,0.550000,0.006667,1.1000,EUR\r\n" PERIOD
+	            "carol,1,1.000000,0.500000,0.016667,2.0000,EUR\r\n");
 	vxpu_report_free(r);
 	r = build(VXPU_REPORT_BY_DEVICE, book);
 	expect_text(r, VXPU_REPORT_CSV,
-		    "period_start,period_end,node,device_index,device_uuid,device_model,"
-		    "intervals,device_hours,allocated_fraction_hours,used_fraction_hours,cost,"
-		    "currency\r\n" PERIOD "node-1,0,GPU-A0," MODEL_A
-		    ",2,7.500000,1.550000,0.023333,3.1000,EUR\r\n" PERIOD "node-1,1,GPU-A1," MODEL_A
-		    ",1,3.000000,2.250000,0.000000,4.5000,EUR\r\n" PERIOD "node-1,2,GPU-H2," MODEL_H
-		    ",1,3.000000,3.000000,0.000000,12.0000,EUR\r\n" PERIOD "node-2,3,GPU-H3," MODEL_H
-		    ",1,1.000000,0.500000,0.016667,2.0000,EUR\r\n");
+	            "period_start,period_end,node,device_index,device_uuid,device_model,"
+	            "intervals,device_hours,allocated_fraction_hours,used_fraction_hours,cost,"
+	            "currency\r\n" PERIOD "node-1,0,GPU-A0," MODEL_A
+	            ",2,7.500000,1.550000,0.023333,3.1000,EUR\r\n" PERIOD "node-1,1,GPU-A1," MODEL_A
+	            ",1,3.000000,2.250000,0.000000,4.5000,EUR\r\n" PERIOD "node-1,2,GPU-H2," MODEL_H
+	            ",1,3.000000,3.000000,0.000000,12.0000,EUR\r\n" PERIOD
+	            "node-2,3,GPU-H3," MODEL_H ",1,1.000000,0.500000,0.016667,2.0000,EUR\r\n");
 	vxpu_report_free(r);
 	r = build(VXPU_REPORT_BY_MODEL, book);
 	expect_text(r, VXPU_REPORT_CSV,
-		    "period_start,period_end,device_model,intervals,device_hours,"
-		    "allocated_fraction_hours,used_fraction_hours,cost,currency\r\n" PERIOD MODEL_A
-		    ",3,10.500000,3.800000,0.023333,7.6000,EUR\r\n" PERIOD MODEL_H
-		    ",2,4.000000,3.500000,0.016667,14.0000,EUR\r\n");
+	            "period_start,period_end,device_model,intervals,device_hours,"
+	            "allocated_fraction_hours,used_fraction_hours,cost,currency\r\n" PERIOD MODEL_A
+	            ",3,10.500000,3.800000,0.023333,7.6000,EUR\r\n" PERIOD MODEL_H
+	            ",2,4.000000,3.500000,0.016667,14.0000,EUR\r\n");
 	vxpu_report_free(r);
 	vxpu_price_book_free(book);
 }
@@ -234,23 +235,28 @@ static void test_json(void **state)
 	assert_non_null(doc);
 	char *text = cJSON_PrintUnformatted(doc);
 	assert_string_equal(
-		text,
-		"{\"report_version\":1,\"by\":\"device\",\"since\":\"2026-03-01T00:00:00.000Z\","
-		"\"until\":\"2026-03-01T06:00:00.000Z\",\"currency\":\"EUR\",\"groups\":["
-		"{\"node\":\"node-1\",\"device_index\":0,\"device_uuid\":\"GPU-A0\",\"device_model\":"
-		"\"" MODEL_A "\",\"intervals\":2,\"device_hours\":7.5,\"allocated_fraction_hours\":"
-		"1.55,\"used_fraction_hours\":0.023333,\"cost\":3.1},"
-		"{\"node\":\"node-1\",\"device_index\":1,\"device_uuid\":\"GPU-A1\",\"device_model\":"
-		"\"" MODEL_A "\",\"intervals\":1,\"device_hours\":3,\"allocated_fraction_hours\":"
-		"2.25,\"used_fraction_hours\":0,\"cost\":4.5},"
-		"{\"node\":\"node-1\",\"device_index\":2,\"device_uuid\":\"GPU-H2\",\"device_model\":"
-		"\"" MODEL_H "\",\"intervals\":1,\"device_hours\":3,\"allocated_fraction_hours\":3,"
-		"\"used_fraction_hours\":0,\"cost\":12},"
-		"{\"node\":\"node-2\",\"device_index\":3,\"device_uuid\":\"GPU-H3\",\"device_model\":"
-		"\"" MODEL_H "\",\"intervals\":1,\"device_hours\":1,\"allocated_fraction_hours\":0.5,"
-		"\"used_fraction_hours\":0.016667,\"cost\":2}],"
-		"\"total\":{\"intervals\":5,\"device_hours\":14.5,\"allocated_fraction_hours\":7.3,"
-		"\"used_fraction_hours\":0.04,\"cost\":21.6}}");
+	        text,
+	        "{\"report_version\":1,\"by\":\"device\",\"since\":\"2026-03-01T00:00:00.000Z\","
+	        "\"until\":\"2026-03-01T06:00:00.000Z\",\"currency\":\"EUR\",\"groups\":["
+	        "{\"node\":\"node-1\",\"device_index\":0,\"device_uuid\":\"GPU-A0\",\"device_"
+	        "model\":"
+	        "\"" MODEL_A "\",\"intervals\":2,\"device_hours\":7.5,\"allocated_fraction_hours\":"
+	        "1.55,\"used_fraction_hours\":0.023333,\"cost\":3.1},"
+	        "{\"node\":\"node-1\",\"device_index\":1,\"device_uuid\":\"GPU-A1\",\"device_"
+	        "model\":"
+	        "\"" MODEL_A "\",\"intervals\":1,\"device_hours\":3,\"allocated_fraction_hours\":"
+	        "2.25,\"used_fraction_hours\":0,\"cost\":4.5},"
+	        "{\"node\":\"node-1\",\"device_index\":2,\"device_uuid\":\"GPU-H2\",\"device_"
+	        "model\":"
+	        "\"" MODEL_H "\",\"intervals\":1,\"device_hours\":3,\"allocated_fraction_hours\":3,"
+	        "\"used_fraction_hours\":0,\"cost\":12},"
+	        "{\"node\":\"node-2\",\"device_index\":3,\"device_uuid\":\"GPU-H3\",\"device_"
+	        "model\":"
+	        "\"" MODEL_H
+	        "\",\"intervals\":1,\"device_hours\":1,\"allocated_fraction_hours\":0.5,"
+	        "\"used_fraction_hours\":0.016667,\"cost\":2}],"
+	        "\"total\":{\"intervals\":5,\"device_hours\":14.5,\"allocated_fraction_hours\":7.3,"
+	        "\"used_fraction_hours\":0.04,\"cost\":21.6}}");
 	free(text);
 	/* --format json prints the same document (indented) and a newline. */
 	char *rendered = render(r, VXPU_REPORT_JSON);
@@ -271,18 +277,18 @@ static void test_table(void **state)
 	struct vxpu_price_book *book = prices(PRICES);
 	struct vxpu_report *r = build(VXPU_REPORT_BY_TENANT, book);
 	expect_text(r, VXPU_REPORT_TABLE,
-		    "Usage by tenant from 2026-03-01T00:00:00.000Z to 2026-03-01T06:00:00.000Z\n"
-		    "\n"
-		    "TENANT  INTERVALS  DEVICE-HOURS  ALLOCATED-FRACTION-HOURS  USED-FRACTION-HOURS"
-		    "  COST (EUR)\n"
-		    "acme            4     13.500000                  6.800000             0.023333"
-		    "     19.6000\n"
-		    "globex          1      1.000000                  0.500000             0.016667"
-		    "      2.0000\n"
-		    "------------------------------------------------------------------------------"
-		    "------------\n"
-		    "TOTAL           5     14.500000                  7.300000             0.040000"
-		    "     21.6000\n");
+	            "Usage by tenant from 2026-03-01T00:00:00.000Z to 2026-03-01T06:00:00.000Z\n"
+	            "\n"
+	            "TENANT  INTERVALS  DEVICE-HOURS  ALLOCATED-FRACTION-HOURS  USED-FRACTION-HOURS"
+	            "  COST (EUR)\n"
+	            "acme            4     13.500000                  6.800000             0.023333"
+	            "     19.6000\n"
+	            "globex          1      1.000000                  0.500000             0.016667"
+	            "      2.0000\n"
+	            "------------------------------------------------------------------------------"
+	            "------------\n"
+	            "TOTAL           5     14.500000                  7.300000             0.040000"
+	            "     21.6000\n");
 	vxpu_report_free(r);
 	vxpu_price_book_free(book);
 }
@@ -292,10 +298,10 @@ static void test_without_prices(void **state)
 	(void)state;
 	struct vxpu_report *r = build(VXPU_REPORT_BY_MODEL, NULL);
 	expect_text(r, VXPU_REPORT_CSV,
-		    "period_start,period_end,device_model,intervals,device_hours,"
-		    "allocated_fraction_hours,used_fraction_hours\r\n" PERIOD MODEL_A
-		    ",3,10.500000,3.800000,0.023333\r\n" PERIOD MODEL_H
-		    ",2,4.000000,3.500000,0.016667\r\n");
+	            "period_start,period_end,device_model,intervals,device_hours,"
+	            "allocated_fraction_hours,used_fraction_hours\r\n" PERIOD MODEL_A
+	            ",3,10.500000,3.800000,0.023333\r\n" PERIOD MODEL_H
+	            ",2,4.000000,3.500000,0.016667\r\n");
 	cJSON *doc = vxpu_report_json(r);
 	assert_null(cJSON_GetObjectItem(doc, "currency"));
 	assert_null(cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "total"), "cost"));
@@ -307,23 +313,25 @@ static void test_missing_price(void **state)
 {
 	(void)state;
 	struct vxpu_price_book *book =
-		prices("{\"version\":1,\"currency\":\"EUR\",\"models\":{\"" MODEL_A "\":2}}");
-	struct vxpu_report_options o = {.by = VXPU_REPORT_BY_TENANT, .since_ms = T0,
-					.until_ms = T0 + 6 * HOUR, .now_ms = T0 + 10 * HOUR,
-					.prices = book};
+	        prices("{\"version\":1,\"currency\":\"EUR\",\"models\":{\"" MODEL_A "\":2}}");
+	struct vxpu_report_options o = {.by = VXPU_REPORT_BY_TENANT,
+	                                .since_ms = T0,
+	                                .until_ms = T0 + 6 * HOUR,
+	                                .now_ms = T0 + 10 * HOUR,
+	                                .prices = book};
 	struct vxpu_report *r = (struct vxpu_report *)&r;
 	char err[512];
 	assert_int_equal(vxpu_report_build(ledger, &o, &r, err, sizeof(err)), -1);
 	assert_null(r);
 	assert_string_equal(err, "price book prices.json has no price for device model \"" MODEL_H
-				 "\" and no default");
+	                         "\" and no default");
 	vxpu_price_book_free(book);
 	/* A default covers it (and "Mystery", outside the window, never matters). */
 	book = prices("{\"version\":1,\"currency\":\"EUR\",\"models\":{\"" MODEL_A
-		      "\":2},\"default\":10}");
+	              "\":2},\"default\":10}");
 	r = build(VXPU_REPORT_BY_TENANT, book);
 	assert_true(fabs(r->total.cost - (2 * 1 + 2 * 2.25 + 10 * 3 + 2 * 0.55 + 10 * 0.5)) <
-		    1e-12);
+	            1e-12);
 	vxpu_report_free(r);
 	vxpu_price_book_free(book);
 }
@@ -334,8 +342,10 @@ static void test_window_and_running(void **state)
 	struct vxpu_report *r;
 	char err[512];
 	/* until after now: b1 runs to now (T0+10h), c2 (no price needed) is in. */
-	struct vxpu_report_options o = {.by = VXPU_REPORT_BY_USER, .since_ms = T0,
-					.until_ms = T0 + 12 * HOUR, .now_ms = T0 + 10 * HOUR};
+	struct vxpu_report_options o = {.by = VXPU_REPORT_BY_USER,
+	                                .since_ms = T0,
+	                                .until_ms = T0 + 12 * HOUR,
+	                                .now_ms = T0 + 10 * HOUR};
 	assert_int_equal(vxpu_report_build(ledger, &o, &r, err, sizeof(err)), 0);
 	assert_int_equal(r->count, 3);
 	assert_string_equal(r->rows[1].key[0], "bob");
@@ -381,8 +391,10 @@ static void test_partial_minutes(void **state)
 	sample("p1", 5, base + MIN, 0, 100);        /* a whole minute */
 	sample("p1", 5, base + 2 * MIN, 40960, 50); /* 15 s at 0.5 */
 	end("p1", base + 2 * MIN + 15000, 0);
-	struct vxpu_report_options o = {.by = VXPU_REPORT_BY_TENANT, .since_ms = base + 40000,
-					.until_ms = base + HOUR, .now_ms = base + HOUR};
+	struct vxpu_report_options o = {.by = VXPU_REPORT_BY_TENANT,
+	                                .since_ms = base + 40000,
+	                                .until_ms = base + HOUR,
+	                                .now_ms = base + HOUR};
 	struct vxpu_report *r;
 	char err[512];
 	assert_int_equal(vxpu_report_build(ledger, &o, &r, err, sizeof(err)), 0);
@@ -399,20 +411,20 @@ static void test_partial_minutes(void **state)
 static void test_empty_and_quoting(void **state)
 {
 	(void)state;
-	struct vxpu_report_options o = {.by = VXPU_REPORT_BY_MODEL, .since_ms = 0,
-					.until_ms = T0, .now_ms = T0};
+	struct vxpu_report_options o = {
+	        .by = VXPU_REPORT_BY_MODEL, .since_ms = 0, .until_ms = T0, .now_ms = T0};
 	struct vxpu_report *r;
 	char err[512];
 	/* No ledger at all. */
 	assert_int_equal(vxpu_report_build(NULL, &o, &r, err, sizeof(err)), 0);
 	expect_text(r, VXPU_REPORT_CSV,
-		    "period_start,period_end,device_model,intervals,device_hours,"
-		    "allocated_fraction_hours,used_fraction_hours\r\n");
+	            "period_start,period_end,device_model,intervals,device_hours,"
+	            "allocated_fraction_hours,used_fraction_hours\r\n");
 	char *json = render(r, VXPU_REPORT_JSON);
 	cJSON *doc = cJSON_Parse(json);
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(doc, "groups")), 0);
 	assert_true(cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "total"), "device_hours")
-			    ->valuedouble == 0);
+	                    ->valuedouble == 0);
 	cJSON_Delete(doc);
 	free(json);
 	vxpu_report_free(r);
@@ -449,16 +461,16 @@ static void test_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_by_tenant_csv, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_other_groupings, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_json, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_table, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_without_prices, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_missing_price, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_window_and_running, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_partial_minutes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_empty_and_quoting, setup, teardown),
-		cmocka_unit_test(test_names),
+	        cmocka_unit_test_setup_teardown(test_by_tenant_csv, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_other_groupings, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_json, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_table, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_without_prices, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_missing_price, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_window_and_running, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_partial_minutes, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_empty_and_quoting, setup, teardown),
+	        cmocka_unit_test(test_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -61,8 +61,8 @@ static void test_refusals(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_minutes),
-		cmocka_unit_test(test_refusals),
+	        cmocka_unit_test(test_minutes),
+	        cmocka_unit_test(test_refusals),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

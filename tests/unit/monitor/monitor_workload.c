@@ -122,7 +122,8 @@ int main(int argc, char **argv)
 	close(go[0]);
 	uint32_t generation;
 	int slot = vxpu_region_claim(&r, (int32_t)child, &generation);
-	if (slot < 0 || vxpu_region_set_host_pid(&r, (unsigned)slot, generation, (int32_t)child) != 0) {
+	if (slot < 0 ||
+	    vxpu_region_set_host_pid(&r, (unsigned)slot, generation, (int32_t)child) != 0) {
 		fprintf(stderr, "monitor_workload: cannot attach pid %d to %s\n", (int)child, path);
 		kill(child, SIGKILL);
 		waitpid(child, NULL, 0);

@@ -166,9 +166,10 @@ static void test_render(void **state)
 	                 "00000000-0000-0000-0000-000000000002\",device=\"nvidia1\",gpu=\"1\","
 	                 "model_name=\"VXPU-SIM 16GB\"} 0\n");
 
-	const char *share0 = "{Hostname=\"node-a\",UUID=\"GPU-00000000-0000-0000-0000-000000000001\","
-	                     "container=\"main\",container_device=\"0\",gpu=\"0\",namespace=\"team-"
-	                     "a\",pod=\"infer-0\"}";
+	const char *share0 =
+	        "{Hostname=\"node-a\",UUID=\"GPU-00000000-0000-0000-0000-000000000001\","
+	        "container=\"main\",container_device=\"0\",gpu=\"0\",namespace=\"team-"
+	        "a\",pod=\"infer-0\"}";
 	assert_sample(text, "vxpu_container_memory_limit_bytes", share0, "4294967296");
 	assert_sample(text, "vxpu_container_memory_charged_bytes", share0, "536870912");
 	assert_sample(text, "vxpu_container_memory_used_bytes", share0, "629145600");
@@ -187,17 +188,19 @@ static void test_render(void **state)
 	                   "00000000-0000-0000-0000-000000000001\",container=\"worker\"");
 	assert_lacks(text, "vxpu_container_memory_used_bytes{Hostname=\"node-a\",UUID=\"GPU-"
 	                   "00000000-0000-0000-0000-000000000001\",container=\"worker\"");
-	assert_has(text, "vxpu_container_memory_charged_bytes{Hostname=\"node-a\",UUID=\"GPU-"
-	                 "00000000-0000-0000-0000-000000000001\",container=\"worker\","
-	                 "container_device=\"0\",gpu=\"0\",namespace=\"team-b\",pod=\"train-1\"} 0\n");
+	assert_has(text,
+	           "vxpu_container_memory_charged_bytes{Hostname=\"node-a\",UUID=\"GPU-"
+	           "00000000-0000-0000-0000-000000000001\",container=\"worker\","
+	           "container_device=\"0\",gpu=\"0\",namespace=\"team-b\",pod=\"train-1\"} 0\n");
 	assert_has(text, "\nvxpu_container_processes{Hostname=\"node-a\",container=\"main\","
 	                 "namespace=\"team-a\",pod=\"infer-0\"} 2\n");
 	assert_has(text, "\nvxpu_container_processes_unattributed{Hostname=\"node-a\","
 	                 "container=\"main\",namespace=\"team-a\",pod=\"infer-0\"} 1\n");
 
-	const char *watch = "{Hostname=\"node-a\",UUID=\"GPU-00000000-0000-0000-0000-000000000001\","
-	                    "container=\"main\",gpu=\"0\",kind=\"memory\",namespace=\"team-a\","
-	                    "pod=\"infer-0\"}";
+	const char *watch =
+	        "{Hostname=\"node-a\",UUID=\"GPU-00000000-0000-0000-0000-000000000001\","
+	        "container=\"main\",gpu=\"0\",kind=\"memory\",namespace=\"team-a\","
+	        "pod=\"infer-0\"}";
 	assert_sample(text, "vxpu_watchdog_flagged", watch, "1");
 	assert_sample(text, "vxpu_watchdog_violations_total", watch, "3");
 	assert_sample(text, "vxpu_watchdog_kills_total", watch, "2");
@@ -431,8 +434,8 @@ static void test_collect_and_kill(void **state)
 	/* A regions folder that does not exist is an error of the pass. */
 	char missing[256];
 	snprintf(missing, sizeof(missing), "%s/none", scratch);
-	assert_int_equal(vxpu_monitor_collector_open(&c, &sim_opts, missing, NULL, err, sizeof(err)),
-	                 0);
+	assert_int_equal(
+	        vxpu_monitor_collector_open(&c, &sim_opts, missing, NULL, err, sizeof(err)), 0);
 	memset(&s, 0, sizeof(s));
 	assert_int_equal(vxpu_monitor_collect(c, &s, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "cannot list regions directory"));

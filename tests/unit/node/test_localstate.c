@@ -55,10 +55,17 @@ static void test_round_trip(void **state)
 	snprintf(a.priority, sizeof(a.priority), "high");
 	snprintf(a.command, sizeof(a.command), "python train.py");
 	a.nshares = 2;
-	a.shares[0] = (struct vxpu_local_share){.device_index = 1, .device_uuid = "GPU-1", .memory_mib = 4096,
-						 .compute_units = 30, .template_index = -1};
-	a.shares[1] = (struct vxpu_local_share){.device_index = 3, .device_uuid = "GPU-3", .memory_mib = 100,
-						 .compute_units = 100, .exclusive = true, .template_index = 2};
+	a.shares[0] = (struct vxpu_local_share){.device_index = 1,
+	                                        .device_uuid = "GPU-1",
+	                                        .memory_mib = 4096,
+	                                        .compute_units = 30,
+	                                        .template_index = -1};
+	a.shares[1] = (struct vxpu_local_share){.device_index = 3,
+	                                        .device_uuid = "GPU-3",
+	                                        .memory_mib = 100,
+	                                        .compute_units = 100,
+	                                        .exclusive = true,
+	                                        .template_index = 2};
 	char err[256];
 	assert_int_equal(vxpu_local_insert(db, &a, err, sizeof(err)), 0);
 	static struct seen s;
@@ -149,9 +156,9 @@ static void test_queue_fifo_and_dead_owners(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_round_trip),
-		cmocka_unit_test(test_lockfile_liveness),
-		cmocka_unit_test(test_queue_fifo_and_dead_owners),
+	        cmocka_unit_test(test_round_trip),
+	        cmocka_unit_test(test_lockfile_liveness),
+	        cmocka_unit_test(test_queue_fifo_and_dead_owners),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

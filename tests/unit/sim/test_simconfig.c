@@ -96,9 +96,11 @@ static void test_refusals(void **state)
 {
 	(void)state;
 	static const struct refusal cases[] = {
-	        {"{", "m.json: (file): invalid JSON at byte 1 (the text ends before the value does)"},
+	        {"{",
+	         "m.json: (file): invalid JSON at byte 1 (the text ends before the value does)"},
 	        {"{\"devices\":[]} x", "m.json: (file): invalid JSON at byte 15 near \"x\""},
-	        {"{\"devices\":[{\"memory\":01}]}", "m.json: (file): invalid JSON at byte 23 near \"1}]}\""},
+	        {"{\"devices\":[{\"memory\":01}]}",
+	         "m.json: (file): invalid JSON at byte 23 near \"1}]}\""},
 	        {"[]", "m.json: (file): the top level must be an object"},
 	        {"{}", "m.json: devices: missing"},
 	        {"{\"devices\": [], \"colour\": 1}", "m.json: colour: unknown field"},
